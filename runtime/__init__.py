@@ -1,0 +1,1 @@
+"""Runtime: execute tool cards safely."""

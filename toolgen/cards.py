@@ -1,0 +1,165 @@
+"""The tool card: one callable operation with typed inputs/outputs, safety, auth and plans."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from zapi.errors import InvalidToolCard, ToolCardError
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Binding",
+    "Idempotency",
+    "Provenance",
+    "Reconcile",
+    "ToolCard",
+    "Verification",
+    "load_card",
+    "load_cards",
+]
+
+SCHEMA_VERSION = "1"
+NAME_PATTERN = r"^[a-zA-Z0-9_-]{1,64}$"
+
+Safety = Literal["read_only", "idempotent", "write", "destructive"]
+Location = Literal["path", "query", "header", "cookie", "body"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Binding(_Model):
+    """Where one tool argument goes on the wire."""
+
+    arg: str = Field(description="argument name in input_schema")
+    location: Location
+    name: str = Field(description="wire name: path parameter, query key, header, cookie or body field")
+    array: bool = Field(False, description="query: send one key per item")
+    whole_body: bool = Field(False, description="body: the argument is the entire body")
+
+
+class Verification(_Model):
+    """Read-after-write plan: call ``tool`` with ``args`` and compare fields."""
+
+    tool: str
+    args: dict[str, str] = Field(
+        description="read argument -> source: 'arg:NAME' (write argument) or 'response:/json/pointer'"
+    )
+    compare: dict[str, str] = Field(
+        description="write argument -> JSON pointer in the read response holding the same value"
+    )
+
+
+class Reconcile(_Model):
+    """How to tell, after an ambiguous outcome, whether a write landed."""
+
+    tool: str
+    args: dict[str, str] = Field(description="read argument -> 'arg:NAME' or a literal 'value:...'")
+    match: dict[str, str] = Field(
+        description="write argument -> field of a listed/returned item that must equal it"
+    )
+    items_pointer: str = Field("", description="JSON pointer of the list of items in the read response")
+
+
+class Idempotency(_Model):
+    """Evidence that a write may be safely resent."""
+
+    header: str | None = Field(None, description="request header carrying an idempotency key")
+    evidence: str = ""
+    client_ids: list[str] = Field(default_factory=list, description="client-generated id fields")
+
+
+class Provenance(_Model):
+    """Where the evidence for this card came from."""
+
+    sources: dict[str, int] = Field(description="HAR file -> requests of this operation")
+    entries: list[tuple[str, int]] = Field(description="first (file, entry index) pairs")
+    samples: int
+    ui_actions: dict[str, int] = Field(default_factory=dict)
+
+
+class ToolCard(_Model):
+    """One operation of an API as a safe, callable tool."""
+
+    schema_version: Literal["1"] = SCHEMA_VERSION
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str
+    method: str
+    origin: str = Field(description="scheme://host[:port] the operation was recorded on")
+    path: str = Field(description="path template, e.g. /orders/{order_id}")
+    protocol: Literal["rest", "graphql", "jsonrpc"] = "rest"
+    discriminator: str = Field("", description="GraphQL operation name or JSON-RPC method")
+    safety: Safety
+    input_schema: dict[str, Any]
+    output_schema: dict[str, Any]
+    bindings: list[Binding]
+    body_media: str = ""
+    body_template: dict[str, Any] = Field(
+        default_factory=dict, description="fixed body fields (GraphQL query, JSON-RPC method)"
+    )
+    responses: dict[str, str] = Field(description="status -> one-line summary of what was seen")
+    error_schemas: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    auth: list[str] = Field(default_factory=list, description="securityScheme keys")
+    csrf: dict[str, str] | None = Field(None, description="{'cookie': ..., 'header': ...}")
+    verification: Verification | None = None
+    reconcile: Reconcile | None = None
+    idempotency: Idempotency = Field(default_factory=Idempotency)
+    confidence: float
+    reasons: list[str]
+    provenance: Provenance
+
+    def dump(self) -> str:
+        """Deterministic JSON text of the card."""
+        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+
+    @property
+    def is_write(self) -> bool:
+        """True for anything but a read."""
+        return self.safety != "read_only"
+
+
+def load_card(path: str | os.PathLike[str]) -> ToolCard:
+    """Read one card file.
+
+    Raises:
+        ToolCardError: the file cannot be read or is not JSON.
+        InvalidToolCard: the JSON does not match the card model.
+    """
+    p = os.fspath(path)
+    try:
+        with open(p, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except OSError as exc:
+        raise ToolCardError(f"{p}: cannot read tool card ({exc.strerror})", path=p) from exc
+    except ValueError as exc:
+        raise ToolCardError(f"{p}: not JSON ({exc}); re-run zapi analyze", path=p) from exc
+    try:
+        return ToolCard.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(x) for x in first["loc"])
+        raise InvalidToolCard(
+            f"{p}: field {loc!r}: {first['msg']}; re-run zapi analyze to regenerate it",
+            path=p, field=loc,
+        ) from exc
+
+
+def load_cards(folder: str | os.PathLike[str]) -> dict[str, ToolCard]:
+    """Read every card of an analyzer output folder (``OUT`` or ``OUT/cards``), by name."""
+    base = os.fspath(folder)
+    cards_dir = os.path.join(base, "cards") if os.path.isdir(os.path.join(base, "cards")) else base
+    if not os.path.isdir(cards_dir):
+        raise ToolCardError(f"{base}: not a folder of tool cards; run zapi analyze first", path=base)
+    out = {}
+    for f in sorted(os.listdir(cards_dir)):
+        if f.endswith(".json"):
+            card = load_card(os.path.join(cards_dir, f))
+            out[card.name] = card
+    if not out:
+        raise ToolCardError(f"{cards_dir}: holds no tool cards; run zapi analyze first", path=base)
+    return out

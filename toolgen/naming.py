@@ -1,0 +1,137 @@
+"""Tool names: readable, stable, unique and valid for MCP, OpenAI and Anthropic."""
+
+from __future__ import annotations
+
+import keyword
+import re
+
+from zapi.analyzer.model import Operation
+from zapi.analyzer.paths import singular
+
+__all__ = ["arg_name", "tool_names"]
+
+_SKIP = re.compile(r"^(api|rest|v\d+(\.\d+)?|\d+)$", re.I)
+_ACTION_WORDS = frozenset(
+    """login logout signin signout signup register search find import export upload download
+    approve reject cancel archive restore publish unpublish reset sync refresh verify validate
+    confirm enable disable start stop restart reboot poweron poweroff shutdown attach detach
+    assign unassign retry resize rebuild clone copy move merge lock unlock send resend create find
+    get add remove set update delete list change""".split()
+)
+
+
+def _snake(word: str) -> str:
+    s = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", word)
+    return re.sub(r"[^A-Za-z0-9]+", "_", s).strip("_").lower()
+
+
+def arg_name(wire: str, used: set[str]) -> str:
+    """A safe Python identifier for a wire name (query key, header, field), unique in ``used``."""
+    base = re.sub(r"[^A-Za-z0-9_]", "_", wire).strip("_") or "arg"
+    if base[0].isdigit():
+        base = "p_" + base
+    if keyword.iskeyword(base) or base in ("self", "cls"):
+        base += "_"
+    base = base[:60]
+    name, i = base, 2
+    while name in used:
+        name = f"{base}_{i}"
+        i += 1
+    used.add(name)
+    return name
+
+
+def _words(op: Operation) -> tuple[list[str], bool, str | None]:
+    """Resource words, whether the path ends in a parameter, and a trailing action word."""
+    segs = [s for s in op.template.path.split("/") if s]
+    ends_param = bool(segs) and segs[-1].startswith("{")
+    lits = [s for s in segs if not s.startswith("{") and not _SKIP.match(s)]
+    action = None
+    if lits and not ends_param:
+        last = _snake(lits[-1])
+        first = last.split("_")[0]
+        if first in _ACTION_WORDS or (len(lits) >= 2 and segs[-2] in ("actions", "action")) or (
+            len(segs) >= 2 and segs[-2].startswith("{") and op.method == "POST"
+            and not last.endswith("s")
+        ):
+            action = last
+            lits = lits[:-1]
+            if lits and lits[-1].lower() in ("actions", "action"):
+                lits = lits[:-1]
+    return [_snake(w) for w in lits], ends_param, action
+
+
+def _candidate(op: Operation, depth: int) -> str:
+    words, ends_param, action = _words(op)
+    if op.protocol in ("graphql", "jsonrpc") and op.discriminator:
+        prefix = "graphql" if op.protocol == "graphql" else "rpc"
+        return f"{prefix}_{_snake(op.discriminator)}"
+    m = op.method
+    if action:
+        res = [singular(w) for w in words[-depth:]] if words else []
+        return "_".join([action, *res]) if res else action
+    if not words:
+        words = ["root"]
+    tail = words[-depth:]
+    body = [singular(w) for w in tail[:-1]]
+    last = tail[-1]
+    if m in ("GET", "HEAD"):
+        if ends_param:
+            verb, noun = "get", singular(last)
+        else:
+            plural = last.endswith("s") and not last.endswith("ss")
+            verb, noun = ("list", last) if plural else ("get", last)
+    elif m == "POST":
+        verb, noun = ("create", singular(last)) if not ends_param else ("post", singular(last))
+    elif m == "PUT":
+        verb, noun = ("update" if ends_param else "replace", singular(last))
+    elif m == "PATCH":
+        verb, noun = ("update" if ends_param else "patch", singular(last))
+    elif m == "DELETE":
+        verb, noun = ("delete", singular(last))
+    else:
+        verb, noun = (m.lower(), singular(last))
+    return "_".join([verb, *body, noun])
+
+
+def _clean(name: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", name)
+    name = re.sub(r"_+", "_", name).strip("_") or "tool"
+    return name[:64]
+
+
+def tool_names(ops: list[Operation]) -> list[str]:
+    """Names for the operations, in order: shortest unambiguous, deterministic."""
+    depth = {i: 1 for i in range(len(ops))}
+    max_depth = 8
+    while True:
+        names = [_clean(_candidate(op, depth[i])) for i, op in enumerate(ops)]
+        seen: dict[str, list[int]] = {}
+        for i, n in enumerate(names):
+            seen.setdefault(n, []).append(i)
+        clashes = [idx for idx in seen.values() if len(idx) > 1]
+        if not clashes:
+            return names
+        progressed = False
+        for idx in clashes:
+            for i in idx:
+                if depth[i] < max_depth:
+                    depth[i] += 1
+                    progressed = True
+        if not progressed:
+            break
+    # Still clashing (same words, different methods or origins): suffix deterministically.
+    out: list[str] = []
+    used: set[str] = set()
+    for n, op in zip(names, ops, strict=True):
+        cand = n
+        if cand in used:
+            cand = _clean(f"{n}_{op.method.lower()}")
+        i = 2
+        base = cand
+        while cand in used:
+            cand = _clean(f"{base[:60]}_{i}")
+            i += 1
+        used.add(cand)
+        out.append(cand)
+    return out

@@ -1,0 +1,173 @@
+"""Per-operation evidence: bounded, mergeable running statistics gathered while streaming.
+
+Nothing here keeps every sample: counts, value tallies capped at a few dozen
+distinct values, :class:`SchemaStats` trees and a handful of entry indexes.
+Every accumulator has ``merge`` so work split across files or processes
+combines to the same result in any order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from zapi.analyzer.schema_infer import SchemaStats
+
+__all__ = ["BodyStats", "OpEvidence", "ParamStats", "ResponseStats"]
+
+_MAX_VALUES = 32
+_MAX_ENTRIES = 12
+
+
+def _add(into: dict[str, int], key: str, n: int = 1) -> None:
+    into[key] = into.get(key, 0) + n
+
+
+def _merge_counts(into: dict[str, int], other: dict[str, int]) -> None:
+    for k, n in other.items():
+        into[k] = into.get(k, 0) + n
+
+
+@dataclass
+class ParamStats:
+    """Evidence for one query parameter, header or cookie."""
+
+    present: int = 0
+    repeated: int = 0  # requests in which the key occurred more than once
+    values: dict[str, int] = field(default_factory=dict)
+    overflow: bool = False
+    schema: SchemaStats = field(default_factory=SchemaStats)
+
+    def add(self, raw: list[str], typed: list[Any]) -> None:
+        """Record one request's value(s) for this parameter."""
+        self.present += 1
+        if len(raw) > 1:
+            self.repeated += 1
+        for v, t in zip(raw, typed, strict=True):
+            self.schema.add(t)
+            if not self.overflow:
+                if v in self.values or len(self.values) < _MAX_VALUES:
+                    _add(self.values, v[:80])
+                else:
+                    self.overflow = True
+
+    def merge(self, other: ParamStats) -> None:
+        """Fold another accumulator in."""
+        self.present += other.present
+        self.repeated += other.repeated
+        self.schema.merge(other.schema)
+        if self.overflow or other.overflow:
+            self.overflow = True
+        else:
+            _merge_counts(self.values, other.values)
+            if len(self.values) > _MAX_VALUES:
+                self.overflow = True
+        if self.overflow:
+            self.values = {}
+
+
+@dataclass
+class BodyStats:
+    """Evidence for request or response bodies of one media kind."""
+
+    count: int = 0
+    media: dict[str, int] = field(default_factory=dict)
+    schema: SchemaStats | None = None
+    files: set[str] = field(default_factory=set)
+    max_size: int = 0
+
+    def add(self, media: str, value: Any, structured: bool, files: list[str], size: int) -> None:
+        """Record one body."""
+        self.count += 1
+        _add(self.media, media)
+        if structured:
+            if self.schema is None:
+                self.schema = SchemaStats()
+            self.schema.add(value)
+        self.files.update(files)
+        self.max_size = max(self.max_size, size)
+
+    def merge(self, other: BodyStats) -> None:
+        """Fold another accumulator in."""
+        self.count += other.count
+        _merge_counts(self.media, other.media)
+        if other.schema is not None:
+            if self.schema is None:
+                self.schema = SchemaStats()
+            self.schema.merge(other.schema)
+        self.files |= other.files
+        self.max_size = max(self.max_size, other.max_size)
+
+
+@dataclass
+class ResponseStats:
+    """Evidence for the responses of one status code."""
+
+    count: int = 0
+    bodies: dict[str, BodyStats] = field(default_factory=dict)  # by body kind
+    headers: dict[str, int] = field(default_factory=dict)
+
+    def merge(self, other: ResponseStats) -> None:
+        """Fold another accumulator in."""
+        self.count += other.count
+        _merge_counts(self.headers, other.headers)
+        for k, b in other.bodies.items():
+            self.bodies.setdefault(k, BodyStats()).merge(b)
+
+
+@dataclass
+class OpEvidence:
+    """Everything learnt about one operation (or one provisional group of requests)."""
+
+    origin: str
+    method: str
+    discriminator: str = ""  # GraphQL operation or JSON-RPC method
+    protocol: str = "rest"  # rest | graphql | jsonrpc
+    count: int = 0
+    query: dict[str, ParamStats] = field(default_factory=dict)
+    headers: dict[str, ParamStats] = field(default_factory=dict)
+    cookies: dict[str, int] = field(default_factory=dict)
+    request_bodies: dict[str, BodyStats] = field(default_factory=dict)  # by body kind
+    responses: dict[int, ResponseStats] = field(default_factory=dict)
+    auth: dict[str, int] = field(default_factory=dict)  # auth scheme keys -> count
+    csrf: dict[str, int] = field(default_factory=dict)  # "cookie->header" -> count
+    idempotency_header: dict[str, int] = field(default_factory=dict)
+    sources: dict[str, int] = field(default_factory=dict)
+    entries: list[tuple[str, int]] = field(default_factory=list)
+    example_path: str = ""
+    graphql_kind: str = ""
+    ui_actions: dict[str, int] = field(default_factory=dict)
+    path_values: dict[str, list[str]] = field(default_factory=dict)
+
+    def note_entry(self, source: str, index: int) -> None:
+        """Record provenance, keeping the first few entry indexes."""
+        _add(self.sources, source)
+        if len(self.entries) < _MAX_ENTRIES:
+            self.entries.append((source, index))
+
+    def merge(self, other: OpEvidence) -> None:
+        """Fold another group's evidence in (same operation)."""
+        self.count += other.count
+        for name, ps in other.query.items():
+            self.query.setdefault(name, ParamStats()).merge(ps)
+        for name, ps in other.headers.items():
+            self.headers.setdefault(name, ParamStats()).merge(ps)
+        _merge_counts(self.cookies, other.cookies)
+        for k, b in other.request_bodies.items():
+            self.request_bodies.setdefault(k, BodyStats()).merge(b)
+        for status, rs in other.responses.items():
+            self.responses.setdefault(status, ResponseStats()).merge(rs)
+        _merge_counts(self.auth, other.auth)
+        _merge_counts(self.csrf, other.csrf)
+        _merge_counts(self.idempotency_header, other.idempotency_header)
+        _merge_counts(self.sources, other.sources)
+        _merge_counts(self.ui_actions, other.ui_actions)
+        self.entries = sorted({*self.entries, *other.entries})[:_MAX_ENTRIES]
+        if other.example_path and (not self.example_path or other.example_path < self.example_path):
+            self.example_path = other.example_path
+        self.graphql_kind = self.graphql_kind or other.graphql_kind
+        for k, vals in other.path_values.items():
+            mine = self.path_values.setdefault(k, [])
+            for v in vals:
+                if v not in mine and len(mine) < 8:
+                    mine.append(v)

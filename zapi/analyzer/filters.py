@@ -1,0 +1,223 @@
+"""Noise filters: which HAR entries are not API calls, and why.
+
+Each filter looks at one entry and returns a drop reason or ``None``.  The
+reasons are stable strings counted in the report.  Host scoping (first-party
+detection) needs the whole capture, so it is decided afterwards by
+:func:`first_party_hosts` from the tallies the pipeline keeps.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable, Iterable, Mapping
+from urllib.parse import urlsplit
+
+from zapi.har import HarEntry
+
+__all__ = [
+    "DEFAULT_FILTERS",
+    "Reason",
+    "drop_reason",
+    "first_party_hosts",
+    "is_tracker_host",
+    "site_key",
+]
+
+
+class Reason:
+    """Stable drop reasons (report keys)."""
+
+    STATIC = "static asset"
+    DOCUMENT = "page navigation (document)"
+    PREFLIGHT = "CORS preflight"
+    BEACON = "beacon / ping"
+    FAILED = "failed request (no response)"
+    WEBSOCKET = "websocket"
+    TRACKER = "third-party host (analytics, ads, error reporting, CDN)"
+    THIRD_PARTY = "third-party host (not first-party)"
+    EXCLUDED = "excluded host (--exclude-host)"
+    OUT_OF_SCOPE = "host outside --include-host"
+    NON_HTTP = "not an http(s) URL"
+    REDIRECT = "redirect (3xx)"
+
+
+STATIC_TYPES = frozenset(
+    {"stylesheet", "script", "image", "font", "media", "manifest", "texttrack", "icon",
+     "imageset", "object", "other_static", "csp_report", "signedexchange", "prefetch"}
+)
+STATIC_EXT = frozenset(
+    {".js", ".mjs", ".cjs", ".css", ".map", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp",
+     ".avif", ".ico", ".bmp", ".woff", ".woff2", ".ttf", ".otf", ".eot", ".mp4", ".webm",
+     ".mp3", ".wav", ".ogg", ".m4a", ".wasm", ".webmanifest", ".vtt"}
+)
+STATIC_MIME_PREFIX = ("image/", "font/", "audio/", "video/", "text/css")
+STATIC_MIMES = frozenset(
+    {"application/javascript", "text/javascript", "application/x-javascript",
+     "application/font-woff", "application/font-woff2", "application/wasm",
+     "application/manifest+json"}
+)
+BEACON_TYPES = frozenset({"ping", "beacon", "csp_violation_report", "cspviolationreport"})
+# Hosts (suffixes) of analytics, tag managers, ads, error reporting, fonts and CDNs.
+TRACKER_SUFFIXES = (
+    "google-analytics.com", "analytics.google.com", "googletagmanager.com", "doubleclick.net",
+    "googlesyndication.com", "googleadservices.com", "google.com", "gstatic.com",
+    "googleapis.com", "fonts.googleapis.com", "facebook.com", "facebook.net", "connect.facebook.net",
+    "segment.io", "segment.com", "mixpanel.com", "amplitude.com", "heapanalytics.com",
+    "hotjar.com", "hotjar.io", "fullstory.com", "clarity.ms", "bing.com", "sentry.io",
+    "sentry-cdn.com", "bugsnag.com", "rollbar.com", "datadoghq.com", "datadoghq.eu",
+    "browser-intake-datadoghq.com", "nr-data.net", "newrelic.com", "intercom.io",
+    "intercomcdn.com", "cloudflareinsights.com", "jsdelivr.net", "unpkg.com", "cdnjs.cloudflare.com",
+    "typekit.net", "fontawesome.com", "optimizely.com", "launchdarkly.com", "braze.com",
+    "linkedin.com", "licdn.com", "twitter.com", "ads-twitter.com", "tiktok.com",
+    "snapchat.com", "pinterest.com", "quantserve.com", "scorecardresearch.com", "criteo.com",
+    "hs-analytics.net", "hubspot.com", "hs-scripts.com", "zendesk.com", "zdassets.com",
+    "stripe.network", "recaptcha.net", "cookielaw.org", "onetrust.com", "trustarc.com",
+    "posthog.com", "logrocket.io", "lr-ingest.io", "mouseflow.com", "crazyegg.com",
+    "yandex.ru", "mc.yandex.ru", "akamaihd.net", "cloudfront.net", "fastly.net",
+)
+BEACON_PATHS = ("/collect", "/g/collect", "/beacon", "/ping", "/track", "/analytics", "/log",
+                "/rum", "/events/batch")
+
+Filter = Callable[[HarEntry], str | None]
+
+
+def is_tracker_host(host: str) -> bool:
+    """True for well-known third-party analytics, ads, error-reporting and CDN hosts."""
+    h = host.split(":", 1)[0].lower()
+    return any(h == s or h.endswith("." + s) for s in TRACKER_SUFFIXES)
+
+
+def _mime(entry: HarEntry) -> str:
+    m = entry.response_mime or entry.header("content-type", response=True) or ""
+    return m.split(";", 1)[0].strip().lower()
+
+
+def drop_non_http(entry: HarEntry) -> str | None:
+    """Drop data:, blob:, chrome-extension: and other non-http URLs."""
+    return None if entry.url.startswith(("http://", "https://")) else Reason.NON_HTTP
+
+
+def drop_websocket(entry: HarEntry) -> str | None:
+    """Websocket upgrades are not request/response operations."""
+    return Reason.WEBSOCKET if entry.is_websocket else None
+
+
+def drop_failed(entry: HarEntry) -> str | None:
+    """Requests that never got a response (status 0, blocked, aborted)."""
+    return Reason.FAILED if entry.status == 0 or entry.failed_reason else None
+
+
+def drop_preflight(entry: HarEntry) -> str | None:
+    """CORS preflights."""
+    if entry.method == "OPTIONS" and (
+        entry.resource_type == "preflight"
+        or entry.header("access-control-request-method") is not None
+    ):
+        return Reason.PREFLIGHT
+    return None
+
+
+def drop_tracker(entry: HarEntry) -> str | None:
+    """Known analytics / ads / error-reporting / CDN hosts."""
+    return Reason.TRACKER if is_tracker_host(entry.host) else None
+
+
+def drop_beacon(entry: HarEntry) -> str | None:
+    """``navigator.sendBeacon`` and ping requests."""
+    if entry.resource_type in BEACON_TYPES:
+        return Reason.BEACON
+    return None
+
+
+def drop_static(entry: HarEntry) -> str | None:
+    """Static assets by resource type, extension or MIME type."""
+    if entry.resource_type in STATIC_TYPES:
+        return Reason.STATIC
+    if entry.method not in ("GET", "HEAD"):
+        return None
+    ext = posixpath.splitext(urlsplit(entry.url).path)[1].lower()
+    if ext in STATIC_EXT:
+        return Reason.STATIC
+    mime = _mime(entry)
+    if mime.startswith(STATIC_MIME_PREFIX) or mime in STATIC_MIMES:
+        return Reason.STATIC
+    return None
+
+
+def drop_document(entry: HarEntry) -> str | None:
+    """Top-level page loads (HTML documents fetched by navigation)."""
+    if entry.resource_type in ("document", "iframe", "subdocument"):
+        return Reason.DOCUMENT
+    if entry.method == "GET" and not entry.resource_type and _mime(entry) == "text/html":
+        dest = (entry.header("sec-fetch-dest") or "").lower()
+        mode = (entry.header("sec-fetch-mode") or "").lower()
+        if dest in ("document", "iframe") or mode == "navigate":
+            return Reason.DOCUMENT
+    return None
+
+
+def drop_redirect(entry: HarEntry) -> str | None:
+    """Redirect hops: the final request carries the operation."""
+    if 300 <= entry.status < 400 and entry.status != 304 and entry.redirect_url:
+        return Reason.REDIRECT if entry.method == "GET" else None
+    return None
+
+
+DEFAULT_FILTERS: tuple[Filter, ...] = (
+    drop_non_http,
+    drop_websocket,
+    drop_failed,
+    drop_preflight,
+    drop_tracker,
+    drop_beacon,
+    drop_static,
+    drop_document,
+    drop_redirect,
+)
+
+
+def drop_reason(entry: HarEntry, filters: Iterable[Filter] = DEFAULT_FILTERS) -> str | None:
+    """The first filter's reason to drop ``entry``, or ``None`` to keep it."""
+    for f in filters:
+        reason = f(entry)
+        if reason is not None:
+            return reason
+    return None
+
+
+def site_key(host: str) -> str:
+    """A coarse registrable-domain key: ``api.example.com:8443`` → ``example.com``.
+
+    IP addresses and single-label hosts are their own key; ports are ignored,
+    so ``127.0.0.1:3000`` and ``127.0.0.1:8000`` are one site.
+    """
+    h = host.split(":", 1)[0].lower().strip("[]")
+    if not h or h.replace(".", "").isdigit() or ":" in h or "." not in h:
+        return h
+    labels = h.split(".")
+    if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in (
+        "co", "com", "org", "net", "gov", "ac", "edu"
+    ):
+        return ".".join(labels[-3:])
+    return ".".join(labels[-2:])
+
+
+def first_party_hosts(
+    api_hosts: Mapping[str, int],
+    page_hosts: Mapping[str, int],
+) -> set[str]:
+    """Decide which hosts are first-party.
+
+    Args:
+        api_hosts: hosts of API-like kept entries, with their counts.
+        page_hosts: hosts the app's pages were served from (documents,
+            ``Origin`` and ``Referer`` of API calls), with counts.
+
+    Returns:
+        The hosts whose site key matches a page host's; when there were no
+        pages (a proxy or API-client capture), every API host.
+    """
+    if not page_hosts:
+        return set(api_hosts)
+    sites = {site_key(h) for h in page_hosts}
+    return {h for h in api_hosts if site_key(h) in sites}

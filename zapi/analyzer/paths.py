@@ -1,0 +1,432 @@
+"""Path templating: ``/orders/8812`` → ``/orders/{order_id}``, from several signals at once.
+
+Signals, per position in a trie of every observed path (per origin):
+
+* **value shape** — integers, UUIDs, hex, ObjectIds, ULIDs, dates, prefixed
+  ids and opaque tokens are parameters wherever they appear;
+* **sibling cardinality** — a position where many distinct values each occur
+  once or twice holds a parameter, while values repeated far more often than
+  their siblings are literals (``/user/logout`` among ``/user/{username}``);
+* **behaviour** — a repeated sibling whose requests look different from the
+  parameter population (other methods, query keys, response shape, children)
+  is a literal route (``/pet/findByStatus`` beside ``/pet/{id}``);
+* **a word guard** — common API vocabulary (``me``, ``search``, ``login``…)
+  never becomes a parameter, and a word never joins a population of numbers.
+
+Every decision carries a confidence and its reasons.  ``Rules`` force or
+forbid templates and survive reruns.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from zapi.shapes import Shape, classify, is_id_shape
+
+__all__ = [
+    "PathObservation",
+    "Rules",
+    "Template",
+    "TemplateTrie",
+    "build_templates",
+    "param_name",
+    "singular",
+]
+
+PLACEHOLDER = "\x00"
+_VOCAB = frozenset(
+    """me self current mine my search find query lookup autocomplete suggest login logout
+    signin signout signup register session sessions new create edit update delete remove count
+    stats statistics summary export import upload download bulk batch all latest recent active
+    default defaults settings config configuration preferences profile status health healthz
+    ping info metadata meta schema history preview validate verify confirm cancel approve reject
+    archive unarchive restore publish unpublish refresh sync reset token tokens auth oauth
+    callback authorize me.json index list feed home dashboard admin public private internal
+    graphql rpc api v1 v2 v3 v4 next previous prev first last top random today tomorrow
+    yesterday pending open closed draft drafts trash archived favorites starred events
+    notifications messages inbox outbox sent unread read actions action bulk_update
+    """.split()
+)
+_EXT = re.compile(r"^(.+?)(\.[A-Za-z][A-Za-z0-9]{0,5})$")
+
+
+@dataclass(frozen=True)
+class PathObservation:
+    """One distinct request shape: method, path segments and how it behaved."""
+
+    origin: str
+    method: str
+    segments: tuple[str, ...]
+    count: int = 1
+    signature: str = ""  # response / query behaviour summary
+    values_only: bool = False  # placeholder segments were strong ids
+
+
+@dataclass
+class _Node:
+    count: int = 0
+    children: dict[str, _Node] = field(default_factory=dict)
+    ops: dict[str, set[str]] = field(default_factory=dict)  # method -> behaviour signatures
+    values: dict[str, int] = field(default_factory=dict)  # concrete values merged here
+    shapes: dict[str, int] = field(default_factory=dict)
+    values_overflow: bool = False
+
+    def add_value(self, v: str, n: int) -> None:
+        if not self.values_overflow:
+            self.values[v] = self.values.get(v, 0) + n
+            if len(self.values) > 64:
+                self.values_overflow = True
+                self.values = dict(sorted(self.values.items())[:64])
+        sh = classify(v).value if not v.startswith(PLACEHOLDER) else v[1:]
+        self.shapes[sh] = self.shapes.get(sh, 0) + n
+
+    def merge(self, other: _Node) -> None:
+        self.count += other.count
+        for m, sigs in other.ops.items():
+            self.ops.setdefault(m, set()).update(sigs)
+        for v, n in other.values.items():
+            if not self.values_overflow:
+                self.values[v] = self.values.get(v, 0) + n
+        if len(self.values) > 64:
+            self.values_overflow = True
+            self.values = dict(sorted(self.values.items())[:64])
+        self.values_overflow = self.values_overflow or other.values_overflow
+        for s, n in other.shapes.items():
+            self.shapes[s] = self.shapes.get(s, 0) + n
+        for k, c in other.children.items():
+            mine = self.children.get(k)
+            if mine is None:
+                self.children[k] = c
+            else:
+                mine.merge(c)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """User overrides: templates to force, and parameter positions to forbid.
+
+    ``force``: templates such as ``/files/{path+}`` or ``/orders/{order_id}``;
+    any path they match takes exactly that template.  ``forbid``: templates
+    such as ``/users/{user_id}`` that must never be produced; the segment
+    stays literal there.
+    """
+
+    force: tuple[str, ...] = ()
+    forbid: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Template:
+    """A path template with per-parameter confidence and reasons."""
+
+    path: str
+    params: tuple[str, ...]
+    confidence: float
+    reasons: tuple[str, ...]
+    param_shapes: tuple[tuple[str, str], ...] = ()  # (param, dominant shape)
+    param_examples: tuple[tuple[str, str], ...] = ()
+
+
+def singular(word: str) -> str:
+    """A cheap singular form of a resource name: ``orders`` → ``order``."""
+    w = word
+    low = w.lower()
+    if low.endswith("ies") and len(w) > 4:
+        return w[:-3] + "y"
+    if low.endswith(("sses", "xes", "ches", "shes")):
+        return w[:-2]
+    if low.endswith("s") and not low.endswith(("ss", "us", "is")) and len(w) > 3:
+        return w[:-1]
+    return w
+
+
+def _snake(word: str) -> str:
+    s = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", word)
+    s = re.sub(r"[^A-Za-z0-9]+", "_", s).strip("_").lower()
+    return s or "id"
+
+
+def param_name(previous: str | None, used: set[str]) -> str:
+    """Name a parameter after the literal segment before it (``orders`` → ``order_id``)."""
+    base = f"{_snake(singular(previous))}_id" if previous else "id"
+    if base[0].isdigit():
+        base = "p_" + base
+    name, i = base, 2
+    while name in used:
+        name = f"{base}_{i}"
+        i += 1
+    used.add(name)
+    return name
+
+
+class TemplateTrie:
+    """The templated route tree of one origin; routes concrete paths to templates."""
+
+    def __init__(self) -> None:
+        self.root = _TNode()
+
+    def route(self, segments: Iterable[str]) -> Template | None:
+        """The template a concrete (or placeholder) path belongs to."""
+        node = self.root
+        for seg in segments:
+            nxt = node.literals.get(seg)
+            if nxt is None:
+                nxt = node.param
+                if nxt is None:
+                    return None
+            node = nxt
+        return node.template
+
+
+@dataclass
+class _TNode:
+    literals: dict[str, _TNode] = field(default_factory=dict)
+    param: _TNode | None = None
+    template: Template | None = None
+
+
+def _is_strong(seg: str) -> bool:
+    return seg.startswith(PLACEHOLDER) or is_id_shape(classify(seg))
+
+
+def normalise_segment(seg: str) -> str:
+    """Replace a strong-id segment with a placeholder carrying its shape."""
+    if not seg:
+        return seg
+    shape = classify(seg)
+    return PLACEHOLDER + shape.value if is_id_shape(shape) else seg
+
+
+def _sig(node: _Node) -> frozenset[str]:
+    """Behaviour of a subtree: its operations and the names just below it."""
+    out = set()
+    for m, sigs in node.ops.items():
+        for s in sigs:
+            out.add(f"{m} {s}")
+    for k, c in node.children.items():
+        if _is_strong(k) or (c.count <= 2 and k.lower() not in _VOCAB):
+            out.add("/*")
+        else:
+            out.add("/" + k)
+    return frozenset(out)
+
+
+@dataclass
+class _Decision:
+    param_keys: list[str]
+    confidence: float
+    reason: str
+
+
+def _decide(
+    node: _Node, forbidden: bool, forced_literal: set[str]
+) -> _Decision | None:
+    """Split a node's children into literals and one parameter group."""
+    if forbidden or not node.children:
+        return None
+    strong = [k for k in node.children if _is_strong(k)]
+    weak = [k for k in node.children if not _is_strong(k) and k]
+    vocab = {k for k in weak if k.lower() in _VOCAB or k in forced_literal}
+    cands = [k for k in weak if k not in vocab]
+    low = [k for k in cands if node.children[k].count <= 2]
+    pop_sig: set[str] = set()
+    for k in strong + low:
+        pop_sig |= _sig(node.children[k])
+    population = bool(strong) or len(low) >= 3
+    if not population and len(low) == 2:
+        a, b = (_sig(node.children[k]) for k in low)
+        population = bool(a & b) and not (a <= {"/*"} and b <= {"/*"} and not a & b)
+    if not population:
+        return None
+    params = list(strong)
+    numeric_pop = bool(strong) and len(low) < 3
+    for k in cands:
+        child = node.children[k]
+        if child.count <= 2:
+            if numeric_pop and classify(k) == Shape.WORD:
+                continue  # a word does not join a population of ids
+            params.append(k)
+            continue
+        others = set()
+        for p in strong + low:
+            if p != k:
+                others |= _sig(node.children[p])
+        if _sig(child) <= others and len(low) >= 3:
+            params.append(k)  # behaves like the population: a popular id
+    if not params:
+        return None
+    n_values = sum(len(node.children[k].values) or 1 for k in params)
+    if strong and len(params) == len(strong):
+        conf = 0.97
+        reason = "id-shaped values (" + ", ".join(sorted({s[1:] for s in strong})) + ")"
+    else:
+        conf = round(min(0.95, 0.55 + 0.4 * (1 - 1 / max(1, n_values))), 2)
+        reason = f"{n_values} distinct values seen at most twice each"
+        if strong:
+            reason += " beside id-shaped values"
+    return _Decision(params, conf, reason)
+
+
+def build_templates(
+    observations: Iterable[PathObservation], rules: Rules | None = None
+) -> dict[str, TemplateTrie]:
+    """Template every observed path; return a router per origin."""
+    rules = rules or Rules()
+    roots: dict[str, _Node] = {}
+    for ob in observations:
+        root = roots.setdefault(ob.origin, _Node())
+        root.count += ob.count
+        node = root
+        for seg in _apply_force(ob.segments, rules):
+            key = seg if seg.startswith("{") else normalise_segment(seg)
+            child = node.children.get(key)
+            if child is None:
+                child = node.children[key] = _Node()
+            child.count += ob.count
+            child.add_value(seg, ob.count)
+            node = child
+        node.ops.setdefault(ob.method, set()).add(ob.signature)
+    forbidden = {_norm_template(t) for t in rules.forbid}
+    out = {}
+    for origin, root in sorted(roots.items()):
+        trie = TemplateTrie()
+        _build(root, trie.root, [], [], forbidden, set(), (), 1.0)
+        out[origin] = trie
+    return out
+
+
+def _apply_force(segs: tuple[str, ...], rules: Rules) -> tuple[str, ...]:
+    for tmpl in rules.force:
+        t = [s for s in tmpl.split("/") if s != ""]
+        greedy = bool(t) and t[-1].endswith("+}")
+        if greedy:
+            if len(segs) < len(t):
+                continue
+        elif len(segs) != len(t):
+            continue
+        ok = all(ts.startswith("{") or ts == s for ts, s in zip(t, segs, strict=False))
+        if ok:
+            return tuple(t)
+    return segs
+
+
+def _norm_template(t: str) -> str:
+    return "/" + "/".join("{}" if s.startswith("{") else s for s in t.split("/") if s)
+
+
+def _build(
+    node: _Node,
+    tnode: _TNode,
+    path: list[str],
+    norm: list[str],
+    forbidden: set[str],
+    used: set[str],
+    reasons: tuple[str, ...],
+    conf: float,
+) -> None:
+    if node.ops:
+        shapes = []
+        examples = []
+        tnode.template = Template(
+            path="/" + "/".join(path) if path else "/",
+            params=tuple(p[1:-1] for p in path if p.startswith("{") and p.endswith("}")),
+            confidence=round(conf, 2),
+            reasons=reasons or ("literal path",),
+            param_shapes=tuple(shapes),
+            param_examples=tuple(examples),
+        )
+    forced = {k for k in node.children if k.startswith("{")}
+    for k in sorted(forced):
+        child = node.children[k]
+        name = k.strip("{}").rstrip("+")
+        new_used = used | {name}
+        t = _TNode()
+        tnode.literals[k] = t  # forced param tokens route literally
+        tnode.param = tnode.param or t
+        _build(child, t, [*path, k], [*norm, "{}"], forbidden, new_used,
+               (*reasons, f"{{{name}}} forced by rules"), conf)
+    here_forbidden = _norm_template("/".join([*norm, "{}"])) in forbidden
+    decision = _decide(
+        _Node(children={k: v for k, v in node.children.items() if k not in forced}),
+        here_forbidden,
+        set(),
+    )
+    params = set(decision.param_keys) if decision else set()
+    for k in sorted(node.children):
+        if k in params or k in forced:
+            continue
+        t = _TNode()
+        tnode.literals[k] = t
+        _build(node.children[k], t, [*path, k], [*norm, k], forbidden, used, reasons, conf)
+    if decision:
+        merged = _Node()
+        for k in decision.param_keys:
+            merged.merge(node.children[k])
+        prev = next((p for p in reversed(path) if not p.startswith("{")), None)
+        if prev is not None and path and path[-1].startswith("{"):
+            prev = None if len(path) < 2 else prev
+        name_used = set(used)
+        name = param_name(_resource_word(path), name_used)
+        seg = "{" + name + "}"
+        ext = _common_extension(merged.values)
+        if ext and not merged.values_overflow:
+            seg = "{" + name + "}" + ext
+        t = _TNode()
+        tnode.param = t
+        shape = _dominant_shape(merged.shapes)
+        reason = f"{{{name}}}: {decision.reason}; shape {shape}"
+        _build(merged, t, [*path, seg], [*norm, "{}"], forbidden, name_used,
+               (*reasons, reason), min(conf, decision.confidence))
+        # record the shape and one example for the parameter
+        if t.template is not None or t.literals or t.param:
+            _annotate(t, name, shape, merged)
+
+
+def _annotate(t: _TNode, name: str, shape: str, merged: _Node) -> None:
+    example = min(merged.values) if merged.values else ""
+    stack = [t]
+    while stack:
+        n = stack.pop()
+        if n.template is not None and name in n.template.params:
+            tp = n.template
+            n.template = Template(
+                path=tp.path,
+                params=tp.params,
+                confidence=tp.confidence,
+                reasons=tp.reasons,
+                param_shapes=tuple(sorted({*tp.param_shapes, (name, shape)})),
+                param_examples=tuple(sorted({*tp.param_examples, (name, example)})),
+            )
+        stack.extend(n.literals.values())
+        if n.param is not None:
+            stack.append(n.param)
+
+
+def _resource_word(path: list[str]) -> str | None:
+    """The literal segment naming the resource a parameter identifies."""
+    if not path:
+        return None
+    last = path[-1]
+    if last.startswith("{"):
+        return None
+    if re.fullmatch(r"v\d+|api|rest", last, re.I):
+        return None
+    return last
+
+
+def _dominant_shape(shapes: dict[str, int]) -> str:
+    if not shapes:
+        return Shape.OTHER.value
+    return max(sorted(shapes), key=lambda s: shapes[s])
+
+
+def _common_extension(values: dict[str, int]) -> str | None:
+    exts = set()
+    for v in values:
+        m = _EXT.match(v)
+        if not m:
+            return None
+        exts.add(m.group(2))
+    return exts.pop() if len(exts) == 1 and len(values) >= 2 else None

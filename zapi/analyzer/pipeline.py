@@ -1,0 +1,414 @@
+"""The analysis pipeline: stream entries into bounded evidence, then template and assemble.
+
+``Collector.feed`` runs the per-entry passes (noise filters, body decoding,
+auth and parameter tallies) and files the evidence under a *provisional*
+operation key, where id-shaped path segments are already placeholders.
+``Collector.finish`` decides first-party hosts, templates every path with
+the evidence of the whole capture, merges provisional groups into
+operations and returns an :class:`Analysis`.  The collector is pure: no
+file, network, clock or environment access; callers feed it entries.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from zapi.analyzer import auth as authmod
+from zapi.analyzer.bodies import (
+    Body,
+    BodyKind,
+    decode_body,
+    graphql_kind,
+    graphql_operations,
+    jsonrpc_methods,
+)
+from zapi.analyzer.evidence import BodyStats, OpEvidence, ParamStats, ResponseStats
+from zapi.analyzer.filters import DEFAULT_FILTERS, Filter, Reason, drop_reason, first_party_hosts
+from zapi.analyzer.model import Analysis, AuthScheme, Operation
+from zapi.analyzer.paths import (
+    PathObservation,
+    Rules,
+    Template,
+    _apply_force,
+    build_templates,
+    normalise_segment,
+)
+from zapi.har import HarEntry, SkippedEntry
+from zapi.redact import Redactor
+
+__all__ = ["AnalyzeOptions", "Collector", "analyze_entries"]
+
+# Request headers that say nothing about the API (browser and transport noise).
+NOISE_HEADERS = frozenset(
+    """accept accept-encoding accept-language user-agent referer origin connection host
+    content-length content-type cookie cache-control pragma dnt upgrade-insecure-requests te
+    priority if-none-match if-modified-since if-match if-unmodified-since range keep-alive
+    x-forwarded-for x-forwarded-proto x-forwarded-host x-real-ip via traceparent tracestate
+    sentry-trace baggage x-amzn-trace-id x-cloud-trace-context x-b3-traceid x-b3-spanid
+    x-b3-sampled x-b3-parentspanid b3 x-request-id x-correlation-id purpose sec-purpose
+    proxy-connection expect authorization proxy-authorization idempotency-key x-idempotency-key
+    :authority :method :path :scheme""".split()
+)
+IDEMPOTENCY_HEADERS = ("idempotency-key", "x-idempotency-key", "idempotency_key")
+MAX_EXAMPLES_PER_REASON = 3
+MAX_SKIPPED = 50
+
+
+@dataclass(frozen=True)
+class AnalyzeOptions:
+    """Knobs of one analysis.
+
+    Args:
+        include_hosts: only these hosts (glob patterns) are analysed.
+        exclude_hosts: these hosts (glob patterns) are dropped.
+        rules: user templating overrides.
+        filters: per-entry noise filters, in order.
+        ui_actions: (entry started time → UI action label) attributions from a
+            recorder sidecar, keyed by ``(source, index)``.
+    """
+
+    include_hosts: tuple[str, ...] = ()
+    exclude_hosts: tuple[str, ...] = ()
+    rules: Rules = field(default_factory=Rules)
+    filters: tuple[Filter, ...] = DEFAULT_FILTERS
+    ui_actions: dict[tuple[str, int], str] = field(default_factory=dict)
+
+
+def _host_matches(host: str, patterns: Iterable[str]) -> bool:
+    h = host.lower()
+    bare = h.split(":", 1)[0]
+    return any(fnmatch.fnmatch(h, p.lower()) or fnmatch.fnmatch(bare, p.lower()) for p in patterns)
+
+
+def _typed(v: str) -> Any:
+    if v.isdigit() and (len(v) == 1 or v[0] != "0") and len(v) < 16:
+        return int(v)
+    if v in ("true", "false"):
+        return v == "true"
+    try:
+        if v and v.count(".") == 1 and v.replace(".", "", 1).lstrip("-").isdigit():
+            return float(v)
+    except ValueError:
+        pass
+    return v
+
+
+def _body_sig(body: Body) -> str:
+    if body.kind == BodyKind.JSON:
+        v = body.value
+        if isinstance(v, dict):
+            return "obj:" + ",".join(sorted(v)[:24])
+        if isinstance(v, list):
+            first = v[0] if v else None
+            inner = ",".join(sorted(first)[:24]) if isinstance(first, dict) else type(first).__name__
+            return "arr:" + inner
+        return type(v).__name__
+    return body.kind
+
+
+@dataclass
+class Collector:
+    """Streaming accumulator: feed entries, then ``finish()`` for the Analysis."""
+
+    options: AnalyzeOptions = field(default_factory=AnalyzeOptions)
+    groups: dict[tuple[str, str, tuple[str, ...], str], OpEvidence] = field(default_factory=dict)
+    observations: dict[tuple[str, str, tuple[str, ...], str], int] = field(default_factory=dict)
+    entries_read: int = 0
+    entries_kept: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    dropped_examples: dict[str, list[str]] = field(default_factory=dict)
+    skipped: list[tuple[str, int, str]] = field(default_factory=list)
+    skipped_count: int = 0
+    hosts: dict[str, int] = field(default_factory=dict)
+    api_hosts: dict[str, int] = field(default_factory=dict)
+    page_hosts: dict[str, int] = field(default_factory=dict)
+    sources: list[str] = field(default_factory=list)
+    redactor: Redactor = field(default_factory=Redactor)
+
+    # -- streaming -----------------------------------------------------------
+    def feed_all(self, items: Iterable[HarEntry | SkippedEntry]) -> Collector:
+        """Feed every item; return self."""
+        for item in items:
+            self.feed(item)
+        return self
+
+    def feed(self, item: HarEntry | SkippedEntry) -> None:
+        """Run the per-entry passes on one entry."""
+        self.entries_read += 1
+        if item.source not in self.sources:
+            self.sources.append(item.source)
+        if isinstance(item, SkippedEntry):
+            self.skipped_count += 1
+            if len(self.skipped) < MAX_SKIPPED:
+                self.skipped.append((item.source, item.index, item.reason))
+            return
+        entry = item
+        host = entry.host
+        self.hosts[host] = self.hosts.get(host, 0) + 1
+        self._note_page_hosts(entry)
+        opts = self.options
+        reason = None
+        if opts.exclude_hosts and _host_matches(host, opts.exclude_hosts):
+            reason = Reason.EXCLUDED
+        elif opts.include_hosts and not _host_matches(host, opts.include_hosts):
+            reason = Reason.OUT_OF_SCOPE
+        else:
+            reason = drop_reason(entry, opts.filters)
+            if reason == Reason.TRACKER and opts.include_hosts:
+                reason = None  # explicitly included hosts are never treated as trackers
+        if reason is not None:
+            self._drop(reason, entry.url)
+            return
+        self.entries_kept += 1
+        self.api_hosts[host] = self.api_hosts.get(host, 0) + 1
+        self._collect(entry)
+
+    def _note_page_hosts(self, entry: HarEntry) -> None:
+        if entry.resource_type == "document" and entry.status < 400:
+            h = entry.host
+            self.page_hosts[h] = self.page_hosts.get(h, 0) + 1
+            return
+        for name in ("origin", "referer"):
+            v = entry.header(name)
+            if v and v != "null":
+                h = urlsplit(v).netloc.lower()
+                if h:
+                    self.page_hosts[h] = self.page_hosts.get(h, 0) + 1
+                return
+
+    def _drop(self, reason: str, url: str) -> None:
+        self.dropped[reason] = self.dropped.get(reason, 0) + 1
+        ex = self.dropped_examples.setdefault(reason, [])
+        if len(ex) < MAX_EXAMPLES_PER_REASON:
+            short = self.redactor.url(url)
+            if short not in ex:
+                ex.append(short)
+
+    def _collect(self, entry: HarEntry) -> None:
+        parts = urlsplit(entry.url)
+        raw_segs = tuple(unquote(s) for s in parts.path.split("/") if s != "")
+        norm = tuple(normalise_segment(s) for s in raw_segs)
+        req_body = decode_body(entry.request_body(), entry.request_mime
+                               or entry.header("content-type") or "", entry.request_params)
+        resp_body = decode_body(entry.response_body(), entry.response_mime
+                                or entry.header("content-type", response=True) or "")
+        splits: list[tuple[str, str, Body]] = [("", "rest", req_body)]
+        if req_body.kind == BodyKind.JSON:
+            gql = graphql_operations(req_body.value)
+            if gql is not None:
+                splits = [(n, "graphql", Body(BodyKind.JSON, v, req_body.media))
+                          for n, v in gql]
+            else:
+                rpc = jsonrpc_methods(req_body.value)
+                if rpc is not None:
+                    splits = [(n, "jsonrpc", Body(BodyKind.JSON, v, req_body.media))
+                              for n, v in rpc]
+        elif entry.method == "GET" and any(k == "query" for k, _ in entry.query) and any(
+            k == "operationName" for k, _ in entry.query
+        ):
+            name = next(v for k, v in entry.query if k == "operationName")
+            splits = [(name, "graphql", req_body)]
+        query = entry.query
+        qkeys = ",".join(sorted({k for k, _ in query}))
+        sig = f"{entry.status // 100}:{_body_sig(resp_body)}|q:{qkeys}"
+        for disc, protocol, body in splits:
+            okey = (entry.origin, entry.method, norm, sig if not disc else sig + "|" + disc)
+            self.observations[okey] = self.observations.get(okey, 0) + 1
+            gkey = (entry.origin, entry.method, norm, disc)
+            ev = self.groups.get(gkey)
+            if ev is None:
+                ev = self.groups[gkey] = OpEvidence(
+                    origin=entry.origin, method=entry.method, discriminator=disc,
+                    protocol=protocol,
+                )
+            self._fill(ev, entry, raw_segs, norm, query, body, resp_body)
+            if protocol == "graphql" and isinstance(body.value, dict):
+                ev.graphql_kind = ev.graphql_kind or graphql_kind(body.value.get("query"))
+
+    def _fill(
+        self,
+        ev: OpEvidence,
+        entry: HarEntry,
+        raw_segs: tuple[str, ...],
+        norm: tuple[str, ...],
+        query: list[tuple[str, str]],
+        body: Body,
+        resp: Body,
+    ) -> None:
+        ev.count += 1
+        ev.note_entry(entry.source, entry.index)
+        path = "/" + "/".join(raw_segs)
+        if not ev.example_path or path < ev.example_path:
+            ev.example_path = path
+        for i, (r, n) in enumerate(zip(raw_segs, norm, strict=True)):
+            if r != n:
+                vals = ev.path_values.setdefault(str(i), [])
+                if r not in vals and len(vals) < 8:
+                    vals.append(r)
+        grouped: dict[str, list[str]] = {}
+        for k, v in query:
+            grouped.setdefault(k[:-2] if k.endswith("[]") else k, []).append(v)
+        for k, vs in grouped.items():
+            ev.query.setdefault(k, ParamStats()).add(vs, [_typed(v) for v in vs])
+        for name, value in entry.request_headers:
+            low = name.lower()
+            if low in IDEMPOTENCY_HEADERS:
+                ev.idempotency_header[name] = ev.idempotency_header.get(name, 0) + 1
+                continue
+            if low in NOISE_HEADERS or low.startswith(("sec-", "x-datadog", "x-b3", ":")):
+                continue
+            if self.redactor.is_secret(low):
+                continue  # credentials are auth, not inputs
+            ev.headers.setdefault(low, ParamStats()).add([value], [value])
+        for name in authmod.cookie_names(entry):
+            if not authmod.session_cookie(name) and not authmod.TRACKING_COOKIE.match(name) and (
+                not authmod.is_csrf_name(name)
+            ):
+                ev.cookies[name] = ev.cookies.get(name, 0) + 1
+        for key in authmod.auth_keys(entry):
+            ev.auth[key] = ev.auth.get(key, 0) + 1
+        for c, h in authmod.csrf_pairs(entry):
+            k = f"{c}->{h}"
+            ev.csrf[k] = ev.csrf.get(k, 0) + 1
+        if body.kind != BodyKind.NONE:
+            structured = body.kind in (BodyKind.JSON, BodyKind.FORM, BodyKind.MULTIPART)
+            ev.request_bodies.setdefault(body.kind, BodyStats()).add(
+                body.media, body.value, structured, body.files, body.size
+            )
+        rs = ev.responses.get(entry.status)
+        if rs is None:
+            rs = ev.responses[entry.status] = ResponseStats()
+        rs.count += 1
+        for hname in ("location", "etag", "retry-after"):
+            if entry.header(hname, response=True) is not None:
+                rs.headers[hname] = rs.headers.get(hname, 0) + 1
+        if resp.kind != BodyKind.NONE:
+            rs.bodies.setdefault(resp.kind, BodyStats()).add(
+                resp.media, resp.value, resp.kind == BodyKind.JSON, [], resp.size
+            )
+        label = self.options.ui_actions.get((entry.source, entry.index))
+        if label:
+            ev.ui_actions[label] = ev.ui_actions.get(label, 0) + 1
+
+    # -- combining -----------------------------------------------------------
+    def merge(self, other: Collector) -> None:
+        """Fold another collector (e.g. another file or process) into this one."""
+        for k, ev in other.groups.items():
+            mine = self.groups.get(k)
+            if mine is None:
+                self.groups[k] = ev
+            else:
+                mine.merge(ev)
+        for k2, n in other.observations.items():
+            self.observations[k2] = self.observations.get(k2, 0) + n
+        self.entries_read += other.entries_read
+        self.entries_kept += other.entries_kept
+        for r, n in other.dropped.items():
+            self.dropped[r] = self.dropped.get(r, 0) + n
+        for r, exs in other.dropped_examples.items():
+            mine_ex = self.dropped_examples.setdefault(r, [])
+            for e in exs:
+                if e not in mine_ex and len(mine_ex) < MAX_EXAMPLES_PER_REASON:
+                    mine_ex.append(e)
+        self.skipped = (self.skipped + other.skipped)[:MAX_SKIPPED]
+        self.skipped_count += other.skipped_count
+        for d, o in ((self.hosts, other.hosts), (self.api_hosts, other.api_hosts),
+                     (self.page_hosts, other.page_hosts)):
+            for h, n in o.items():
+                d[h] = d.get(h, 0) + n
+        for s in other.sources:
+            if s not in self.sources:
+                self.sources.append(s)
+
+    # -- finishing -----------------------------------------------------------
+    def finish(self) -> Analysis:
+        """Decide scope, template paths and assemble the operations."""
+        opts = self.options
+        if opts.include_hosts:
+            first = set(self.api_hosts)
+        else:
+            first = first_party_hosts(self.api_hosts, self.page_hosts)
+            # A host carrying a large share of the API traffic is first-party too.
+            if self.api_hosts:
+                top = max(self.api_hosts.values())
+                first |= {h for h, n in self.api_hosts.items() if n * 4 >= top and n >= 3}
+        analysis = Analysis(
+            entries_read=self.entries_read,
+            dropped=dict(self.dropped),
+            dropped_examples={k: list(v) for k, v in self.dropped_examples.items()},
+            skipped=list(self.skipped),
+            skipped_count=self.skipped_count,
+            hosts=dict(sorted(self.hosts.items())),
+            first_party=sorted(first),
+            sources=list(self.sources),
+        )
+        third = {h: n for h, n in self.api_hosts.items() if h not in first}
+        for h, n in sorted(third.items()):
+            analysis.dropped[Reason.THIRD_PARTY] = analysis.dropped.get(Reason.THIRD_PARTY, 0) + n
+            ex = analysis.dropped_examples.setdefault(Reason.THIRD_PARTY, [])
+            if len(ex) < MAX_EXAMPLES_PER_REASON:
+                ex.append(h)
+        analysis.entries_kept = self.entries_kept - sum(third.values())
+        obs = [
+            PathObservation(origin=o, method=m, segments=segs, count=n, signature=sig)
+            for (o, m, segs, sig), n in sorted(self.observations.items())
+            if urlsplit(o).netloc in first
+        ]
+        tries = build_templates(obs, opts.rules)
+        merged: dict[tuple[str, str, str, str], tuple[Template, OpEvidence]] = {}
+        for (origin, method, norm, disc), ev in sorted(self.groups.items(), key=lambda kv: kv[0]):
+            if urlsplit(origin).netloc not in first:
+                continue
+            trie = tries.get(origin)
+            tmpl = trie.route(_apply_force(norm, opts.rules)) if trie else None
+            if tmpl is None:  # cannot happen for observed paths; keep the literal path
+                tmpl = Template("/" + "/".join(norm), (), 1.0, ("literal path",))
+            key = (origin, method, tmpl.path, disc)
+            if key in merged:
+                merged[key][1].merge(ev)
+            else:
+                copy = OpEvidence(origin=origin, method=method, discriminator=disc,
+                                  protocol=ev.protocol)
+                copy.merge(ev)
+                merged[key] = (tmpl, copy)
+        ops = [
+            Operation(origin=o, method=m, template=t, evidence=ev, discriminator=d,
+                      protocol=ev.protocol)
+            for (o, m, _, d), (t, ev) in merged.items()
+        ]
+        ops.sort(key=lambda op: op.key)
+        analysis.operations = ops
+        analysis.auth_schemes = _auth_schemes(ops)
+        csrf: dict[tuple[str, str], int] = {}
+        for op in ops:
+            for k, n in op.evidence.csrf.items():
+                c, _, h = k.partition("->")
+                csrf[(c, h)] = csrf.get((c, h), 0) + n
+        analysis.csrf = sorted(csrf)
+        return analysis
+
+
+def _auth_schemes(ops: list[Operation]) -> list[AuthScheme]:
+    counts: dict[str, int] = {}
+    for op in ops:
+        for k, n in op.evidence.auth.items():
+            counts[k] = counts.get(k, 0) + n
+    out = []
+    for key in sorted(counts):
+        if key in ("bearer", "basic"):
+            out.append(AuthScheme(key, "http", scheme=key, count=counts[key]))
+        else:
+            loc, _, name = key.partition(":")
+            out.append(AuthScheme(key, "apiKey", location=loc, name=name, count=counts[key]))
+    return out
+
+
+def analyze_entries(
+    items: Iterable[HarEntry | SkippedEntry], options: AnalyzeOptions | None = None
+) -> Analysis:
+    """Analyse a stream of HAR entries (pure: no I/O beyond the iterator)."""
+    return Collector(options or AnalyzeOptions()).feed_all(items).finish()

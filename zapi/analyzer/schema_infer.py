@@ -1,0 +1,292 @@
+"""JSON Schema inference from samples: mergeable running statistics, not the first sample.
+
+Each :class:`SchemaStats` node tallies what was seen at one place in a JSON
+document: how often each JSON type occurred, per object property how many
+samples had it, for strings a bounded set of distinct values (enum
+evidence) and format votes, for numbers whether any was fractional.  Nodes
+merge associatively and commutatively, so evidence can be gathered per
+sample, per provisional group or per process and combined in any order.
+:meth:`SchemaStats.to_schema` turns the evidence into JSON Schema
+(2020-12 / OpenAPI 3.1 dialect) with ``required`` by presence, ``null`` in
+the type list when seen, enums only with enough evidence, formats by
+majority, maps with dynamic keys as ``additionalProperties`` and
+``x-observed`` sample counts.
+
+genson was considered for the merging core and refused: its builders keep
+no per-field presence counts or value tallies, which required-by-presence,
+enums, formats by majority and ``x-observed`` all need.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from zapi.shapes import Shape, classify, is_id_shape, json_format
+
+__all__ = ["EnumPolicy", "SchemaStats", "infer"]
+
+_MAX_VALUES = 24  # distinct string values remembered per node (enum evidence)
+_MAX_PROPS = 400  # properties tracked per object before it is treated as a map
+_MAX_DEPTH = 24
+
+
+@dataclass(frozen=True)
+class EnumPolicy:
+    """When a low-cardinality string field becomes an ``enum``."""
+
+    max_values: int = 8
+    min_samples: int = 6
+    min_ratio: float = 2.0  # samples per distinct value
+
+
+DEFAULT_ENUM = EnumPolicy()
+
+
+@dataclass
+class SchemaStats:
+    """Running evidence about the values seen at one place in a JSON document."""
+
+    count: int = 0
+    types: dict[str, int] = field(default_factory=dict)
+    props: dict[str, SchemaStats] = field(default_factory=dict)
+    prop_counts: dict[str, int] = field(default_factory=dict)
+    objects: int = 0
+    overflow_props: bool = False
+    items: SchemaStats | None = None
+    strings: dict[str, int] = field(default_factory=dict)
+    strings_overflow: bool = False
+    formats: dict[str, int] = field(default_factory=dict)
+    key_shapes: dict[str, int] = field(default_factory=dict)
+    example: Any = None
+
+    # -- adding evidence -----------------------------------------------------
+    def add(self, value: Any, depth: int = 0) -> None:
+        """Add one observed JSON value."""
+        self.count += 1
+        t = _json_type(value)
+        self.types[t] = self.types.get(t, 0) + 1
+        if depth > _MAX_DEPTH:
+            return
+        if t == "object":
+            self.objects += 1
+            for k, v in value.items():
+                key = str(k)
+                shape = classify(key)
+                sk = "id" if is_id_shape(shape) else "name"
+                self.key_shapes[sk] = self.key_shapes.get(sk, 0) + 1
+                child = self.props.get(key)
+                if child is None:
+                    if len(self.props) >= _MAX_PROPS:
+                        self.overflow_props = True
+                        key = "*"
+                        child = self.props.get(key)
+                    if child is None:
+                        child = self.props[key] = SchemaStats()
+                self.prop_counts[key] = self.prop_counts.get(key, 0) + 1
+                child.add(v, depth + 1)
+        elif t == "array":
+            if self.items is None:
+                self.items = SchemaStats()
+            for v in value:
+                self.items.add(v, depth + 1)
+        elif t == "string":
+            self._add_string(value)
+        if t not in ("object", "array", "null") and (
+            self.example is None or _example_key(value) < _example_key(self.example)
+        ):
+            self.example = value
+
+    def _add_string(self, value: str) -> None:
+        if not self.strings_overflow:
+            if value in self.strings:
+                self.strings[value] += 1
+            elif len(self.strings) < _MAX_VALUES and len(value) <= 64:
+                self.strings[value] = 1
+            else:
+                self.strings_overflow = True
+                self.strings.clear()
+        fmt = json_format(value) if len(value) <= 256 else None
+        key = fmt or ""
+        self.formats[key] = self.formats.get(key, 0) + 1
+
+    def merge(self, other: SchemaStats) -> None:
+        """Fold ``other``'s evidence into this node (order-independent)."""
+        self.count += other.count
+        self.objects += other.objects
+        _add_counts(self.types, other.types)
+        _add_counts(self.prop_counts, other.prop_counts)
+        _add_counts(self.formats, other.formats)
+        _add_counts(self.key_shapes, other.key_shapes)
+        self.overflow_props = self.overflow_props or other.overflow_props
+        for k, child in other.props.items():
+            mine = self.props.get(k)
+            if mine is None:
+                self.props[k] = mine = SchemaStats()
+            mine.merge(child)
+        if other.items is not None:
+            if self.items is None:
+                self.items = SchemaStats()
+            self.items.merge(other.items)
+        if self.strings_overflow or other.strings_overflow:
+            self.strings_overflow = True
+            self.strings.clear()
+        else:
+            for v, n in other.strings.items():
+                self.strings[v] = self.strings.get(v, 0) + n
+            if len(self.strings) > _MAX_VALUES:
+                self.strings_overflow = True
+                self.strings.clear()
+        if self.example is None or (
+            other.example is not None and _example_key(other.example) < _example_key(self.example)
+        ):
+            self.example = other.example if other.example is not None else self.example
+
+    # -- producing a schema --------------------------------------------------
+    def is_map(self) -> bool:
+        """True when the object's keys are data (ids, dates), not field names."""
+        ids = self.key_shapes.get("id", 0)
+        names = self.key_shapes.get("name", 0)
+        if self.overflow_props:
+            return True
+        if ids and ids >= 2 and ids >= names * 4:
+            return True
+        # Many distinct keys, each seen in a small share of the objects: a dictionary.
+        if self.objects >= 3 and len(self.props) >= 12:
+            mean_presence = sum(self.prop_counts.values()) / (len(self.props) * self.objects)
+            return mean_presence < 0.2
+        return False
+
+    def to_schema(
+        self, *, enum: EnumPolicy = DEFAULT_ENUM, observed: bool = True, examples: bool = True
+    ) -> dict[str, Any]:
+        """Return the JSON Schema this evidence supports."""
+        types = [t for t in _TYPE_ORDER if self.types.get(t)]
+        if "integer" in types and "number" in types:
+            types.remove("integer")
+        nullable = "null" in types
+        concrete = [t for t in types if t != "null"]
+        out: dict[str, Any] = {}
+        if not concrete:
+            out["type"] = "null" if nullable else None
+            if out["type"] is None:
+                out = {}
+        elif len(concrete) == 1:
+            out.update(self._schema_for(concrete[0], enum, observed, examples))
+            if nullable:
+                t = out.get("type")
+                out["type"] = [t, "null"] if isinstance(t, str) else t
+        else:
+            variants = [self._schema_for(t, enum, observed, examples) for t in concrete]
+            if nullable:
+                variants.append({"type": "null"})
+            out["anyOf"] = variants
+        if observed:
+            out["x-observed"] = self.count
+        return out
+
+    def _schema_for(
+        self, t: str, enum: EnumPolicy, observed: bool, examples: bool
+    ) -> dict[str, Any]:
+        if t == "object":
+            if self.is_map():
+                merged = SchemaStats()
+                for child in self.props.values():
+                    merged.merge(child)
+                sch: dict[str, Any] = {"type": "object"}
+                sch["additionalProperties"] = merged.to_schema(
+                    enum=enum, observed=observed, examples=examples
+                )
+                if observed:
+                    sch["x-dynamic-keys"] = True
+                return sch
+            props = {
+                k: self.props[k].to_schema(enum=enum, observed=observed, examples=examples)
+                for k in sorted(self.props)
+            }
+            sch = {"type": "object", "properties": props}
+            required = sorted(
+                k for k, n in self.prop_counts.items() if self.objects and n == self.objects
+            )
+            if required:
+                sch["required"] = required
+            return sch
+        if t == "array":
+            sch = {"type": "array"}
+            if self.items is not None and self.items.count:
+                sch["items"] = self.items.to_schema(
+                    enum=enum, observed=observed, examples=examples
+                )
+            else:
+                sch["items"] = {}
+            return sch
+        if t == "string":
+            sch = {"type": "string"}
+            nstr = self.types.get("string", 0)
+            fmt_votes = {k: v for k, v in self.formats.items() if k}
+            if fmt_votes:
+                best = max(sorted(fmt_votes), key=lambda k: fmt_votes[k])
+                if fmt_votes[best] * 2 > nstr:
+                    sch["format"] = best
+            if (
+                not self.strings_overflow
+                and self.strings
+                and nstr >= enum.min_samples
+                and len(self.strings) <= enum.max_values
+                and nstr >= enum.min_ratio * len(self.strings)
+                and len(self.strings) >= 2
+                and all(len(v) <= 40 and v.count(" ") <= 2 for v in self.strings)
+                and not _id_like_values(self.strings)
+            ):
+                sch["enum"] = sorted(self.strings)
+            if examples and isinstance(self.example, str):
+                sch["examples"] = [self.example]
+            return sch
+        sch = {"type": t}
+        if examples and self.example is not None and _json_type(self.example) == t:
+            sch["examples"] = [self.example]
+        return sch
+
+
+_TYPE_ORDER = ("object", "array", "string", "integer", "number", "boolean", "null")
+
+
+def _id_like_values(values: dict[str, int]) -> bool:
+    """Enum evidence made of ids or dates is not an enum."""
+    shapes = [classify(v) for v in values]
+    return sum(1 for s in shapes if is_id_shape(s) and s != Shape.INTEGER) * 2 > len(shapes)
+
+
+def _example_key(value: Any) -> tuple[str, str]:
+    return (_json_type(value), repr(value))
+
+
+def _add_counts(into: dict[str, int], other: dict[str, int]) -> None:
+    for k, n in other.items():
+        into[k] = into.get(k, 0) + n
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "integer" if value.is_integer() and abs(value) < 2**53 else "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list | tuple):
+        return "array"
+    return "string"
+
+
+def infer(samples: list[Any], **kwargs: Any) -> dict[str, Any]:
+    """Infer one schema from several JSON samples (a convenience over :class:`SchemaStats`)."""
+    stats = SchemaStats()
+    for s in samples:
+        stats.add(s)
+    return stats.to_schema(**kwargs)

@@ -1,0 +1,182 @@
+"""The Python API: analyze HAR files into tool cards, OpenAPI and a report."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from zapi.analyzer.model import Analysis
+from zapi.analyzer.paths import Rules
+from zapi.analyzer.pipeline import AnalyzeOptions, Collector
+from zapi.errors import AnalysisError
+from zapi.har import HarEntry, SkippedEntry, expand_paths, iter_har
+from zapi.redact import Redactor
+
+__all__ = ["AnalyzeResult", "analyze", "load_rules"]
+
+Progress = Callable[[int, int, int], None]  # (entries, bytes read, total bytes)
+
+
+@dataclass
+class AnalyzeResult:
+    """What ``analyze`` produced and where it wrote it."""
+
+    analysis: Analysis
+    out_dir: str
+    openapi_path: str
+    report_path: str
+    card_paths: list[str] = field(default_factory=list)
+
+
+def load_rules(path: str | None) -> Rules:
+    """Read a ``--rules`` file: JSON or YAML with ``force`` and ``forbid`` template lists.
+
+    Raises:
+        AnalysisError: the file is missing or malformed (names the file and field).
+    """
+    if not path:
+        return Rules()
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise AnalysisError(f"{path}: cannot read rules file ({exc.strerror})") from exc
+    import yaml
+
+    try:
+        data = yaml.safe_load(text) if not path.endswith(".json") else json.loads(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise AnalysisError(f"{path}: not valid JSON/YAML ({exc}); fix the rules file") from exc
+    if data is None:
+        return Rules()
+    if not isinstance(data, dict):
+        raise AnalysisError(f"{path}: expected a mapping with 'force' and/or 'forbid' lists")
+    out = {}
+    for key in ("force", "forbid"):
+        val = data.get(key, [])
+        if not isinstance(val, list) or not all(isinstance(v, str) and v.startswith("/")
+                                                for v in val):
+            raise AnalysisError(
+                f"{path}: field {key!r} must be a list of path templates starting with '/'"
+            )
+        out[key] = tuple(val)
+    unknown = set(data) - {"force", "forbid"}
+    if unknown:
+        raise AnalysisError(f"{path}: unknown field(s) {sorted(unknown)}; use 'force' or 'forbid'")
+    return Rules(force=out["force"], forbid=out["forbid"])
+
+
+def _read_sidecar(har_path: str) -> dict[tuple[str, int], str]:
+    """UI action attributions from a recorder sidecar next to the HAR, if present."""
+    side = har_path + ".actions.json"
+    if not os.path.exists(side):
+        return {}
+    try:
+        with open(side, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return {}
+    out = {}
+    for item in data.get("attributions", []) if isinstance(data, dict) else []:
+        if isinstance(item, dict) and isinstance(item.get("entry"), int) and item.get("action"):
+            out[(har_path, int(item["entry"]))] = str(item["action"])
+    return out
+
+
+def collect(
+    paths: Sequence[str], options: AnalyzeOptions, progress: Progress | None = None,
+    redactor: Redactor | None = None,
+) -> Collector:
+    """Stream every HAR into one collector."""
+    files = expand_paths(list(paths))
+    ui: dict[tuple[str, int], str] = dict(options.ui_actions)
+    for f in files:
+        ui.update(_read_sidecar(f))
+    opts = AnalyzeOptions(
+        include_hosts=options.include_hosts, exclude_hosts=options.exclude_hosts,
+        rules=options.rules, filters=options.filters, ui_actions=ui,
+    )
+    col = Collector(opts, redactor=redactor or Redactor())
+    total = sum(os.path.getsize(f) for f in files if os.path.exists(f))
+    done_bytes = 0
+    n = 0
+    for f in files:
+        item: HarEntry | SkippedEntry
+        for item in iter_har(f):
+            col.feed(item)
+            n += 1
+            if progress is not None and n % 2000 == 0:
+                progress(n, done_bytes, total)
+        done_bytes += os.path.getsize(f)
+    if progress is not None:
+        progress(n, total, total)
+    return col
+
+
+def analyze(
+    paths: Sequence[str],
+    out_dir: str,
+    *,
+    include_hosts: Sequence[str] = (),
+    exclude_hosts: Sequence[str] = (),
+    rules: str | Rules | None = None,
+    redact: bool = True,
+    progress: Progress | None = None,
+) -> AnalyzeResult:
+    """Analyze HAR files (or folders of them) and write ``openapi.json``, ``cards/`` and ``report.md``.
+
+    Raises:
+        HarError: a HAR cannot be read (names the file and entry).
+        AnalysisError: no API operation was found (says what was seen), or bad rules.
+        SpecValidationError: the OpenAPI document would be invalid; nothing is written.
+    """
+    from toolgen.build import build_cards
+    from toolgen.openapi import build_openapi, dump_json, validate_openapi
+    from toolgen.output import atomic_write
+    from toolgen.report import render_report
+
+    if not paths:
+        raise ValueError("analyze() needs at least one HAR path")
+    rules_obj = rules if isinstance(rules, Rules) else load_rules(rules)
+    options = AnalyzeOptions(include_hosts=tuple(include_hosts),
+                             exclude_hosts=tuple(exclude_hosts), rules=rules_obj)
+    redactor = Redactor(enabled=redact)
+    col = collect(paths, options, progress, redactor)
+    analysis = col.finish()
+    if not analysis.operations:
+        raise AnalysisError(_nothing_found(analysis, options))
+    cards = build_cards(analysis, redactor)
+    doc = build_openapi(cards, analysis)
+    validate_openapi(doc)  # before anything is written
+    report = render_report(analysis, cards, redactor)
+    cards_dir = os.path.join(out_dir, "cards")
+    os.makedirs(cards_dir, exist_ok=True)
+    keep = {f"{c.name}.json" for c in cards}
+    for stale in os.listdir(cards_dir):
+        if stale.endswith(".json") and stale not in keep:
+            os.unlink(os.path.join(cards_dir, stale))
+    card_paths = []
+    for c in cards:
+        p = os.path.join(cards_dir, f"{c.name}.json")
+        atomic_write(p, c.dump())
+        card_paths.append(p)
+    openapi_path = os.path.join(out_dir, "openapi.json")
+    atomic_write(openapi_path, dump_json(doc))
+    report_path = os.path.join(out_dir, "report.md")
+    atomic_write(report_path, report)
+    return AnalyzeResult(analysis, out_dir, openapi_path, report_path, card_paths)
+
+
+def _nothing_found(a: Analysis, options: AnalyzeOptions) -> str:
+    seen = ", ".join(f"{h} ({n})" for h, n in sorted(a.hosts.items(), key=lambda kv: -kv[1])[:8])
+    drops = ", ".join(f"{r}: {n}" for r, n in sorted(a.dropped.items()))
+    scope = ""
+    if options.include_hosts:
+        scope = f" with --include-host {' '.join(options.include_hosts)}"
+    return (
+        f"no API operations found in {a.entries_read} entries{scope}; hosts seen: "
+        f"{seen or 'none'}; dropped: {drops or 'nothing'}; "
+        "check --include-host/--exclude-host or record API traffic"
+    )
