@@ -33,8 +33,8 @@ class Faults:
         slow_ms: Latency added to every API request, in milliseconds.
         drift: ERP schema drift: stock updates require ``region_id`` and items lose the
             deprecated ``warehouse`` field in favour of ``region_id``.
-        lie_on_write: Writes that support it (ERP ``stock``, storefront ``order_update``)
-            answer as if applied but change nothing.
+        lie_on_write: Writes that support it (ERP ``stock``; storefront ``order_update``
+            and ``order_cancel``) answer as if applied but change nothing.
         faults_apply_to: Write kinds that the probabilistic faults and ``lie_on_write``
             apply to.
     """

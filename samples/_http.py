@@ -278,14 +278,16 @@ class Router:
     def dispatch(self, request: Request) -> Response:
         """Call the matching handler, mapping :class:`HttpError` to its response.
 
-        Returns 404 when no pattern matches and 405 when only the method differs.
+        ``HEAD`` is served by the ``GET`` handler (the body is not sent). Returns 404 when
+        no pattern matches and 405 when only the method differs.
         """
         allowed: list[str] = []
+        wanted = "GET" if request.method == "HEAD" else request.method
         for method, regex, handler in self._routes:
             match = regex.match(request.path)
             if match is None:
                 continue
-            if method != request.method:
+            if method != wanted:
                 allowed.append(method)
                 continue
             params = {key: unquote(value) for key, value in match.groupdict().items()}

@@ -21,14 +21,60 @@ from zapi.redact import Redactor, scrub_document
 __all__ = ["build_cards", "param_schema", "path_param_schema"]
 
 PAGINATION = frozenset(
-    {"page", "per_page", "perpage", "page_size", "pagesize", "limit", "offset", "cursor", "after",
-     "before", "start", "size", "pagetoken", "page_token", "next", "next_token", "since_id",
-     "max_id", "skip", "take", "first", "last", "starting_after", "ending_before"}
+    {
+        "page",
+        "per_page",
+        "perpage",
+        "page_size",
+        "pagesize",
+        "limit",
+        "offset",
+        "cursor",
+        "after",
+        "before",
+        "start",
+        "size",
+        "pagetoken",
+        "page_token",
+        "next",
+        "next_token",
+        "since_id",
+        "max_id",
+        "skip",
+        "take",
+        "first",
+        "last",
+        "starting_after",
+        "ending_before",
+    }
 )
-_DESTRUCTIVE_WORDS = ("delete", "remove", "destroy", "purge", "cancel", "revoke", "reset",
-                      "wipe", "terminate", "drop", "unassign", "detach", "disable")
-_CLIENT_ID_NAMES = ("client_ref", "client_id_ref", "request_id", "external_id", "idempotency",
-                    "client_reference", "reference", "nonce", "dedupe", "dedup")
+_DESTRUCTIVE_WORDS = (
+    "delete",
+    "remove",
+    "destroy",
+    "purge",
+    "cancel",
+    "revoke",
+    "reset",
+    "wipe",
+    "terminate",
+    "drop",
+    "unassign",
+    "detach",
+    "disable",
+)
+_CLIENT_ID_NAMES = (
+    "client_ref",
+    "client_id_ref",
+    "request_id",
+    "external_id",
+    "idempotency",
+    "client_reference",
+    "reference",
+    "nonce",
+    "dedupe",
+    "dedup",
+)
 _SHAPE_SCHEMA: dict[str, dict[str, Any]] = {
     "integer": {"type": "integer"},
     "uuid": {"type": "string", "format": "uuid"},
@@ -45,8 +91,9 @@ def path_param_schema(shape: str, example: str = "") -> dict[str, Any]:
     if shape not in ("integer", "number", "uuid", "date", "date-time", "email"):
         sch["x-shape"] = shape
     if example:
-        sch["examples"] = [int(example) if sch["type"] == "integer" and example.isdigit()
-                           else example]
+        sch["examples"] = [
+            int(example) if sch["type"] == "integer" and example.isdigit() else example
+        ]
     return sch
 
 
@@ -62,8 +109,15 @@ def param_schema(ps: ParamStats, total: int) -> tuple[dict[str, Any], bool]:
 def _dominant(bodies: dict[str, BodyStats]) -> tuple[str, BodyStats] | None:
     if not bodies:
         return None
-    order = (BodyKind.JSON, BodyKind.MULTIPART, BodyKind.FORM, BodyKind.XML, BodyKind.TEXT,
-             BodyKind.HTML, BodyKind.BINARY)
+    order = (
+        BodyKind.JSON,
+        BodyKind.MULTIPART,
+        BodyKind.FORM,
+        BodyKind.XML,
+        BodyKind.TEXT,
+        BodyKind.HTML,
+        BodyKind.BINARY,
+    )
     kind = max(bodies, key=lambda k: (bodies[k].count, -order.index(k) if k in order else -99))
     return kind, bodies[kind]
 
@@ -76,8 +130,11 @@ def body_schema(kind: str, stats: BodyStats) -> dict[str, Any]:
             for f in stats.files:
                 props = sch.get("properties", {})
                 if f in props:
-                    props[f] = {"type": "string", "format": "binary",
-                                "contentMediaType": "application/octet-stream"}
+                    props[f] = {
+                        "type": "string",
+                        "format": "binary",
+                        "contentMediaType": "application/octet-stream",
+                    }
         return sch
     if kind == BodyKind.BINARY:
         return {"type": "string", "format": "binary"}
@@ -150,9 +207,13 @@ def _items_of(schema: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
         return "", schema["items"]
     best = None
     for k, v in sorted(_top_props(schema).items()):
-        if isinstance(v, dict) and v.get("type") in ("array", ["array", "null"]) and isinstance(
-            v.get("items"), dict
-        ) and _top_props(v["items"]) and (best is None or k in ("items", "data", "results")):
+        if (
+            isinstance(v, dict)
+            and v.get("type") in ("array", ["array", "null"])
+            and isinstance(v.get("items"), dict)
+            and _top_props(v["items"])
+            and (best is None or k in ("items", "data", "results"))
+        ):
             best = (f"/{k}", v["items"])
     return best
 
@@ -171,13 +232,16 @@ def _verification(
             break
     created_id = None
     if op.method == "POST" and not segs[-1].startswith("{"):
-        succ = ctx.outputs.get(ctx.get(op.origin, op.method, op.template.path)[1]) if ctx.get(
-            op.origin, op.method, op.template.path) else None
+        me = ctx.get(op.origin, op.method, op.template.path)
+        succ = ctx.outputs.get(me[1]) if me else None
         if succ and "id" in _top_props(succ):
             created_id = "response:/id"
             for (o, m, p), (_read, _n) in ctx.by_key.items():
-                if o == op.origin and m == "GET" and p.startswith(op.template.path + "/{") and (
-                    p.count("/") == op.template.path.count("/") + 1
+                if (
+                    o == op.origin
+                    and m == "GET"
+                    and p.startswith(op.template.path + "/{")
+                    and (p.count("/") == op.template.path.count("/") + 1)
                 ):
                     candidates.insert(0, p)
     for cand in candidates:
@@ -216,8 +280,11 @@ def _reconcile(
         match = {a: w for a, w in sorted(body_args.items()) if w in out}
         if not match:
             return None
-        return Reconcile(tool=hit[1], args={p: f"arg:{p}" for p in hit[0].template.params
-                                            if p in path_args}, match=match)
+        return Reconcile(
+            tool=hit[1],
+            args={p: f"arg:{p}" for p in hit[0].template.params if p in path_args},
+            match=match,
+        )
     hit = ctx.get(op.origin, "GET", op.template.path)
     if hit is None:
         return None
@@ -270,8 +337,10 @@ def _card(op: Operation, name: str, analysis: Analysis, ctx: _Ctx) -> ToolCard:
     for p in op.template.params:
         a = arg_name(p, used)
         path_args.append(a)
-        props[a] = {**path_param_schema(shapes.get(p, "other"), examples.get(p, "")),
-                    "x-in": "path"}
+        props[a] = {
+            **path_param_schema(shapes.get(p, "other"), examples.get(p, "")),
+            "x-in": "path",
+        }
         required.append(a)
         bindings.append(Binding(arg=a, location="path", name=p))
     for q in sorted(ev.query):
@@ -345,8 +414,11 @@ def _card(op: Operation, name: str, analysis: Analysis, ctx: _Ctx) -> ToolCard:
             props[a] = {**sch, "x-in": "body"}
             required.append(a)
             bindings.append(Binding(arg=a, location="body", name="", whole_body=True))
-    input_schema: dict[str, Any] = {"type": "object", "properties": props,
-                                    "additionalProperties": False}
+    input_schema: dict[str, Any] = {
+        "type": "object",
+        "properties": props,
+        "additionalProperties": False,
+    }
     if required:
         input_schema["required"] = sorted(set(required))
     succ = _success(ev)
@@ -358,15 +430,21 @@ def _card(op: Operation, name: str, analysis: Analysis, ctx: _Ctx) -> ToolCard:
             if d is not None and d[0] == BodyKind.JSON:
                 errors[str(status)] = body_schema(*d)
     safety = _safety(op)
-    idem_header = max(sorted(ev.idempotency_header), key=lambda h: ev.idempotency_header[h]) \
-        if ev.idempotency_header else None
+    idem_header = (
+        max(sorted(ev.idempotency_header), key=lambda h: ev.idempotency_header[h])
+        if ev.idempotency_header
+        else None
+    )
     client_ids = sorted(
         a for a, w in body_args.items() if any(m in w.lower() for m in _CLIENT_ID_NAMES)
     )
     idem = Idempotency(
         header=idem_header,
-        evidence=(f"{idem_header} sent on {ev.idempotency_header[idem_header]} of {ev.count} "
-                  "requests" if idem_header else ""),
+        evidence=(
+            f"{idem_header} sent on {ev.idempotency_header[idem_header]} of {ev.count} requests"
+            if idem_header
+            else ""
+        ),
         client_ids=client_ids,
     )
     csrf = None
@@ -384,9 +462,9 @@ def _card(op: Operation, name: str, analysis: Analysis, ctx: _Ctx) -> ToolCard:
         method=op.method,
         origin=op.origin,
         path=op.template.path,
-        protocol=op.protocol,  # type: ignore[arg-type]
+        protocol=op.protocol,
         discriminator=op.discriminator,
-        safety=safety,  # type: ignore[arg-type]
+        safety=safety,
         input_schema=input_schema,
         output_schema=output_schema,
         bindings=bindings,
@@ -396,7 +474,9 @@ def _card(op: Operation, name: str, analysis: Analysis, ctx: _Ctx) -> ToolCard:
         error_schemas=errors,
         auth=sorted(ev.auth),
         csrf=csrf,
-        verification=_verification(op, body_args, path_args, ctx) if safety != "read_only" else None,
+        verification=_verification(op, body_args, path_args, ctx)
+        if safety != "read_only"
+        else None,
         reconcile=_reconcile(op, body_args, path_args, ctx),
         idempotency=idem,
         confidence=round(confidence, 2),

@@ -38,7 +38,9 @@ class Binding(_Model):
 
     arg: str = Field(description="argument name in input_schema")
     location: Location
-    name: str = Field(description="wire name: path parameter, query key, header, cookie or body field")
+    name: str = Field(
+        description="wire name: path parameter, query key, header, cookie or body field"
+    )
     array: bool = Field(False, description="query: send one key per item")
     whole_body: bool = Field(False, description="body: the argument is the entire body")
 
@@ -48,7 +50,9 @@ class Verification(_Model):
 
     tool: str
     args: dict[str, str] = Field(
-        description="read argument -> source: 'arg:NAME' (write argument) or 'response:/json/pointer'"
+        description=(
+            "read argument -> source: 'arg:NAME' (write argument) or 'response:/json/pointer'"
+        )
     )
     compare: dict[str, str] = Field(
         description="write argument -> JSON pointer in the read response holding the same value"
@@ -63,7 +67,9 @@ class Reconcile(_Model):
     match: dict[str, str] = Field(
         description="write argument -> field of a listed/returned item that must equal it"
     )
-    items_pointer: str = Field("", description="JSON pointer of the list of items in the read response")
+    items_pointer: str = Field(
+        "", description="JSON pointer of the list of items in the read response"
+    )
 
 
 class Idempotency(_Model):
@@ -86,7 +92,7 @@ class Provenance(_Model):
 class ToolCard(_Model):
     """One operation of an API as a safe, callable tool."""
 
-    schema_version: Literal["1"] = SCHEMA_VERSION
+    schema_version: Literal["1"] = "1"
     name: str = Field(pattern=NAME_PATTERN)
     description: str
     method: str
@@ -145,7 +151,8 @@ def load_card(path: str | os.PathLike[str]) -> ToolCard:
         loc = ".".join(str(x) for x in first["loc"])
         raise InvalidToolCard(
             f"{p}: field {loc!r}: {first['msg']}; re-run zapi analyze to regenerate it",
-            path=p, field=loc,
+            path=p,
+            field=loc,
         ) from exc
 
 
@@ -154,7 +161,9 @@ def load_cards(folder: str | os.PathLike[str]) -> dict[str, ToolCard]:
     base = os.fspath(folder)
     cards_dir = os.path.join(base, "cards") if os.path.isdir(os.path.join(base, "cards")) else base
     if not os.path.isdir(cards_dir):
-        raise ToolCardError(f"{base}: not a folder of tool cards; run zapi analyze first", path=base)
+        raise ToolCardError(
+            f"{base}: not a folder of tool cards; run zapi analyze first", path=base
+        )
     out = {}
     for f in sorted(os.listdir(cards_dir)):
         if f.endswith(".json"):

@@ -12,11 +12,67 @@ __all__ = ["arg_name", "tool_names"]
 
 _SKIP = re.compile(r"^(api|rest|v\d+(\.\d+)?|\d+)$", re.I)
 _ACTION_WORDS = frozenset(
-    """login logout signin signout signup register search find import export upload download
-    approve reject cancel archive restore publish unpublish reset sync refresh verify validate
-    confirm enable disable start stop restart reboot poweron poweroff shutdown attach detach
-    assign unassign retry resize rebuild clone copy move merge lock unlock send resend create find
-    get add remove set update delete list change""".split()
+    [
+        "login",
+        "logout",
+        "signin",
+        "signout",
+        "signup",
+        "register",
+        "search",
+        "find",
+        "import",
+        "export",
+        "upload",
+        "download",
+        "approve",
+        "reject",
+        "cancel",
+        "archive",
+        "restore",
+        "publish",
+        "unpublish",
+        "reset",
+        "sync",
+        "refresh",
+        "verify",
+        "validate",
+        "confirm",
+        "enable",
+        "disable",
+        "start",
+        "stop",
+        "restart",
+        "reboot",
+        "poweron",
+        "poweroff",
+        "shutdown",
+        "attach",
+        "detach",
+        "assign",
+        "unassign",
+        "retry",
+        "resize",
+        "rebuild",
+        "clone",
+        "copy",
+        "move",
+        "merge",
+        "lock",
+        "unlock",
+        "send",
+        "resend",
+        "create",
+        "find",
+        "get",
+        "add",
+        "remove",
+        "set",
+        "update",
+        "delete",
+        "list",
+        "change",
+    ]
 )
 
 
@@ -50,9 +106,15 @@ def _words(op: Operation) -> tuple[list[str], bool, str | None]:
     if lits and not ends_param:
         last = _snake(lits[-1])
         first = last.split("_")[0]
-        if first in _ACTION_WORDS or (len(lits) >= 2 and segs[-2] in ("actions", "action")) or (
-            len(segs) >= 2 and segs[-2].startswith("{") and op.method == "POST"
-            and not last.endswith("s")
+        if (
+            first in _ACTION_WORDS
+            or (len(lits) >= 2 and segs[-2] in ("actions", "action"))
+            or (
+                len(segs) >= 2
+                and segs[-2].startswith("{")
+                and op.method == "POST"
+                and not last.endswith("s")
+            )
         ):
             action = last
             lits = lits[:-1]

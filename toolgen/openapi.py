@@ -96,9 +96,11 @@ def _operation(card: ToolCard) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for status, summary in sorted(card.responses.items()):
         r: dict[str, Any] = {"description": summary}
-        sch = card.output_schema if status.startswith("2") else card.error_schemas.get(status)
-        if sch:
-            r["content"] = {"application/json": {"schema": sch}}
+        resp_schema = (
+            card.output_schema if status.startswith("2") else card.error_schemas.get(status)
+        )
+        if resp_schema:
+            r["content"] = {"application/json": {"schema": resp_schema}}
         responses[status] = r
     op["responses"] = responses or {"default": {"description": "no response recorded"}}
     if card.auth:
@@ -160,7 +162,8 @@ def validate_openapi(doc: dict[str, Any]) -> None:
         where = "/" + "/".join(str(p) for p in getattr(exc, "absolute_path", []) or [])
         raise SpecValidationError(
             f"generated OpenAPI is invalid at {where}: {exc.message}; nothing was written "
-            "(please report this with the HAR)", pointer=where,
+            "(please report this with the HAR)",
+            pointer=where,
         ) from exc
 
 

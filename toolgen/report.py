@@ -26,11 +26,17 @@ def render_report(analysis: Analysis, cards: list[ToolCard], redactor: Redactor)
         f"- auth schemes: {', '.join(s.key for s in a.auth_schemes) or 'none seen'}",
     ]
     if a.csrf:
-        lines.append("- CSRF double-submit: " + ", ".join(
-            f"cookie `{c or '?'}` → header `{h}`" for c, h in a.csrf))
-    lines += ["", "## Operations", "",
-              "| tool | method | path | safety | samples | confidence | why |",
-              "|---|---|---|---|---|---|---|"]
+        lines.append(
+            "- CSRF double-submit: "
+            + ", ".join(f"cookie `{c or '?'}` → header `{h}`" for c, h in a.csrf)
+        )
+    lines += [
+        "",
+        "## Operations",
+        "",
+        "| tool | method | path | safety | samples | confidence | why |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for c in cards:
         lines.append(
             f"| `{c.name}` | {c.method} | `{_cell(c.path)}` | {c.safety} | {c.provenance.samples} "

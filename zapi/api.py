@@ -56,8 +56,9 @@ def load_rules(path: str | None) -> Rules:
     out = {}
     for key in ("force", "forbid"):
         val = data.get(key, [])
-        if not isinstance(val, list) or not all(isinstance(v, str) and v.startswith("/")
-                                                for v in val):
+        if not isinstance(val, list) or not all(
+            isinstance(v, str) and v.startswith("/") for v in val
+        ):
             raise AnalysisError(
                 f"{path}: field {key!r} must be a list of path templates starting with '/'"
             )
@@ -86,7 +87,9 @@ def _read_sidecar(har_path: str) -> dict[tuple[str, int], str]:
 
 
 def collect(
-    paths: Sequence[str], options: AnalyzeOptions, progress: Progress | None = None,
+    paths: Sequence[str],
+    options: AnalyzeOptions,
+    progress: Progress | None = None,
     redactor: Redactor | None = None,
 ) -> Collector:
     """Stream every HAR into one collector."""
@@ -95,8 +98,11 @@ def collect(
     for f in files:
         ui.update(_read_sidecar(f))
     opts = AnalyzeOptions(
-        include_hosts=options.include_hosts, exclude_hosts=options.exclude_hosts,
-        rules=options.rules, filters=options.filters, ui_actions=ui,
+        include_hosts=options.include_hosts,
+        exclude_hosts=options.exclude_hosts,
+        rules=options.rules,
+        filters=options.filters,
+        ui_actions=ui,
     )
     col = Collector(opts, redactor=redactor or Redactor())
     total = sum(os.path.getsize(f) for f in files if os.path.exists(f))
@@ -125,7 +131,7 @@ def analyze(
     redact: bool = True,
     progress: Progress | None = None,
 ) -> AnalyzeResult:
-    """Analyze HAR files (or folders of them) and write ``openapi.json``, ``cards/`` and ``report.md``.
+    """Analyze HAR files or folders; write ``openapi.json``, ``cards/`` and ``report.md``.
 
     Raises:
         HarError: a HAR cannot be read (names the file and entry).
@@ -140,8 +146,9 @@ def analyze(
     if not paths:
         raise ValueError("analyze() needs at least one HAR path")
     rules_obj = rules if isinstance(rules, Rules) else load_rules(rules)
-    options = AnalyzeOptions(include_hosts=tuple(include_hosts),
-                             exclude_hosts=tuple(exclude_hosts), rules=rules_obj)
+    options = AnalyzeOptions(
+        include_hosts=tuple(include_hosts), exclude_hosts=tuple(exclude_hosts), rules=rules_obj
+    )
     redactor = Redactor(enabled=redact)
     col = collect(paths, options, progress, redactor)
     analysis = col.finish()

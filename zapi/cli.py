@@ -33,18 +33,35 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 @cli.command()
 @click.argument("hars", nargs=-1, required=True, type=click.Path())
-@click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Output folder for openapi.json, cards/ and report.md.")
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Output folder for openapi.json, cards/ and report.md.",
+)
 @click.option("--include-host", multiple=True, help="Only analyse this host (glob; repeatable).")
 @click.option("--exclude-host", multiple=True, help="Drop this host (glob; repeatable).")
-@click.option("--rules", type=click.Path(dir_okay=False),
-              help="JSON/YAML file with 'force' and 'forbid' path templates.")
+@click.option(
+    "--rules",
+    type=click.Path(dir_okay=False),
+    help="JSON/YAML file with 'force' and 'forbid' path templates.",
+)
 @click.option("--no-redact", is_flag=True, help="Keep secret values in examples (not advised).")
-@click.option("--progress/--no-progress", default=None,
-              help="Progress bar (default: on when stderr is a terminal).")
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar (default: on when stderr is a terminal).",
+)
 def analyze(
-    hars: tuple[str, ...], out_dir: str, include_host: tuple[str, ...],
-    exclude_host: tuple[str, ...], rules: str | None, no_redact: bool, progress: bool | None,
+    hars: tuple[str, ...],
+    out_dir: str,
+    include_host: tuple[str, ...],
+    exclude_host: tuple[str, ...],
+    rules: str | None,
+    no_redact: bool,
+    progress: bool | None,
 ) -> None:
     """Infer tool cards and a validated OpenAPI 3.1 document from HAR files or folders.
 
@@ -56,8 +73,13 @@ def analyze(
     show = sys.stderr.isatty() if progress is None else progress
     with progress_reporter(show) as report:
         result = run_analyze(
-            list(hars), out_dir, include_hosts=include_host, exclude_hosts=exclude_host,
-            rules=rules, redact=not no_redact, progress=report,
+            list(hars),
+            out_dir,
+            include_hosts=include_host,
+            exclude_hosts=exclude_host,
+            rules=rules,
+            redact=not no_redact,
+            progress=report,
         )
     a = result.analysis
     click.echo(

@@ -163,7 +163,12 @@ class UpstreamStatusError(ExecutionError):
     code = "upstream_status"
 
     def __init__(
-        self, message: str, *, tool: str | None = None, status: int = 0, body: Any = None,
+        self,
+        message: str,
+        *,
+        tool: str | None = None,
+        status: int = 0,
+        body: Any = None,
         **context: Any,
     ) -> None:
         super().__init__(message, tool=tool, status=status, body=body, **context)
@@ -189,8 +194,13 @@ class VerificationFailed(ExecutionError):
     code = "verification_failed"
 
     def __init__(
-        self, message: str, *, tool: str | None = None, expected: Any = None,
-        observed: Any = None, **context: Any,
+        self,
+        message: str,
+        *,
+        tool: str | None = None,
+        expected: Any = None,
+        observed: Any = None,
+        **context: Any,
     ) -> None:
         super().__init__(message, tool=tool, expected=expected, observed=observed, **context)
         self.expected = expected

@@ -157,15 +157,15 @@ def entry_from_raw(raw: Any, source: str, index: int) -> HarEntry | SkippedEntry
         resp = {}
     url: str = req["url"]
     method = str(req.get("method") or "GET").upper()
-    post = req.get("postData") if isinstance(req.get("postData"), dict) else None
-    content = resp.get("content") if isinstance(resp.get("content"), dict) else {}
+    post: dict[str, Any] = req["postData"] if isinstance(req.get("postData"), dict) else {}
+    content: dict[str, Any] = resp["content"] if isinstance(resp.get("content"), dict) else {}
     status_raw = resp.get("status", 0)
     try:
         status = int(status_raw or 0)
     except (TypeError, ValueError):
         status = 0
     params: list[MultipartField] = []
-    if post and isinstance(post.get("params"), list):
+    if isinstance(post.get("params"), list):
         for p in post["params"]:
             if isinstance(p, dict) and "name" in p:
                 params.append(
@@ -187,7 +187,7 @@ def entry_from_raw(raw: Any, source: str, index: int) -> HarEntry | SkippedEntry
     if raw.get("_error") or resp.get("_error"):
         failed = str(raw.get("_error") or resp.get("_error"))
     text = content.get("text") if isinstance(content.get("text"), str) else None
-    req_text = post.get("text") if post and isinstance(post.get("text"), str) else None
+    req_text = post.get("text") if isinstance(post.get("text"), str) else None
     return HarEntry(
         source=source,
         index=index,
@@ -197,9 +197,9 @@ def entry_from_raw(raw: Any, source: str, index: int) -> HarEntry | SkippedEntry
         request_headers=_pairs(req.get("headers")),
         response_headers=_pairs(resp.get("headers")),
         request_cookies=_pairs(req.get("cookies")),
-        request_mime=str((post or {}).get("mimeType") or ""),
+        request_mime=str(post.get("mimeType") or ""),
         request_text_raw=req_text,
-        request_encoding=(post or {}).get("encoding") or (post or {}).get("_encoding"),
+        request_encoding=post.get("encoding") or post.get("_encoding"),
         request_params=params,
         response_mime=str(content.get("mimeType") or ""),
         response_text_raw=text,
@@ -250,7 +250,8 @@ def iter_har(path: str | os.PathLike[str]) -> Iterator[HarEntry | SkippedEntry]:
         msg = str(exc).splitlines()[0] if str(exc) else "unexpected end of file"
         raise HarParseError(
             f"not valid JSON ({msg}); the file may be truncated — re-export the HAR",
-            har_path=spath, entry_index=at,
+            har_path=spath,
+            entry_index=at,
         ) from exc
     except ijson.common.JSONError as exc:
         at = index + 1 if index >= 0 else None

@@ -25,14 +25,22 @@ def progress_reporter(show: bool) -> Iterator[Callable[[int, int, int], None] | 
 
     start = time.monotonic()
     with Progress(
-        TextColumn("[bold]analyzing"), BarColumn(), DownloadColumn(),
-        TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), transient=True,
+        TextColumn("[bold]analyzing"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        transient=True,
     ) as bar:
         task = bar.add_task("har", total=None, rate="")
 
         def report(entries: int, done: int, total: int) -> None:
             elapsed = max(time.monotonic() - start, 1e-6)
-            bar.update(task, completed=done, total=total or None,
-                       rate=f"{entries:,} entries, {entries / elapsed:,.0f}/s")
+            bar.update(
+                task,
+                completed=done,
+                total=total or None,
+                rate=f"{entries:,} entries, {entries / elapsed:,.0f}/s",
+            )
 
         yield report

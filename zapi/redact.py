@@ -25,22 +25,80 @@ MARKER_PREFIX = "[REDACTED"
 # Exact header / field names that always carry credentials.
 _EXACT = frozenset(
     {
-        "authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key",
-        "api-key", "apikey", "api_key", "x-csrf-token", "x-xsrf-token", "x-csrftoken",
-        "csrf-token", "xsrf-token", "x-auth-token", "x-access-token", "x-amz-security-token",
-        "password", "passwd", "pwd", "secret", "client_secret", "private_key",
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "x-api-key",
+        "api-key",
+        "apikey",
+        "api_key",
+        "x-csrf-token",
+        "x-xsrf-token",
+        "x-csrftoken",
+        "csrf-token",
+        "xsrf-token",
+        "x-auth-token",
+        "x-access-token",
+        "x-amz-security-token",
+        "password",
+        "passwd",
+        "pwd",
+        "secret",
+        "client_secret",
+        "private_key",
     }
 )
 # Substrings that mark a name as secret-bearing.
-_MARKERS = ("token", "secret", "password", "passwd", "session", "auth", "apikey", "api_key",
-            "api-key", "csrf", "xsrf", "credential", "signature", "private", "sid")
+_MARKERS = (
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "session",
+    "auth",
+    "apikey",
+    "api_key",
+    "api-key",
+    "csrf",
+    "xsrf",
+    "credential",
+    "signature",
+    "private",
+    "sid",
+)
 # Names that contain a marker but are not secrets (metadata about auth, counts, ids).
 _NOT_SECRET = frozenset(
-    {"author", "authors", "author_id", "authorid", "author_name", "token_type", "expires_in",
-     "session_id_count", "auth_type", "authentication_type", "sidebar", "side", "inside",
-     "consider", "reside", "tokens_used", "max_tokens", "token_count", "sider", "aside",
-     "password_policy", "require_auth", "auth_required", "has_password", "token_expires_at",
-     "session_timeout", "session_length", "oauth_provider"}
+    {
+        "author",
+        "authors",
+        "author_id",
+        "authorid",
+        "author_name",
+        "token_type",
+        "expires_in",
+        "session_id_count",
+        "auth_type",
+        "authentication_type",
+        "sidebar",
+        "side",
+        "inside",
+        "consider",
+        "reside",
+        "tokens_used",
+        "max_tokens",
+        "token_count",
+        "sider",
+        "aside",
+        "password_policy",
+        "require_auth",
+        "auth_required",
+        "has_password",
+        "token_expires_at",
+        "session_timeout",
+        "session_length",
+        "oauth_provider",
+    }
 )
 _VALUE_PATTERNS = (
     re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),  # JWT
@@ -71,7 +129,9 @@ def is_secret_name(name: str) -> bool:
         return True
     if low in _NOT_SECRET:
         return False
-    if low.endswith(("_id", "id", "_ids", "_count", "_type", "_at", "_url", "_name", "_policy")) and not (
+    if low.endswith(
+        ("_id", "id", "_ids", "_count", "_type", "_at", "_url", "_name", "_policy")
+    ) and not (
         low.endswith(("sessionid", "session_id", "sid")) or "token" in low or "secret" in low
     ):
         return False
@@ -168,8 +228,11 @@ class Redactor:
                 out.append((name, self.set_cookie(val)))
             elif low in ("authorization", "proxy-authorization"):
                 scheme, _, cred = val.partition(" ")
-                red = f"{scheme} {self.value(cred, what='authorization')}" if cred else self.value(
-                    val, what="authorization")
+                red = (
+                    f"{scheme} {self.value(cred, what='authorization')}"
+                    if cred
+                    else self.value(val, what="authorization")
+                )
                 out.append((name, red))
             elif self.is_secret(name):
                 out.append((name, self.value(val, what=f"header:{low}")))
@@ -256,8 +319,13 @@ def scrub_document(doc: Any, redactor: Redactor, *, _secret: bool = False) -> An
             elif k == "schema" and secret_here:
                 out[k] = scrub_document(v, redactor, _secret=True)
             else:
-                out[k] = scrub_document(v, redactor, _secret=secret_here if k in (
-                    "items", "anyOf", "oneOf", "additionalProperties") else False)
+                out[k] = scrub_document(
+                    v,
+                    redactor,
+                    _secret=secret_here
+                    if k in ("items", "anyOf", "oneOf", "additionalProperties")
+                    else False,
+                )
         return out
     if isinstance(doc, list):
         return [scrub_document(v, redactor, _secret=_secret) for v in doc]

@@ -6,6 +6,7 @@ import math
 import re
 from collections import Counter
 from enum import StrEnum
+from functools import lru_cache
 
 __all__ = ["Shape", "classify", "entropy_bits", "is_id_shape", "is_wordlike", "json_format"]
 
@@ -48,8 +49,20 @@ _WORD = re.compile(r"^[A-Za-z]+(?:[_\-.][A-Za-z]+)*$")
 _SLUG = re.compile(r"^[A-Za-z0-9]+(?:[_\-.][A-Za-z0-9]+)*$")
 
 _ID_SHAPES = frozenset(
-    {Shape.UUID, Shape.ULID, Shape.OBJECTID, Shape.HEX, Shape.INTEGER, Shape.NUMBER,
-     Shape.DATE, Shape.DATETIME, Shape.JWT, Shape.PREFIXED_ID, Shape.TOKEN, Shape.EMAIL}
+    {
+        Shape.UUID,
+        Shape.ULID,
+        Shape.OBJECTID,
+        Shape.HEX,
+        Shape.INTEGER,
+        Shape.NUMBER,
+        Shape.DATE,
+        Shape.DATETIME,
+        Shape.JWT,
+        Shape.PREFIXED_ID,
+        Shape.TOKEN,
+        Shape.EMAIL,
+    }
 )
 
 
@@ -67,12 +80,21 @@ def _looks_random(value: str) -> bool:
     if len(value) < 16:
         return False
     classes = sum(
-        (any(c.islower() for c in value), any(c.isupper() for c in value),
-         any(c.isdigit() for c in value))
+        (
+            any(c.islower() for c in value),
+            any(c.isupper() for c in value),
+            any(c.isdigit() for c in value),
+        )
     )
     return classes >= 2 and entropy_bits(value) >= 3.5
 
 
+# Shapes are pure functions of the value and the same keys and values recur on
+# nearly every entry of a capture, so a bounded memo saves most regex work.
+_MEMO = 16384
+
+
+@lru_cache(maxsize=_MEMO)
 def classify(value: str) -> Shape:
     """Return the shape class of one string value.
 
@@ -132,6 +154,7 @@ _IPV4 = re.compile(r"^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3
 _URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^\s]+$")
 
 
+@lru_cache(maxsize=_MEMO)
 def json_format(value: str) -> str | None:
     """Return the JSON Schema ``format`` a string value has, if any."""
     if _URI.match(value):

@@ -8,16 +8,45 @@ from zapi.har import HarEntry
 from zapi.redact import is_secret_name
 
 __all__ = [
-    "TRACKING_COOKIE", "auth_keys", "cookie_names", "csrf_pairs", "is_csrf_name", "session_cookie"
+    "TRACKING_COOKIE",
+    "auth_keys",
+    "cookie_names",
+    "csrf_pairs",
+    "is_csrf_name",
+    "session_cookie",
 ]
 
 _API_KEY_HEADERS = frozenset(
-    {"x-api-key", "api-key", "apikey", "x-apikey", "x-auth-token", "x-access-token",
-     "x-api-token", "x-token", "private-token", "x-functions-key", "ocp-apim-subscription-key"}
+    {
+        "x-api-key",
+        "api-key",
+        "apikey",
+        "x-apikey",
+        "x-auth-token",
+        "x-access-token",
+        "x-api-token",
+        "x-token",
+        "private-token",
+        "x-functions-key",
+        "ocp-apim-subscription-key",
+    }
 )
 _API_KEY_QUERY = frozenset(
-    {"api_key", "apikey", "api-key", "key", "access_token", "token", "auth", "auth_token",
-     "x-api-key", "apiKey", "appid", "app_key", "client_secret"}
+    {
+        "api_key",
+        "apikey",
+        "api-key",
+        "key",
+        "access_token",
+        "token",
+        "auth",
+        "auth_token",
+        "x-api-key",
+        "apiKey",
+        "appid",
+        "app_key",
+        "client_secret",
+    }
 )
 _CSRF = re.compile(r"(csrf|xsrf)", re.I)
 TRACKING_COOKIE = re.compile(
@@ -35,7 +64,8 @@ def session_cookie(name: str) -> bool:
     return (
         is_secret_name(low)
         or "sess" in low
-        or low in ("sid", "connect.sid", "jsessionid", "phpsessid", "asp.net_sessionid", "remember_me")
+        or low
+        in ("sid", "connect.sid", "jsessionid", "phpsessid", "asp.net_sessionid", "remember_me")
         or low.endswith(("_sid", "-sid", "_session", "session"))
     )
 

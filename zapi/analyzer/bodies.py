@@ -81,8 +81,9 @@ def decode_body(
     if (raw is None or raw == b"") and params and ("multipart" in base or not base):
         return _multipart_from_params(params)
     if (raw is None or raw == b"") and params and "urlencoded" in base:
-        return Body(BodyKind.FORM, _fields([(p.name, p.value or "") for p in params]),
-                    MEDIA[BodyKind.FORM])
+        return Body(
+            BodyKind.FORM, _fields([(p.name, p.value or "") for p in params]), MEDIA[BodyKind.FORM]
+        )
     if raw is None or raw == b"":
         return Body(BodyKind.NONE)
     size = len(raw)
@@ -95,23 +96,31 @@ def decode_body(
     except UnicodeDecodeError:
         return Body(BodyKind.BINARY, None, base or MEDIA[BodyKind.BINARY], size=size)
     stripped = text.lstrip()
-    if base.endswith("json") or base.endswith("+json") or stripped[:1] in ("{", "["):
+    if base.endswith("json") or stripped[:1] in ("{", "["):
         try:
             return Body(BodyKind.JSON, json.loads(text), _json_media(base), size=size)
         except ValueError:
             if base.endswith("json"):
                 return Body(BodyKind.TEXT, None, base, size=size)
     if "urlencoded" in base or (not base or base == "text/plain") and _FORM_RE.match(text):
-        return Body(BodyKind.FORM, _fields(parse_qsl(text, keep_blank_values=True)),
-                    MEDIA[BodyKind.FORM], size=size)
+        return Body(
+            BodyKind.FORM,
+            _fields(parse_qsl(text, keep_blank_values=True)),
+            MEDIA[BodyKind.FORM],
+            size=size,
+        )
     if "html" in base or stripped[:15].lower().startswith(("<!doctype html", "<html")):
         return Body(BodyKind.HTML, None, "text/html", size=size)
-    if "xml" in base or stripped.startswith("<?xml") or (
-        stripped.startswith("<") and stripped.rstrip().endswith(">")
+    if (
+        "xml" in base
+        or stripped.startswith("<?xml")
+        or (stripped.startswith("<") and stripped.rstrip().endswith(">"))
     ):
         return Body(BodyKind.XML, None, base if "xml" in base else MEDIA[BodyKind.XML], size=size)
     if base.startswith(("image/", "audio/", "video/", "font/")) or base in (
-        "application/octet-stream", "application/pdf", "application/zip"
+        "application/octet-stream",
+        "application/pdf",
+        "application/zip",
     ):
         return Body(BodyKind.BINARY, None, base, size=size)
     return Body(BodyKind.TEXT, None, base or MEDIA[BodyKind.TEXT], size=size)
@@ -204,7 +213,9 @@ def graphql_operations(value: Any) -> list[tuple[str, Any]] | None:
 
 
 _GQL_NAME = re.compile(r"^\s*(query|mutation|subscription)\s+([A-Za-z_][A-Za-z0-9_]*)")
-_GQL_FIELD = re.compile(r"^\s*(?:(query|mutation|subscription)\b[^{]*)?\{\s*([A-Za-z_][A-Za-z0-9_]*)")
+_GQL_FIELD = re.compile(
+    r"^\s*(?:(query|mutation|subscription)\b[^{]*)?\{\s*([A-Za-z_][A-Za-z0-9_]*)"
+)
 
 
 def _graphql_name(query: str) -> str | None:

@@ -42,41 +42,155 @@ class Reason:
 
 
 STATIC_TYPES = frozenset(
-    {"stylesheet", "script", "image", "font", "media", "manifest", "texttrack", "icon",
-     "imageset", "object", "other_static", "csp_report", "signedexchange", "prefetch"}
+    {
+        "stylesheet",
+        "script",
+        "image",
+        "font",
+        "media",
+        "manifest",
+        "texttrack",
+        "icon",
+        "imageset",
+        "object",
+        "other_static",
+        "csp_report",
+        "signedexchange",
+        "prefetch",
+    }
 )
 STATIC_EXT = frozenset(
-    {".js", ".mjs", ".cjs", ".css", ".map", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp",
-     ".avif", ".ico", ".bmp", ".woff", ".woff2", ".ttf", ".otf", ".eot", ".mp4", ".webm",
-     ".mp3", ".wav", ".ogg", ".m4a", ".wasm", ".webmanifest", ".vtt"}
+    {
+        ".js",
+        ".mjs",
+        ".cjs",
+        ".css",
+        ".map",
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".gif",
+        ".svg",
+        ".webp",
+        ".avif",
+        ".ico",
+        ".bmp",
+        ".woff",
+        ".woff2",
+        ".ttf",
+        ".otf",
+        ".eot",
+        ".mp4",
+        ".webm",
+        ".mp3",
+        ".wav",
+        ".ogg",
+        ".m4a",
+        ".wasm",
+        ".webmanifest",
+        ".vtt",
+    }
 )
 STATIC_MIME_PREFIX = ("image/", "font/", "audio/", "video/", "text/css")
 STATIC_MIMES = frozenset(
-    {"application/javascript", "text/javascript", "application/x-javascript",
-     "application/font-woff", "application/font-woff2", "application/wasm",
-     "application/manifest+json"}
+    {
+        "application/javascript",
+        "text/javascript",
+        "application/x-javascript",
+        "application/font-woff",
+        "application/font-woff2",
+        "application/wasm",
+        "application/manifest+json",
+    }
 )
 BEACON_TYPES = frozenset({"ping", "beacon", "csp_violation_report", "cspviolationreport"})
 # Hosts (suffixes) of analytics, tag managers, ads, error reporting, fonts and CDNs.
 TRACKER_SUFFIXES = (
-    "google-analytics.com", "analytics.google.com", "googletagmanager.com", "doubleclick.net",
-    "googlesyndication.com", "googleadservices.com", "google.com", "gstatic.com",
-    "googleapis.com", "fonts.googleapis.com", "facebook.com", "facebook.net", "connect.facebook.net",
-    "segment.io", "segment.com", "mixpanel.com", "amplitude.com", "heapanalytics.com",
-    "hotjar.com", "hotjar.io", "fullstory.com", "clarity.ms", "bing.com", "sentry.io",
-    "sentry-cdn.com", "bugsnag.com", "rollbar.com", "datadoghq.com", "datadoghq.eu",
-    "browser-intake-datadoghq.com", "nr-data.net", "newrelic.com", "intercom.io",
-    "intercomcdn.com", "cloudflareinsights.com", "jsdelivr.net", "unpkg.com", "cdnjs.cloudflare.com",
-    "typekit.net", "fontawesome.com", "optimizely.com", "launchdarkly.com", "braze.com",
-    "linkedin.com", "licdn.com", "twitter.com", "ads-twitter.com", "tiktok.com",
-    "snapchat.com", "pinterest.com", "quantserve.com", "scorecardresearch.com", "criteo.com",
-    "hs-analytics.net", "hubspot.com", "hs-scripts.com", "zendesk.com", "zdassets.com",
-    "stripe.network", "recaptcha.net", "cookielaw.org", "onetrust.com", "trustarc.com",
-    "posthog.com", "logrocket.io", "lr-ingest.io", "mouseflow.com", "crazyegg.com",
-    "yandex.ru", "mc.yandex.ru", "akamaihd.net", "cloudfront.net", "fastly.net",
+    "google-analytics.com",
+    "analytics.google.com",
+    "googletagmanager.com",
+    "doubleclick.net",
+    "googlesyndication.com",
+    "googleadservices.com",
+    "google.com",
+    "gstatic.com",
+    "googleapis.com",
+    "fonts.googleapis.com",
+    "facebook.com",
+    "facebook.net",
+    "connect.facebook.net",
+    "segment.io",
+    "segment.com",
+    "mixpanel.com",
+    "amplitude.com",
+    "heapanalytics.com",
+    "hotjar.com",
+    "hotjar.io",
+    "fullstory.com",
+    "clarity.ms",
+    "bing.com",
+    "sentry.io",
+    "sentry-cdn.com",
+    "bugsnag.com",
+    "rollbar.com",
+    "datadoghq.com",
+    "datadoghq.eu",
+    "browser-intake-datadoghq.com",
+    "nr-data.net",
+    "newrelic.com",
+    "intercom.io",
+    "intercomcdn.com",
+    "cloudflareinsights.com",
+    "jsdelivr.net",
+    "unpkg.com",
+    "cdnjs.cloudflare.com",
+    "typekit.net",
+    "fontawesome.com",
+    "optimizely.com",
+    "launchdarkly.com",
+    "braze.com",
+    "linkedin.com",
+    "licdn.com",
+    "twitter.com",
+    "ads-twitter.com",
+    "tiktok.com",
+    "snapchat.com",
+    "pinterest.com",
+    "quantserve.com",
+    "scorecardresearch.com",
+    "criteo.com",
+    "hs-analytics.net",
+    "hubspot.com",
+    "hs-scripts.com",
+    "zendesk.com",
+    "zdassets.com",
+    "stripe.network",
+    "recaptcha.net",
+    "cookielaw.org",
+    "onetrust.com",
+    "trustarc.com",
+    "posthog.com",
+    "logrocket.io",
+    "lr-ingest.io",
+    "mouseflow.com",
+    "crazyegg.com",
+    "yandex.ru",
+    "mc.yandex.ru",
+    "akamaihd.net",
+    "cloudfront.net",
+    "fastly.net",
 )
-BEACON_PATHS = ("/collect", "/g/collect", "/beacon", "/ping", "/track", "/analytics", "/log",
-                "/rum", "/events/batch")
+BEACON_PATHS = (
+    "/collect",
+    "/g/collect",
+    "/beacon",
+    "/ping",
+    "/track",
+    "/analytics",
+    "/log",
+    "/rum",
+    "/events/batch",
+)
 
 Filter = Callable[[HarEntry], str | None]
 
@@ -164,8 +278,8 @@ def drop_redirect(entry: HarEntry) -> str | None:
 
 
 DEFAULT_FILTERS: tuple[Filter, ...] = (
-    drop_non_http,
     drop_websocket,
+    drop_non_http,
     drop_failed,
     drop_preflight,
     drop_tracker,
@@ -195,8 +309,10 @@ def site_key(host: str) -> str:
     if not h or h.replace(".", "").isdigit() or ":" in h or "." not in h:
         return h
     labels = h.split(".")
-    if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in (
-        "co", "com", "org", "net", "gov", "ac", "edu"
+    if (
+        len(labels) >= 3
+        and len(labels[-1]) == 2
+        and labels[-2] in ("co", "com", "org", "net", "gov", "ac", "edu")
     ):
         return ".".join(labels[-3:])
     return ".".join(labels[-2:])

@@ -37,18 +37,133 @@ __all__ = [
 
 PLACEHOLDER = "\x00"
 _VOCAB = frozenset(
-    """me self current mine my search find query lookup autocomplete suggest login logout
-    signin signout signup register session sessions new create edit update delete remove count
-    stats statistics summary export import upload download bulk batch all latest recent active
-    default defaults settings config configuration preferences profile status health healthz
-    ping info metadata meta schema history preview validate verify confirm cancel approve reject
-    archive unarchive restore publish unpublish refresh sync reset token tokens auth oauth
-    callback authorize me.json index list feed home dashboard admin public private internal
-    graphql rpc api v1 v2 v3 v4 next previous prev first last top random today tomorrow
-    yesterday pending open closed draft drafts trash archived favorites starred events
-    notifications messages inbox outbox sent unread read actions action bulk_update
-    """.split()
+    [
+        "me",
+        "self",
+        "current",
+        "mine",
+        "my",
+        "search",
+        "find",
+        "query",
+        "lookup",
+        "autocomplete",
+        "suggest",
+        "login",
+        "logout",
+        "signin",
+        "signout",
+        "signup",
+        "register",
+        "session",
+        "sessions",
+        "new",
+        "create",
+        "edit",
+        "update",
+        "delete",
+        "remove",
+        "count",
+        "stats",
+        "statistics",
+        "summary",
+        "export",
+        "import",
+        "upload",
+        "download",
+        "bulk",
+        "batch",
+        "all",
+        "latest",
+        "recent",
+        "active",
+        "default",
+        "defaults",
+        "settings",
+        "config",
+        "configuration",
+        "preferences",
+        "profile",
+        "status",
+        "health",
+        "healthz",
+        "ping",
+        "info",
+        "metadata",
+        "meta",
+        "schema",
+        "history",
+        "preview",
+        "validate",
+        "verify",
+        "confirm",
+        "cancel",
+        "approve",
+        "reject",
+        "archive",
+        "unarchive",
+        "restore",
+        "publish",
+        "unpublish",
+        "refresh",
+        "sync",
+        "reset",
+        "token",
+        "tokens",
+        "auth",
+        "oauth",
+        "callback",
+        "authorize",
+        "me.json",
+        "index",
+        "list",
+        "feed",
+        "home",
+        "dashboard",
+        "admin",
+        "public",
+        "private",
+        "internal",
+        "graphql",
+        "rpc",
+        "api",
+        "v1",
+        "v2",
+        "v3",
+        "v4",
+        "next",
+        "previous",
+        "prev",
+        "first",
+        "last",
+        "top",
+        "random",
+        "today",
+        "tomorrow",
+        "yesterday",
+        "pending",
+        "open",
+        "closed",
+        "draft",
+        "drafts",
+        "trash",
+        "archived",
+        "favorites",
+        "starred",
+        "events",
+        "notifications",
+        "messages",
+        "inbox",
+        "outbox",
+        "sent",
+        "unread",
+        "read",
+        "actions",
+        "action",
+        "bulk_update",
+    ]
 )
+_PARAM_RE = re.compile(r"\{([^{}]+?)\+?\}")
 _EXT = re.compile(r"^(.+?)(\.[A-Za-z][A-Za-z0-9]{0,5})$")
 
 
@@ -164,13 +279,14 @@ def param_name(previous: str | None, used: set[str]) -> str:
 class TemplateTrie:
     """The templated route tree of one origin; routes concrete paths to templates."""
 
-    def __init__(self) -> None:
+    def __init__(self, rules: Rules | None = None) -> None:
         self.root = _TNode()
+        self.rules = rules or Rules()
 
     def route(self, segments: Iterable[str]) -> Template | None:
         """The template a concrete (or placeholder) path belongs to."""
         node = self.root
-        for seg in segments:
+        for seg in _apply_force(tuple(segments), self.rules):
             nxt = node.literals.get(seg)
             if nxt is None:
                 nxt = node.param
@@ -220,13 +336,16 @@ class _Decision:
     reason: str
 
 
-def _decide(
-    node: _Node, forbidden: bool, forced_literal: set[str]
-) -> _Decision | None:
+def _decide(node: _Node, forbidden: bool, forced_literal: set[str]) -> _Decision | None:
     """Split a node's children into literals and one parameter group."""
-    if forbidden or not node.children:
+    if not node.children:
         return None
     strong = [k for k in node.children if _is_strong(k)]
+    if forbidden:
+        # Id-shaped values were merged while streaming; a rule keeps only word-like values literal.
+        if not strong:
+            return None
+        return _Decision(strong, 0.9, "id-shaped values; rule keeps word-like values literal")
     weak = [k for k in node.children if not _is_strong(k) and k]
     vocab = {k for k in weak if k.lower() in _VOCAB or k in forced_literal}
     cands = [k for k in weak if k not in vocab]
@@ -249,7 +368,7 @@ def _decide(
                 continue  # a word does not join a population of ids
             params.append(k)
             continue
-        others = set()
+        others: set[str] = set()
         for p in strong + low:
             if p != k:
                 others |= _sig(node.children[p])
@@ -291,7 +410,7 @@ def build_templates(
     forbidden = {_norm_template(t) for t in rules.forbid}
     out = {}
     for origin, root in sorted(roots.items()):
-        trie = TemplateTrie()
+        trie = TemplateTrie(rules)
         _build(root, trie.root, [], [], forbidden, set(), (), 1.0)
         out[origin] = trie
     return out
@@ -327,11 +446,11 @@ def _build(
     conf: float,
 ) -> None:
     if node.ops:
-        shapes = []
-        examples = []
+        shapes: list[tuple[str, str]] = []
+        examples: list[tuple[str, str]] = []
         tnode.template = Template(
             path="/" + "/".join(path) if path else "/",
-            params=tuple(p[1:-1] for p in path if p.startswith("{") and p.endswith("}")),
+            params=tuple(m for p in path for m in _PARAM_RE.findall(p)),
             confidence=round(conf, 2),
             reasons=reasons or ("literal path",),
             param_shapes=tuple(shapes),
@@ -345,8 +464,16 @@ def _build(
         t = _TNode()
         tnode.literals[k] = t  # forced param tokens route literally
         tnode.param = tnode.param or t
-        _build(child, t, [*path, k], [*norm, "{}"], forbidden, new_used,
-               (*reasons, f"{{{name}}} forced by rules"), conf)
+        _build(
+            child,
+            t,
+            [*path, k],
+            [*norm, "{}"],
+            forbidden,
+            new_used,
+            (*reasons, f"{{{name}}} forced by rules"),
+            conf,
+        )
     here_forbidden = _norm_template("/".join([*norm, "{}"])) in forbidden
     decision = _decide(
         _Node(children={k: v for k, v in node.children.items() if k not in forced}),
@@ -377,8 +504,16 @@ def _build(
         tnode.param = t
         shape = _dominant_shape(merged.shapes)
         reason = f"{{{name}}}: {decision.reason}; shape {shape}"
-        _build(merged, t, [*path, seg], [*norm, "{}"], forbidden, name_used,
-               (*reasons, reason), min(conf, decision.confidence))
+        _build(
+            merged,
+            t,
+            [*path, seg],
+            [*norm, "{}"],
+            forbidden,
+            name_used,
+            (*reasons, reason),
+            min(conf, decision.confidence),
+        )
         # record the shape and one example for the parameter
         if t.template is not None or t.literals or t.param:
             _annotate(t, name, shape, merged)

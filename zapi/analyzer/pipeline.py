@@ -33,7 +33,6 @@ from zapi.analyzer.paths import (
     PathObservation,
     Rules,
     Template,
-    _apply_force,
     build_templates,
     normalise_segment,
 )
@@ -44,14 +43,61 @@ __all__ = ["AnalyzeOptions", "Collector", "analyze_entries"]
 
 # Request headers that say nothing about the API (browser and transport noise).
 NOISE_HEADERS = frozenset(
-    """accept accept-encoding accept-language user-agent referer origin connection host
-    content-length content-type cookie cache-control pragma dnt upgrade-insecure-requests te
-    priority if-none-match if-modified-since if-match if-unmodified-since range keep-alive
-    x-forwarded-for x-forwarded-proto x-forwarded-host x-real-ip via traceparent tracestate
-    sentry-trace baggage x-amzn-trace-id x-cloud-trace-context x-b3-traceid x-b3-spanid
-    x-b3-sampled x-b3-parentspanid b3 x-request-id x-correlation-id purpose sec-purpose
-    proxy-connection expect authorization proxy-authorization idempotency-key x-idempotency-key
-    :authority :method :path :scheme""".split()
+    [
+        "accept",
+        "accept-encoding",
+        "accept-language",
+        "user-agent",
+        "referer",
+        "origin",
+        "connection",
+        "host",
+        "content-length",
+        "content-type",
+        "cookie",
+        "cache-control",
+        "pragma",
+        "dnt",
+        "upgrade-insecure-requests",
+        "te",
+        "priority",
+        "if-none-match",
+        "if-modified-since",
+        "if-match",
+        "if-unmodified-since",
+        "range",
+        "keep-alive",
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+        "x-real-ip",
+        "via",
+        "traceparent",
+        "tracestate",
+        "sentry-trace",
+        "baggage",
+        "x-amzn-trace-id",
+        "x-cloud-trace-context",
+        "x-b3-traceid",
+        "x-b3-spanid",
+        "x-b3-sampled",
+        "x-b3-parentspanid",
+        "b3",
+        "x-request-id",
+        "x-correlation-id",
+        "purpose",
+        "sec-purpose",
+        "proxy-connection",
+        "expect",
+        "authorization",
+        "proxy-authorization",
+        "idempotency-key",
+        "x-idempotency-key",
+        ":authority",
+        ":method",
+        ":path",
+        ":scheme",
+    ]
 )
 IDEMPOTENCY_HEADERS = ("idempotency-key", "x-idempotency-key", "idempotency_key")
 MAX_EXAMPLES_PER_REASON = 3
@@ -104,7 +150,9 @@ def _body_sig(body: Body) -> str:
             return "obj:" + ",".join(sorted(v)[:24])
         if isinstance(v, list):
             first = v[0] if v else None
-            inner = ",".join(sorted(first)[:24]) if isinstance(first, dict) else type(first).__name__
+            inner = (
+                ",".join(sorted(first)[:24]) if isinstance(first, dict) else type(first).__name__
+            )
             return "arr:" + inner
         return type(v).__name__
     return body.kind
@@ -192,23 +240,30 @@ class Collector:
         parts = urlsplit(entry.url)
         raw_segs = tuple(unquote(s) for s in parts.path.split("/") if s != "")
         norm = tuple(normalise_segment(s) for s in raw_segs)
-        req_body = decode_body(entry.request_body(), entry.request_mime
-                               or entry.header("content-type") or "", entry.request_params)
-        resp_body = decode_body(entry.response_body(), entry.response_mime
-                                or entry.header("content-type", response=True) or "")
+        req_body = decode_body(
+            entry.request_body(),
+            entry.request_mime or entry.header("content-type") or "",
+            entry.request_params,
+        )
+        resp_body = decode_body(
+            entry.response_body(),
+            entry.response_mime or entry.header("content-type", response=True) or "",
+        )
         splits: list[tuple[str, str, Body]] = [("", "rest", req_body)]
         if req_body.kind == BodyKind.JSON:
             gql = graphql_operations(req_body.value)
             if gql is not None:
-                splits = [(n, "graphql", Body(BodyKind.JSON, v, req_body.media))
-                          for n, v in gql]
+                splits = [(n, "graphql", Body(BodyKind.JSON, v, req_body.media)) for n, v in gql]
             else:
                 rpc = jsonrpc_methods(req_body.value)
                 if rpc is not None:
-                    splits = [(n, "jsonrpc", Body(BodyKind.JSON, v, req_body.media))
-                              for n, v in rpc]
-        elif entry.method == "GET" and any(k == "query" for k, _ in entry.query) and any(
-            k == "operationName" for k, _ in entry.query
+                    splits = [
+                        (n, "jsonrpc", Body(BodyKind.JSON, v, req_body.media)) for n, v in rpc
+                    ]
+        elif (
+            entry.method == "GET"
+            and any(k == "query" for k, _ in entry.query)
+            and any(k == "operationName" for k, _ in entry.query)
         ):
             name = next(v for k, v in entry.query if k == "operationName")
             splits = [(name, "graphql", req_body)]
@@ -222,7 +277,9 @@ class Collector:
             ev = self.groups.get(gkey)
             if ev is None:
                 ev = self.groups[gkey] = OpEvidence(
-                    origin=entry.origin, method=entry.method, discriminator=disc,
+                    origin=entry.origin,
+                    method=entry.method,
+                    discriminator=disc,
                     protocol=protocol,
                 )
             self._fill(ev, entry, raw_segs, norm, query, body, resp_body)
@@ -265,8 +322,10 @@ class Collector:
                 continue  # credentials are auth, not inputs
             ev.headers.setdefault(low, ParamStats()).add([value], [value])
         for name in authmod.cookie_names(entry):
-            if not authmod.session_cookie(name) and not authmod.TRACKING_COOKIE.match(name) and (
-                not authmod.is_csrf_name(name)
+            if (
+                not authmod.session_cookie(name)
+                and not authmod.TRACKING_COOKIE.match(name)
+                and (not authmod.is_csrf_name(name))
             ):
                 ev.cookies[name] = ev.cookies.get(name, 0) + 1
         for key in authmod.auth_keys(entry):
@@ -316,8 +375,11 @@ class Collector:
                     mine_ex.append(e)
         self.skipped = (self.skipped + other.skipped)[:MAX_SKIPPED]
         self.skipped_count += other.skipped_count
-        for d, o in ((self.hosts, other.hosts), (self.api_hosts, other.api_hosts),
-                     (self.page_hosts, other.page_hosts)):
+        for d, o in (
+            (self.hosts, other.hosts),
+            (self.api_hosts, other.api_hosts),
+            (self.page_hosts, other.page_hosts),
+        ):
             for h, n in o.items():
                 d[h] = d.get(h, 0) + n
         for s in other.sources:
@@ -364,20 +426,22 @@ class Collector:
             if urlsplit(origin).netloc not in first:
                 continue
             trie = tries.get(origin)
-            tmpl = trie.route(_apply_force(norm, opts.rules)) if trie else None
+            tmpl = trie.route(norm) if trie else None
             if tmpl is None:  # cannot happen for observed paths; keep the literal path
                 tmpl = Template("/" + "/".join(norm), (), 1.0, ("literal path",))
             key = (origin, method, tmpl.path, disc)
             if key in merged:
                 merged[key][1].merge(ev)
             else:
-                copy = OpEvidence(origin=origin, method=method, discriminator=disc,
-                                  protocol=ev.protocol)
+                copy = OpEvidence(
+                    origin=origin, method=method, discriminator=disc, protocol=ev.protocol
+                )
                 copy.merge(ev)
                 merged[key] = (tmpl, copy)
         ops = [
-            Operation(origin=o, method=m, template=t, evidence=ev, discriminator=d,
-                      protocol=ev.protocol)
+            Operation(
+                origin=o, method=m, template=t, evidence=ev, discriminator=d, protocol=ev.protocol
+            )
             for (o, m, _, d), (t, ev) in merged.items()
         ]
         ops.sort(key=lambda op: op.key)

@@ -214,9 +214,7 @@ class SchemaStats:
         if t == "array":
             sch = {"type": "array"}
             if self.items is not None and self.items.count:
-                sch["items"] = self.items.to_schema(
-                    enum=enum, observed=observed, examples=examples
-                )
+                sch["items"] = self.items.to_schema(enum=enum, observed=observed, examples=examples)
             else:
                 sch["items"] = {}
             return sch

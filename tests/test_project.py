@@ -1,0 +1,114 @@
+"""Project hygiene: import DAG, public API, committed card schema, CLI docs, lint and types."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import zapi
+from toolgen.cards import ToolCard
+
+ROOT = Path(__file__).resolve().parent.parent
+RANK = {"zapi": 0, "toolgen": 1, "runtime": 2}
+FACADE = {
+    "zapi/__init__.py",
+    "zapi/api.py",
+    "zapi/cli.py",
+    "zapi/__main__.py",
+    "zapi/client.py",
+    "zapi/demo.py",
+}
+
+
+class TestLayering:
+    """The import graph is a DAG: runtime -> toolgen -> zapi core; the facade on top."""
+
+    @pytest.mark.parametrize("pkg", ["zapi", "toolgen", "runtime"])
+    def test_each_package_imports_first(self, pkg: str) -> None:
+        subprocess.run([sys.executable, "-c", f"import {pkg}"], check=True, cwd=ROOT)
+
+    def test_no_upward_imports(self) -> None:
+        bad = []
+        for pkg in RANK:
+            for f in (ROOT / pkg).rglob("*.py"):
+                rel = f.relative_to(ROOT).as_posix()
+                if rel in FACADE or rel.startswith("zapi/cli_"):
+                    continue
+                tree = ast.parse(f.read_text())
+                for node in ast.walk(tree):
+                    names = []
+                    if isinstance(node, ast.Import):
+                        names = [a.name for a in node.names]
+                    elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                        names = [node.module]
+                    for n in names:
+                        top = n.split(".")[0]
+                        if top in RANK and RANK[top] > RANK[pkg]:
+                            bad.append(f"{rel} imports {n}")
+                        if n in ("zapi.api", "zapi.cli", "zapi.client", "zapi.demo"):
+                            bad.append(f"{rel} imports the facade {n}")
+        assert bad == []
+
+
+class TestPublicApi:
+    """zapi.__all__ is sorted and every name resolves."""
+
+    def test_all(self) -> None:
+        assert zapi.__all__ == sorted(zapi.__all__)
+        for name in zapi.__all__:
+            assert getattr(zapi, name) is not None
+
+
+class TestCardSchema:
+    """The committed JSON Schema of the tool card is current."""
+
+    def test_committed_schema_is_current(self) -> None:
+        path = ROOT / "toolgen" / "schema" / "toolcard.schema.json"
+        current = json.dumps(ToolCard.model_json_schema(), indent=2, sort_keys=True) + "\n"
+        if os.environ.get("ZAPI_UPDATE_SCHEMA") == "1":
+            path.write_text(current)
+        assert path.read_text() == current, "run ZAPI_UPDATE_SCHEMA=1 pytest tests/test_project.py"
+
+
+def _commands() -> list[str]:
+    from zapi.cli import cli
+
+    return sorted(cli.commands)
+
+
+class TestCliDocs:
+    """Every subcommand has help with an Example line and appears in README.md."""
+
+    @pytest.mark.parametrize("name", _commands())
+    def test_command_documented(self, name: str) -> None:
+        from zapi.cli import cli
+
+        cmd = cli.commands[name]
+        assert cmd.help and "Example:" in cmd.help, f"zapi {name} help lacks an Example: line"
+        assert f"zapi {name}" in (ROOT / "README.md").read_text(), f"README lacks zapi {name}"
+
+
+class TestTooling:
+    """ruff and mypy are clean on the packages."""
+
+    def test_ruff(self) -> None:
+        exe = shutil.which("ruff")
+        assert exe, "ruff is a test dependency"
+        r = subprocess.run(
+            [exe, "check", "zapi", "toolgen", "runtime", "samples", "tests", "bench"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        assert r.returncode == 0, r.stdout[-3000:]
+
+    def test_mypy(self) -> None:
+        r = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True)
+        assert r.returncode == 0, r.stdout[-3000:]
