@@ -164,6 +164,12 @@ class TestHarReading:
         assert card["output_schema"]["properties"]["x"]["x-observed"] == 2
 
 
+def _entries(es: list[dict]) -> list:
+    from zapi.har import entry_from_raw
+
+    return [entry_from_raw(e, "mem.har", i) for i, e in enumerate(es)]
+
+
 def _templates(paths: list[tuple[str, str]], rules: Rules | None = None) -> set[str]:
     obs = [
         PathObservation(
@@ -197,6 +203,35 @@ class TestTemplating:
         names = ["quebec755", "maple_victor", "quebec-bravo", "indigo927", "golf_timber"]
         paths = [("GET", f"/user/{n}") for n in names] + [("GET", "/user/logout")] * 5
         assert _templates(paths) == {"GET /user/{user_id}", "GET /user/logout"}
+
+    def test_rare_resources_stay_literal(self) -> None:
+        """Endpoints hit once each, with different behaviour, are not one parameter."""
+        es = [
+            entry("GET", "https://a.test/api/settings", resp={"theme": "dark", "lang": "en"}),
+            entry("GET", "https://a.test/api/profile", resp={"name": "x", "email": "e"}),
+            entry("GET", "https://a.test/api/notifications", resp=[{"id": 1, "text": "t"}]),
+            entry("GET", "https://a.test/api/orders/1", resp={"id": 1, "total": 3}),
+            entry("GET", "https://a.test/api/users/2", resp={"id": 2, "name": "n"}),
+            entry("GET", "https://a.test/api/items/3", resp={"id": 3, "sku": "s"}),
+        ]
+        got = {op.template.path for op in analyze_entries(_entries(es)).operations}
+        assert got == {
+            "/api/settings",
+            "/api/profile",
+            "/api/notifications",
+            "/api/orders/{order_id}",
+            "/api/users/{user_id}",
+            "/api/items/{item_id}",
+        }
+
+    def test_alike_slugs_merge(self) -> None:
+        """Rare values that behave alike (same response shape) form a parameter."""
+        es = [
+            entry("GET", f"https://a.test/api/teams/{n}", resp={"slug": n, "members": 3})
+            for n in ("core-infra", "web", "data-platform")
+        ]
+        got = {op.template.path for op in analyze_entries(_entries(es)).operations}
+        assert got == {"/api/teams/{team_id}"}
 
     def test_rules_forbid_and_force(self) -> None:
         paths = [("GET", f"/users/{n}") for n in ("alice", "bob", "carol", "dave")]

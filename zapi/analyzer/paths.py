@@ -336,8 +336,58 @@ class _Decision:
     reason: str
 
 
+_BEH_DEPTH = 4
+
+
+def _keys_by_depth(
+    node: _Node, depth: int = 0, out: list[set[str]] | None = None
+) -> list[set[str]]:
+    """The child keys found at each depth below ``node``."""
+    if out is None:
+        out = [set() for _ in range(_BEH_DEPTH)]
+    if depth < _BEH_DEPTH:
+        for k, c in node.children.items():
+            out[depth].add(k)
+            _keys_by_depth(c, depth + 1, out)
+    return out
+
+
+def _behaviour(
+    node: _Node, shared: list[set[str]], rel: str = "", depth: int = 0
+) -> frozenset[str]:
+    """What requests under a subtree do: relative path, method and response shape.
+
+    Id-shaped segments read as ``*``, segments that occur below only one
+    sibling as ``?``; only successful responses count when there are any
+    (error bodies look alike across unrelated resources).
+    """
+    out: set[str] = set()
+    for m, sigs in node.ops.items():
+        for sig in sigs:
+            out.add(f"{rel} {m} {sig}")
+    if depth < _BEH_DEPTH:
+        for k, c in node.children.items():
+            key = "*" if _is_strong(k) else k if k in shared[depth] else "?"
+            out |= _behaviour(c, shared, f"{rel}/{key}", depth + 1)
+    ok = {b for b in out if " 2:" in b}
+    return frozenset(ok or out)
+
+
+def _coarse(behaviour: frozenset[str]) -> frozenset[str]:
+    """Behaviour without query keys: optional query parameters vary between calls."""
+    return frozenset(b.split("|q:", 1)[0] for b in behaviour)
+
+
 def _decide(node: _Node, forbidden: bool, forced_literal: set[str]) -> _Decision | None:
-    """Split a node's children into literals and one parameter group."""
+    """Split a node's children into literals and one parameter group.
+
+    A weak (not id-shaped) value joins the parameter when it is rare (seen at
+    most twice) *and* behaves like another member of the population (same
+    relative paths, methods and response shapes), so ``/api/settings`` and
+    ``/api/profile`` seen once each stay literal while ``/user/alice`` and
+    ``/user/bob`` merge.  A frequent value joins only when its behaviour is
+    fully explained by a large population (a popular id).
+    """
     if not node.children:
         return None
     strong = [k for k in node.children if _is_strong(k)]
@@ -350,30 +400,41 @@ def _decide(node: _Node, forbidden: bool, forced_literal: set[str]) -> _Decision
     vocab = {k for k in weak if k.lower() in _VOCAB or k in forced_literal}
     cands = [k for k in weak if k not in vocab]
     low = [k for k in cands if node.children[k].count <= 2]
-    pop_sig: set[str] = set()
-    for k in strong + low:
-        pop_sig |= _sig(node.children[k])
-    population = bool(strong) or len(low) >= 3
-    if not population and len(low) == 2:
-        a, b = (_sig(node.children[k]) for k in low)
-        population = bool(a & b) and not (a <= {"/*"} and b <= {"/*"} and not a & b)
-    if not population:
+    seen: list[dict[str, int]] = [{} for _ in range(_BEH_DEPTH)]
+    for k in [*strong, *cands]:
+        for d, keys in enumerate(_keys_by_depth(node.children[k])):
+            for key in keys:
+                seen[d][key] = seen[d].get(key, 0) + 1
+    shared = [{key for key, n in level.items() if n >= 2} for level in seen]
+    beh = {k: _behaviour(node.children[k], shared) for k in cands}
+    strong_beh: set[str] = set()
+    for k in strong:
+        strong_beh |= _behaviour(node.children[k], shared)
+    coarse = {k: _coarse(v) for k, v in beh.items()}
+    strong_coarse = _coarse(frozenset(strong_beh))
+    members = []
+    for k in low:
+        peers = set(strong_coarse)
+        for j in low:
+            if j != k:
+                peers |= coarse[j]
+        if coarse[k] & peers:
+            members.append(k)
+    if not strong and len(members) < 2:
         return None
     params = list(strong)
-    numeric_pop = bool(strong) and len(low) < 3
-    for k in cands:
-        child = node.children[k]
-        if child.count <= 2:
-            if numeric_pop and classify(k) == Shape.WORD:
-                continue  # a word does not join a population of ids
-            params.append(k)
-            continue
-        others: set[str] = set()
-        for p in strong + low:
-            if p != k:
-                others |= _sig(node.children[p])
-        if _sig(child) <= others and len(low) >= 3:
-            params.append(k)  # behaves like the population: a popular id
+    few = bool(strong) and len(members) < 3
+    for k in members:
+        if few and classify(k) == Shape.WORD:
+            continue  # a word does not join a population of ids on thin evidence
+        params.append(k)
+    pop_beh = set(strong_beh)
+    for k in members:
+        pop_beh |= beh[k]
+    if len(members) >= 3:
+        for k in cands:
+            if k not in low and beh[k] <= pop_beh:
+                params.append(k)  # behaves like the population: a popular id
     if not params:
         return None
     n_values = sum(len(node.children[k].values) or 1 for k in params)
@@ -382,9 +443,9 @@ def _decide(node: _Node, forbidden: bool, forced_literal: set[str]) -> _Decision
         reason = "id-shaped values (" + ", ".join(sorted({s[1:] for s in strong})) + ")"
     else:
         conf = round(min(0.95, 0.55 + 0.4 * (1 - 1 / max(1, n_values))), 2)
-        reason = f"{n_values} distinct values seen at most twice each"
+        reason = f"{n_values} distinct values, each rare and behaving alike"
         if strong:
-            reason += " beside id-shaped values"
+            reason += ", beside id-shaped values"
     return _Decision(params, conf, reason)
 
 

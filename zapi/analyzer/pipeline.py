@@ -147,6 +147,12 @@ def _body_sig(body: Body) -> str:
     if body.kind == BodyKind.JSON:
         v = body.value
         if isinstance(v, dict):
+            if len(v) <= 3:  # envelopes like {"data": {...}} say little at the top level
+                for inner in v.values():
+                    if isinstance(inner, list) and inner and isinstance(inner[0], dict):
+                        inner = inner[0]
+                    if isinstance(inner, dict) and inner:
+                        return "obj:" + ",".join(sorted(v)) + ">" + ",".join(sorted(inner)[:24])
             return "obj:" + ",".join(sorted(v)[:24])
         if isinstance(v, list):
             first = v[0] if v else None

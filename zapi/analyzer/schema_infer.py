@@ -20,6 +20,7 @@ enums, formats by majority and ``x-observed`` all need.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from zapi.shapes import Shape, classify, is_id_shape, json_format
@@ -60,42 +61,69 @@ class SchemaStats:
     key_shapes: dict[str, int] = field(default_factory=dict)
     example: Any = None
 
+    # The sort key of ``example``, kept so each add computes only the new value's key.
+    example_key: tuple[str, str] | None = field(default=None, repr=False, compare=False)
+
     # -- adding evidence -----------------------------------------------------
     def add(self, value: Any, depth: int = 0) -> None:
         """Add one observed JSON value."""
         self.count += 1
-        t = _json_type(value)
-        self.types[t] = self.types.get(t, 0) + 1
+        t = _TYPE_OF.get(type(value)) or _json_type(value)
+        types = self.types
+        types[t] = types.get(t, 0) + 1
         if depth > _MAX_DEPTH:
             return
         if t == "object":
             self.objects += 1
+            props = self.props
+            prop_counts = self.prop_counts
+            key_shapes = self.key_shapes
             for k, v in value.items():
                 key = str(k)
-                shape = classify(key)
-                sk = "id" if is_id_shape(shape) else "name"
-                self.key_shapes[sk] = self.key_shapes.get(sk, 0) + 1
-                child = self.props.get(key)
+                sk = _key_shape(key)
+                key_shapes[sk] = key_shapes.get(sk, 0) + 1
+                child = props.get(key)
                 if child is None:
-                    if len(self.props) >= _MAX_PROPS:
+                    if len(props) >= _MAX_PROPS:
                         self.overflow_props = True
                         key = "*"
-                        child = self.props.get(key)
+                        child = props.get(key)
                     if child is None:
-                        child = self.props[key] = SchemaStats()
-                self.prop_counts[key] = self.prop_counts.get(key, 0) + 1
+                        child = props[key] = SchemaStats()
+                prop_counts[key] = prop_counts.get(key, 0) + 1
                 child.add(v, depth + 1)
-        elif t == "array":
-            if self.items is None:
-                self.items = SchemaStats()
+            return
+        if t == "array":
+            items = self.items
+            if items is None:
+                items = self.items = SchemaStats()
             for v in value:
-                self.items.add(v, depth + 1)
-        elif t == "string":
+                items.add(v, depth + 1)
+            return
+        if t == "null":
+            return
+        if t == "string":
             self._add_string(value)
-        if t not in ("object", "array", "null") and (
-            self.example is None or _example_key(value) < _example_key(self.example)
-        ):
+        self._offer_example(value, t)
+
+    def _offer_example(self, value: Any, t: str) -> None:
+        """Keep the least value by ``(type, repr)``: deterministic, order-independent."""
+        ex = self.example
+        if ex is None:
             self.example = value
+            self.example_key = (t, repr(value))
+            return
+        if value is ex or (type(value) is type(ex) and type(ex) is not float and value == ex):
+            return  # equal keys never replace (floats excepted: -0.0 == 0.0)
+        cur = self.example_key
+        if cur is None:
+            cur = self.example_key = _example_key(ex)
+        if t > cur[0]:
+            return
+        key = (t, repr(value))
+        if key < cur:
+            self.example = value
+            self.example_key = key
 
     def _add_string(self, value: str) -> None:
         if not self.strings_overflow:
@@ -137,10 +165,13 @@ class SchemaStats:
             if len(self.strings) > _MAX_VALUES:
                 self.strings_overflow = True
                 self.strings.clear()
-        if self.example is None or (
-            other.example is not None and _example_key(other.example) < _example_key(self.example)
-        ):
-            self.example = other.example if other.example is not None else self.example
+        if other.example is not None:
+            if self.example is None:
+                self.example, self.example_key = other.example, other.example_key
+            else:
+                okey = other.example_key or _example_key(other.example)
+                if okey < (self.example_key or _example_key(self.example)):
+                    self.example, self.example_key = other.example, okey
 
     # -- producing a schema --------------------------------------------------
     def is_map(self) -> bool:
@@ -259,9 +290,21 @@ def _example_key(value: Any) -> tuple[str, str]:
     return (_json_type(value), repr(value))
 
 
+@lru_cache(maxsize=16384)
+def _key_shape(key: str) -> str:
+    """Whether an object key looks like data (``id``) or a field name (``name``)."""
+    return "id" if is_id_shape(classify(key)) else "name"
+
+
 def _add_counts(into: dict[str, int], other: dict[str, int]) -> None:
     for k, n in other.items():
         into[k] = into.get(k, 0) + n
+
+
+_TYPE_OF: dict[type, str] = {
+    type(None): "null", bool: "boolean", int: "integer", str: "string", dict: "object",
+    list: "array", tuple: "array",
+}  # exact types only; floats and subclasses go through _json_type
 
 
 def _json_type(value: Any) -> str:
