@@ -233,6 +233,22 @@ class TestTemplating:
         got = {op.template.path for op in analyze_entries(_entries(es)).operations}
         assert got == {"/api/teams/{team_id}"}
 
+    def test_file_path_parameter_spans_segments(self) -> None:
+        """File paths of varying depth become one parameter that may contain '/'."""
+        paths = [
+            ("GET", p)
+            for p in (
+                "/files/reports/2026/q3.csv",
+                "/files/img/logo.png",
+                "/files/a.txt",
+                "/files/docs/x/y/readme.md",
+            )
+        ]
+        assert _templates(paths + [("GET", "/files/meta")]) == {
+            "GET /files/{file_path}",
+            "GET /files/meta",
+        }
+
     def test_rules_forbid_and_force(self) -> None:
         paths = [("GET", f"/users/{n}") for n in ("alice", "bob", "carol", "dave")]
         assert _templates(paths) == {"GET /users/{user_id}"}

@@ -88,6 +88,8 @@ _SHAPE_SCHEMA: dict[str, dict[str, Any]] = {
 def path_param_schema(shape: str, example: str = "") -> dict[str, Any]:
     """Schema of a path parameter from the dominant shape of its values."""
     sch = dict(_SHAPE_SCHEMA.get(shape, {"type": "string"}))
+    if shape == "path":
+        return {**sch, "x-greedy": True, "description": "may contain '/' (sent unescaped)"}
     if shape not in ("integer", "number", "uuid", "date", "date-time", "email"):
         sch["x-shape"] = shape
     if example:

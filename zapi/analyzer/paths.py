@@ -291,7 +291,7 @@ class TemplateTrie:
             if nxt is None:
                 nxt = node.param
                 if nxt is None:
-                    return None
+                    return node.greedy.template if node.greedy is not None else None
             node = nxt
         return node.template
 
@@ -300,6 +300,7 @@ class TemplateTrie:
 class _TNode:
     literals: dict[str, _TNode] = field(default_factory=dict)
     param: _TNode | None = None
+    greedy: _TNode | None = None  # a parameter spanning the rest of the path
     template: Template | None = None
 
 
@@ -334,6 +335,24 @@ class _Decision:
     param_keys: list[str]
     confidence: float
     reason: str
+    greedy: bool = False
+
+
+def _leaf_paths(node: _Node, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    out = [prefix] if node.ops else []
+    for k, c in node.children.items():
+        out.extend(_leaf_paths(c, (*prefix, k)))
+    return out
+
+
+def _is_file_path_population(node: _Node, keys: list[str]) -> bool:
+    """True when the parameter values are file paths of varying depth (``reports/2026/q3.csv``)."""
+    leaves = [(k, *rest) for k in keys for rest in _leaf_paths(node.children[k])]
+    if len(leaves) < 2:
+        return False
+    exts = [m.group(2).lower() for leaf in leaves if (m := _EXT.match(leaf[-1]))]
+    depths = {len(leaf) for leaf in leaves}
+    return len(exts) * 5 >= len(leaves) * 4 and len(depths) > 1 and len(set(exts)) > 1
 
 
 _BEH_DEPTH = 4
@@ -420,6 +439,9 @@ def _decide(node: _Node, forbidden: bool, forced_literal: set[str]) -> _Decision
                 peers |= coarse[j]
         if coarse[k] & peers:
             members.append(k)
+    rare = [*strong, *low]
+    if len(rare) >= 3 and _is_file_path_population(node, rare):
+        return _Decision(rare, 0.8, "file paths of varying depth", greedy=True)
     if not strong and len(members) < 2:
         return None
     params = list(strong)
@@ -556,6 +578,21 @@ def _build(
         if prev is not None and path and path[-1].startswith("{"):
             prev = None if len(path) < 2 else prev
         name_used = set(used)
+        if decision.greedy:
+            word = _resource_word(path)
+            name = f"{_snake(singular(word))}_path" if word else "path"
+            t = _TNode()
+            tnode.greedy = t
+            tpath = [*path, "{" + name + "}"]
+            t.template = Template(
+                path="/" + "/".join(tpath),
+                params=tuple(m for p in tpath for m in _PARAM_RE.findall(p)),
+                confidence=round(min(conf, decision.confidence), 2),
+                reasons=(*reasons, f"{{{name}}}: {decision.reason}; may contain '/'"),
+                param_shapes=((name, "path"),),
+                param_examples=(),
+            )
+            return
         name = param_name(_resource_word(path), name_used)
         seg = "{" + name + "}"
         ext = _common_extension(merged.values)
