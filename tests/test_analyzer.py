@@ -233,6 +233,40 @@ class TestTemplating:
         got = {op.template.path for op in analyze_entries(_entries(es)).operations}
         assert got == {"/api/teams/{team_id}"}
 
+    def test_numeric_namespace_stays_literal(self) -> None:
+        """A single integer prefixing many routes (/rest/api/2/...) is a version, not an id."""
+        ps = [
+            "/rest/api/2/issue/10001",
+            "/rest/api/2/issue/10002",
+            "/rest/api/2/project",
+            "/rest/api/2/search",
+            "/rest/api/2/myself",
+            "/orders/5",
+            "/orders/5",
+        ]
+        obs = [
+            PathObservation(
+                "h",
+                "GET",
+                tuple(p.split("/")[1:]),
+                signature=p.split("/")[4] if p.startswith("/rest") else "order",
+            )
+            for p in ps
+        ]
+        trie = build_templates(obs)["h"]
+        got = set()
+        for o in obs:
+            t = trie.route(o.segments)
+            assert t is not None
+            got.add(t.path)
+        assert got == {
+            "/rest/api/2/issue/{issue_id}",
+            "/rest/api/2/project",
+            "/rest/api/2/search",
+            "/rest/api/2/myself",
+            "/orders/{order_id}",
+        }
+
     def test_file_path_parameter_spans_segments(self) -> None:
         """File paths of varying depth become one parameter that may contain '/'."""
         paths = [

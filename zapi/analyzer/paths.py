@@ -304,6 +304,15 @@ class _TNode:
     template: Template | None = None
 
 
+def _is_namespace(node: _Node) -> bool:
+    """One id-shaped value that prefixes many routes (``/rest/api/2/...``) is a literal."""
+    if node.values_overflow or len(node.values) != 1:
+        return False
+    value = next(iter(node.values))
+    literal_children = [k for k in node.children if not _is_strong(k)]
+    return len(value) <= 4 and len(literal_children) >= 3 and node.count >= 3
+
+
 def _is_strong(seg: str) -> bool:
     return seg.startswith(PLACEHOLDER) or is_id_shape(classify(seg))
 
@@ -409,7 +418,7 @@ def _decide(node: _Node, forbidden: bool, forced_literal: set[str]) -> _Decision
     """
     if not node.children:
         return None
-    strong = [k for k in node.children if _is_strong(k)]
+    strong = [k for k in node.children if _is_strong(k) and not _is_namespace(node.children[k])]
     if forbidden:
         # Id-shaped values were merged while streaming; a rule keeps only word-like values literal.
         if not strong:
@@ -569,7 +578,11 @@ def _build(
             continue
         t = _TNode()
         tnode.literals[k] = t
-        _build(node.children[k], t, [*path, k], [*norm, k], forbidden, used, reasons, conf)
+        shown = k
+        if k.startswith(PLACEHOLDER) and len(node.children[k].values) == 1:
+            shown = next(iter(node.children[k].values))  # a namespace like /rest/api/2/
+            tnode.literals[shown] = t
+        _build(node.children[k], t, [*path, shown], [*norm, shown], forbidden, used, reasons, conf)
     if decision:
         merged = _Node()
         for k in decision.param_keys:
@@ -644,7 +657,7 @@ def _resource_word(path: list[str]) -> str | None:
     last = path[-1]
     if last.startswith("{"):
         return None
-    if re.fullmatch(r"v\d+|api|rest", last, re.I):
+    if re.fullmatch(r"v?\d+(\.\d+)?|api|rest", last, re.I):
         return None
     return last
 
