@@ -224,6 +224,14 @@ class TestTemplating:
             "/api/items/{item_id}",
         }
 
+    def test_trailing_slash_kept(self) -> None:
+        """Django-style paths keep their trailing slash in the card (the server needs it)."""
+        es = [entry("GET", f"https://a.test/api/orders/{i}/", resp={"id": i}) for i in (1, 2, 3)]
+        with_slash = analyze_entries(_entries(es))
+        from toolgen.build import build_cards
+
+        assert [c.path for c in build_cards(with_slash)] == ["/api/orders/{order_id}/"]
+
     def test_alike_slugs_merge(self) -> None:
         """Rare values that behave alike (same response shape) form a parameter."""
         es = [

@@ -463,7 +463,7 @@ def _card(op: Operation, name: str, analysis: Analysis, ctx: _Ctx) -> ToolCard:
         description=_description(op, safety),
         method=op.method,
         origin=op.origin,
-        path=op.template.path,
+        path=op.template.path + ("/" if ev.trailing_slash * 2 > ev.count else ""),
         protocol=op.protocol,
         discriminator=op.discriminator,
         safety=safety,

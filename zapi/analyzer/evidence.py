@@ -138,6 +138,7 @@ class OpEvidence:
     graphql_kind: str = ""
     ui_actions: dict[str, int] = field(default_factory=dict)
     path_values: dict[str, list[str]] = field(default_factory=dict)
+    trailing_slash: int = 0  # requests whose path ended in '/'
 
     def note_entry(self, source: str, index: int) -> None:
         """Record provenance, keeping the first few entry indexes."""
@@ -148,6 +149,7 @@ class OpEvidence:
     def merge(self, other: OpEvidence) -> None:
         """Fold another group's evidence in (same operation)."""
         self.count += other.count
+        self.trailing_slash += other.trailing_slash
         for name, ps in other.query.items():
             self.query.setdefault(name, ParamStats()).merge(ps)
         for name, ps in other.headers.items():

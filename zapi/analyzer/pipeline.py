@@ -303,6 +303,8 @@ class Collector:
         resp: Body,
     ) -> None:
         ev.count += 1
+        if raw_segs and entry.url.split("?", 1)[0].endswith("/"):
+            ev.trailing_slash += 1
         ev.note_entry(entry.source, entry.index)
         path = "/" + "/".join(raw_segs)
         if not ev.example_path or path < ev.example_path:
