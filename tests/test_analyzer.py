@@ -232,6 +232,29 @@ class TestTemplating:
 
         assert [c.path for c in build_cards(with_slash)] == ["/api/orders/{order_id}/"]
 
+    def test_value_echoed_in_body_is_an_id(self) -> None:
+        """One item used many times is still an id when the bodies repeat its value."""
+        es = [
+            entry("GET", "https://e.test/api/items/A-1", resp={"sku": "A-1", "qty": 3}),
+            entry(
+                "PUT",
+                "https://e.test/api/items/A-1/stock",
+                body={"quantity": 4},
+                resp={"sku": "A-1", "quantity": 4},
+            ),
+            entry("POST", "https://e.test/api/items/A-1/attachments", resp={"id": "ATT-1"}),
+            entry("GET", "https://e.test/api/status", resp={"status": "ok"}),
+            entry("GET", "https://e.test/api/orders/open", resp={"state": "open"}),
+        ]
+        got = {op.template.path for op in analyze_entries(_entries(es)).operations}
+        assert got == {
+            "/api/items/{item_id}",
+            "/api/items/{item_id}/stock",
+            "/api/items/{item_id}/attachments",
+            "/api/status",
+            "/api/orders/open",
+        }
+
     def test_alike_slugs_merge(self) -> None:
         """Rare values that behave alike (same response shape) form a parameter."""
         es = [

@@ -176,6 +176,7 @@ class PathObservation:
     segments: tuple[str, ...]
     count: int = 1
     signature: str = ""  # response / query behaviour summary
+    echoed: tuple[int, ...] = ()  # segment positions whose value the bodies repeat
     values_only: bool = False  # placeholder segments were strong ids
 
 
@@ -187,6 +188,7 @@ class _Node:
     values: dict[str, int] = field(default_factory=dict)  # concrete values merged here
     shapes: dict[str, int] = field(default_factory=dict)
     values_overflow: bool = False
+    echoed: int = 0  # requests whose bodies repeated this segment's value
 
     def add_value(self, v: str, n: int) -> None:
         if not self.values_overflow:
@@ -199,6 +201,7 @@ class _Node:
 
     def merge(self, other: _Node) -> None:
         self.count += other.count
+        self.echoed += other.echoed
         for m, sigs in other.ops.items():
             self.ops.setdefault(m, set()).update(sigs)
         for v, n in other.values.items():
@@ -440,6 +443,9 @@ def _decide(node: _Node, forbidden: bool, forced_literal: set[str]) -> _Decision
         strong_beh |= _behaviour(node.children[k], shared)
     coarse = {k: _coarse(v) for k, v in beh.items()}
     strong_coarse = _coarse(frozenset(strong_beh))
+    # Values the bodies repeat (``/items/A-1`` answering ``{"sku": "A-1"}``) are ids, unless
+    # they are plain words (a route word may appear as a value: ``{"status": "active"}``).
+    echo = [k for k in cands if node.children[k].echoed and classify(k) != Shape.WORD]
     members = []
     for k in low:
         peers = set(strong_coarse)
@@ -451,9 +457,9 @@ def _decide(node: _Node, forbidden: bool, forced_literal: set[str]) -> _Decision
     rare = [*strong, *low]
     if len(rare) >= 3 and _is_file_path_population(node, rare):
         return _Decision(rare, 0.8, "file paths of varying depth", greedy=True)
-    if not strong and len(members) < 2:
+    if not strong and not echo and len(members) < 2:
         return None
-    params = list(strong)
+    params = list(strong) + [k for k in echo if k not in members]
     few = bool(strong) and len(members) < 3
     for k in members:
         if few and classify(k) == Shape.WORD:
@@ -474,9 +480,15 @@ def _decide(node: _Node, forbidden: bool, forced_literal: set[str]) -> _Decision
         reason = "id-shaped values (" + ", ".join(sorted({s[1:] for s in strong})) + ")"
     else:
         conf = round(min(0.95, 0.55 + 0.4 * (1 - 1 / max(1, n_values))), 2)
-        reason = f"{n_values} distinct values, each rare and behaving alike"
+        parts = []
+        if echo:
+            conf = max(conf, 0.85)
+            parts.append(f"value(s) {', '.join(sorted(echo)[:3])} repeated in the bodies")
+        if members:
+            parts.append(f"{len(members)} distinct values, each rare and behaving alike")
         if strong:
-            reason += ", beside id-shaped values"
+            parts.append("id-shaped values")
+        reason = "; ".join(parts)
     return _Decision(params, conf, reason)
 
 
@@ -490,12 +502,14 @@ def build_templates(
         root = roots.setdefault(ob.origin, _Node())
         root.count += ob.count
         node = root
-        for seg in _apply_force(ob.segments, rules):
+        for i, seg in enumerate(_apply_force(ob.segments, rules)):
             key = seg if seg.startswith("{") else normalise_segment(seg)
             child = node.children.get(key)
             if child is None:
                 child = node.children[key] = _Node()
             child.count += ob.count
+            if i in ob.echoed:
+                child.echoed += ob.count
             child.add_value(seg, ob.count)
             node = child
         node.ops.setdefault(ob.method, set()).add(ob.signature)

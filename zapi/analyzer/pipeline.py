@@ -12,6 +12,7 @@ file, network, clock or environment access; callers feed it entries.
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -164,6 +165,40 @@ def _body_sig(body: Body) -> str:
     return body.kind
 
 
+_ECHO = re.compile(r"\|e:[0-9,]+")
+
+
+def _scalars(value: Any, out: set[str], depth: int = 0) -> None:
+    """Short scalar values of a JSON document (a few levels deep, bounded)."""
+    if len(out) >= 400 or depth > 3:
+        return
+    if isinstance(value, dict):
+        for v in value.values():
+            _scalars(v, out, depth + 1)
+    elif isinstance(value, list):
+        for v in value[:20]:
+            _scalars(v, out, depth + 1)
+    elif isinstance(value, str) and 0 < len(value) <= 80:
+        out.add(value)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        out.add(str(value))
+
+
+def _echoed_positions(
+    raw: tuple[str, ...], norm: tuple[str, ...], resp: Body, req: Body
+) -> tuple[int, ...]:
+    """Positions of word-like path segments whose value the bodies repeat (``/items/A-1`` →
+    ``{"sku": "A-1"}``): evidence that the segment is an identifier, not a route word."""
+    weak = [i for i, (r, n) in enumerate(zip(raw, norm, strict=True)) if r == n and i > 0]
+    if not weak:
+        return ()
+    values: set[str] = set()
+    for body in (resp, req):
+        if body.kind == BodyKind.JSON:
+            _scalars(body.value, values)
+    return tuple(i for i in weak if raw[i] in values)
+
+
 @dataclass
 class Collector:
     """Streaming accumulator: feed entries, then ``finish()`` for the Analysis."""
@@ -276,6 +311,9 @@ class Collector:
         query = entry.query
         qkeys = ",".join(sorted({k for k, _ in query}))
         sig = f"{entry.status // 100}:{_body_sig(resp_body)}|q:{qkeys}"
+        echoed = _echoed_positions(raw_segs, norm, resp_body, req_body)
+        if echoed:
+            sig += "|e:" + ",".join(map(str, echoed))
         for disc, protocol, body in splits:
             okey = (entry.origin, entry.method, norm, sig if not disc else sig + "|" + disc)
             self.observations[okey] = self.observations.get(okey, 0) + 1
@@ -394,6 +432,14 @@ class Collector:
             if s not in self.sources:
                 self.sources.append(s)
 
+    def shift_indexes(self, source: str, offset: int) -> None:
+        """Add ``offset`` to the entry indexes of ``source`` (a range read apart from its start)."""
+        if not offset:
+            return
+        for ev in self.groups.values():
+            ev.entries = [(s, i + offset if s == source else i) for s, i in ev.entries]
+        self.skipped = [(s, i + offset if s == source else i, r) for s, i, r in self.skipped]
+
     # -- finishing -----------------------------------------------------------
     def finish(self) -> Analysis:
         """Decide scope, template paths and assemble the operations."""
@@ -424,7 +470,16 @@ class Collector:
                 ex.append(h)
         analysis.entries_kept = self.entries_kept - sum(third.values())
         obs = [
-            PathObservation(origin=o, method=m, segments=segs, count=n, signature=sig)
+            PathObservation(
+                origin=o,
+                method=m,
+                segments=segs,
+                count=n,
+                signature=_ECHO.sub("", sig),
+                echoed=tuple(int(x) for x in sig.split("|e:", 1)[1].split("|")[0].split(","))
+                if "|e:" in sig
+                else (),
+            )
             for (o, m, segs, sig), n in sorted(self.observations.items())
             if urlsplit(o).netloc in first
         ]
