@@ -21,6 +21,7 @@ from zapi.errors import (
 
 if TYPE_CHECKING:
     from zapi.api import AnalyzeResult, analyze
+    from zapi.client import ZAPI
 
 __all__ = [
     "AnalysisError",
@@ -29,6 +30,7 @@ __all__ = [
     "HarError",
     "HarParseError",
     "RecordingError",
+    "ZAPI",
     "ZapiError",
     "analyze",
 ]
@@ -36,6 +38,7 @@ __all__ = [
 _LAZY = {
     "analyze": "zapi.api",
     "AnalyzeResult": "zapi.api",
+    "ZAPI": "zapi.client",
 }
 
 
