@@ -134,9 +134,14 @@ def _candidate(op: Operation, depth: int) -> str:
         return "_".join([action, *res]) if res else action
     if not words:
         words = ["root"]
-    tail = words[-depth:]
+    segs = [s for s in op.template.path.split("/") if s]
+    # A sub-resource of one item (/items/{id}/stock) is named with its parent: update_item_stock.
+    sub_resource = not ends_param and len(segs) >= 2 and segs[-2].startswith("{")
+    tail = words[-max(depth, 2 if sub_resource and len(words) >= 2 else 1) :]
     body = [singular(w) for w in tail[:-1]]
     last = tail[-1]
+    if sub_resource and m in ("PUT", "PATCH"):
+        return "_".join(["update", *body, last])
     if m in ("GET", "HEAD"):
         if ends_param:
             verb, noun = "get", singular(last)
