@@ -11,12 +11,12 @@ from zapi.analyzer.model import Analysis
 from zapi.analyzer.paths import Rules
 from zapi.analyzer.pipeline import AnalyzeOptions, Collector
 from zapi.errors import AnalysisError
-from zapi.har import HarEntry, SkippedEntry, expand_paths, iter_har
+from zapi.har import HarReader, expand_paths
 from zapi.redact import Redactor
 
 __all__ = ["AnalyzeResult", "analyze", "load_rules"]
 
-Progress = Callable[[int, int, int], None]  # (entries, bytes read, total bytes)
+Progress = Callable[[int, int, int, int], None]  # (entries, bytes read, total bytes, operations)
 
 
 @dataclass
@@ -91,8 +91,21 @@ def collect(
     options: AnalyzeOptions,
     progress: Progress | None = None,
     redactor: Redactor | None = None,
+    *,
+    workers: int | None = None,
 ) -> Collector:
-    """Stream every HAR into one collector."""
+    """Stream every HAR into one collector, in worker processes when that pays.
+
+    Args:
+        paths: HAR files and folders of them, read as one capture in this order.
+        options: analysis options.
+        progress: called now and then with (entries, bytes read, total bytes,
+            operations found so far).
+        redactor: the redactor for examples kept while reading.
+        workers: processes to read with; ``None`` picks 2 on a multi-core machine
+            for captures over ``PARALLEL_MIN_BYTES`` and 1 otherwise.  The result
+            is the same for any value.
+    """
     files = expand_paths(list(paths))
     ui: dict[tuple[str, int], str] = dict(options.ui_actions)
     for f in files:
@@ -104,20 +117,31 @@ def collect(
         filters=options.filters,
         ui_actions=ui,
     )
-    col = Collector(opts, redactor=redactor or Redactor())
+    redactor = redactor or Redactor()
     total = sum(os.path.getsize(f) for f in files if os.path.exists(f))
+    if workers is None:
+        from zapi.analyzer.parallel import PARALLEL_MIN_BYTES
+
+        workers = min(2, os.cpu_count() or 1) if total > PARALLEL_MIN_BYTES else 1
+    if workers > 1 and all(os.path.exists(f) for f in files):
+        from zapi.analyzer.parallel import collect_parallel
+
+        par = collect_parallel(files, opts, redactor, workers, progress)
+        if par is not None:
+            return par
+    col = Collector(opts, redactor=redactor)
     done_bytes = 0
     n = 0
     for f in files:
-        item: HarEntry | SkippedEntry
-        for item in iter_har(f):
+        reader = HarReader(f)
+        for item in reader:
             col.feed(item)
             n += 1
-            if progress is not None and n % 2000 == 0:
-                progress(n, done_bytes, total)
+            if progress is not None and n % 1000 == 0:
+                progress(n, done_bytes + reader.bytes_read, total, len(col.groups))
         done_bytes += os.path.getsize(f)
     if progress is not None:
-        progress(n, total, total)
+        progress(n, total, total, len(col.groups))
     return col
 
 
@@ -130,6 +154,7 @@ def analyze(
     rules: str | Rules | None = None,
     redact: bool = True,
     progress: Progress | None = None,
+    workers: int | None = None,
 ) -> AnalyzeResult:
     """Analyze HAR files or folders; write ``openapi.json``, ``cards/`` and ``report.md``.
 
@@ -150,7 +175,7 @@ def analyze(
         include_hosts=tuple(include_hosts), exclude_hosts=tuple(exclude_hosts), rules=rules_obj
     )
     redactor = Redactor(enabled=redact)
-    col = collect(paths, options, progress, redactor)
+    col = collect(paths, options, progress, redactor, workers=workers)
     analysis = col.finish()
     if not analysis.operations:
         raise AnalysisError(_nothing_found(analysis, options))

@@ -21,12 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from playwright.sync_api import FilePayload
 
-from zapi.har_writer import RecordingSummary
 from zapi.errors import RecordingError
+from zapi.har_writer import RecordingSummary
 from zapi.recorder import RecordOptions, find_browser, launch_browser
 
 BUNDLED_HAR = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "samples", "hars",
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    "samples",
+    "hars",
     "erp_session.har",
 )
 

@@ -23,7 +23,15 @@ import ijson
 
 from zapi.errors import HarError, HarParseError
 
-__all__ = ["HarEntry", "MultipartField", "SkippedEntry", "iter_har", "iter_har_files"]
+__all__ = [
+    "HarEntry",
+    "HarReader",
+    "MultipartField",
+    "SkippedEntry",
+    "SplitMismatch",
+    "iter_har",
+    "iter_har_files",
+]
 
 _BOM = b"\xef\xbb\xbf"
 
@@ -216,15 +224,147 @@ def entry_from_raw(raw: Any, source: str, index: int) -> HarEntry | SkippedEntry
 
 def _open(path: str) -> IO[bytes]:
     try:
-        fh = open(path, "rb")  # noqa: SIM115 -- closed by iter_har's finally
+        fh = open(path, "rb")  # noqa: SIM115 -- closed by HarReader's finally
     except FileNotFoundError as exc:
         raise HarError(f"{path}: no such file; check the path", har_path=path) from exc
     except OSError as exc:
         raise HarError(f"{path}: cannot open ({exc.strerror})", har_path=path) from exc
-    head = fh.read(3)
-    if head != _BOM:
-        fh.seek(0)
     return fh
+
+
+# A byte range of a HAR read on its own is framed as a small HAR of its own:
+# ``{"log":{"entries":[`` before a range that starts at an entry, and, after a
+# range that stops before one, an end marker entry and the closers.  The end
+# marker proves the cut was inside ``log.entries`` (see ``zapi.analyzer.parallel``).
+RANGE_PREFIX = b'{"log":{"entries":['
+END_MARKER_KEY = "__zapi_range_end__"
+RANGE_SUFFIX = b',{"' + END_MARKER_KEY.encode() + b'":true}]}}'
+
+
+class SplitMismatch(Exception):
+    """A byte range did not end inside ``log.entries``; read the file whole instead."""
+
+
+class _Window:
+    """A read-only view of ``prefix + file[start:end] + suffix`` that counts file bytes read."""
+
+    def __init__(
+        self, fh: IO[bytes], start: int, end: int | None, prefix: bytes, suffix: bytes
+    ) -> None:
+        self._fh = fh
+        fh.seek(start)
+        self._left = None if end is None else end - start
+        self._head = prefix
+        self._tail = suffix
+        self.consumed = 0
+
+    def read(self, n: int = -1) -> bytes:
+        if n == 0:  # ijson probes with read(0) for bytes vs text
+            return b""
+        if self._head:
+            out, self._head = self._head, b""
+            return out
+        want = n if n >= 0 else (self._left if self._left is not None else -1)
+        if self._left is not None:
+            want = min(want, self._left) if want >= 0 else self._left
+        data = self._fh.read(want) if want != 0 else b""
+        if data:
+            self.consumed += len(data)
+            if self._left is not None:
+                self._left -= len(data)
+            return data
+        out, self._tail = self._tail, b""
+        return out
+
+
+class HarReader:
+    """Stream the entries of one HAR file, or of one byte range of it, in file order.
+
+    Iterate it for :class:`HarEntry`/:class:`SkippedEntry` items; ``bytes_read``
+    tells how far into the file the parser has got (for progress bars).
+
+    Args:
+        path: the HAR file.
+        start: byte offset where a range starts (0: the whole file, BOM allowed).
+        end: byte offset where a range stops (``None``: end of file).
+        first_index: entry index of the first entry read (provenance).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        start: int = 0,
+        end: int | None = None,
+        first_index: int = 0,
+    ) -> None:
+        self.path = os.fspath(path)
+        self.start = start
+        self.end = end
+        self.first_index = first_index
+        self._window: _Window | None = None
+
+    @property
+    def bytes_read(self) -> int:
+        """File bytes handed to the parser so far."""
+        return self._window.consumed if self._window is not None else 0
+
+    def __iter__(self) -> Iterator[HarEntry | SkippedEntry]:
+        """Yield the entries.
+
+        Raises:
+            HarError: the file cannot be opened.
+            HarParseError: the file is not JSON or has no ``log.entries``; the
+                message names the file and the entry being read.
+            SplitMismatch: a range with an ``end`` did not end inside ``log.entries``.
+        """
+        spath = self.path
+        fh = _open(spath)
+        start = self.start
+        if start == 0 and fh.read(3) == _BOM:
+            start = 3
+        ranged_end = self.end is not None
+        win = self._window = _Window(
+            fh,
+            start,
+            self.end,
+            RANGE_PREFIX if self.start else b"",
+            RANGE_SUFFIX if ranged_end else b"",
+        )
+        index = self.first_index - 1
+        try:
+            saw_entries = False
+            for index, raw in enumerate(  # noqa: B007 -- read in the except clauses
+                ijson.items(win, "log.entries.item", use_float=True), self.first_index
+            ):
+                saw_entries = True
+                if ranged_end and isinstance(raw, dict) and END_MARKER_KEY in raw:
+                    break
+                yield entry_from_raw(raw, spath, index)
+            else:
+                if ranged_end:
+                    raise SplitMismatch(f"{spath}: range [{self.start}, {self.end}) is no cut")
+                if not saw_entries:
+                    _check_shape(fh, spath)
+        except ijson.common.IncompleteJSONError as exc:
+            if ranged_end or self.start:
+                raise SplitMismatch(f"{spath}: range does not parse ({exc})") from exc
+            at = index + 1 if index >= 0 else None
+            msg = str(exc).splitlines()[0] if str(exc) else "unexpected end of file"
+            raise HarParseError(
+                f"not valid JSON ({msg}); the file may be truncated — re-export the HAR",
+                har_path=spath,
+                entry_index=at,
+            ) from exc
+        except ijson.common.JSONError as exc:
+            if ranged_end or self.start:
+                raise SplitMismatch(f"{spath}: range does not parse ({exc})") from exc
+            at = index + 1 if index >= 0 else None
+            raise HarParseError(
+                f"not valid JSON ({exc}); re-export the HAR", har_path=spath, entry_index=at
+            ) from exc
+        finally:
+            fh.close()
 
 
 def iter_har(path: str | os.PathLike[str]) -> Iterator[HarEntry | SkippedEntry]:
@@ -235,31 +375,7 @@ def iter_har(path: str | os.PathLike[str]) -> Iterator[HarEntry | SkippedEntry]:
         HarParseError: the file is not JSON or has no ``log.entries``; the
             message names the file and the entry being read.
     """
-    spath = os.fspath(path)
-    fh = _open(spath)
-    index = -1
-    try:
-        saw_entries = False
-        for index, raw in enumerate(ijson.items(fh, "log.entries.item", use_float=True)):
-            saw_entries = True
-            yield entry_from_raw(raw, spath, index)
-        if not saw_entries:
-            _check_shape(fh, spath)
-    except ijson.common.IncompleteJSONError as exc:
-        at = index + 1 if index >= 0 else None
-        msg = str(exc).splitlines()[0] if str(exc) else "unexpected end of file"
-        raise HarParseError(
-            f"not valid JSON ({msg}); the file may be truncated — re-export the HAR",
-            har_path=spath,
-            entry_index=at,
-        ) from exc
-    except ijson.common.JSONError as exc:
-        at = index + 1 if index >= 0 else None
-        raise HarParseError(
-            f"not valid JSON ({exc}); re-export the HAR", har_path=spath, entry_index=at
-        ) from exc
-    finally:
-        fh.close()
+    return iter(HarReader(path))
 
 
 def _check_shape(fh: IO[bytes], path: str) -> None:

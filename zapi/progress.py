@@ -10,8 +10,8 @@ __all__ = ["progress_reporter"]
 
 
 @contextmanager
-def progress_reporter(show: bool) -> Iterator[Callable[[int, int, int], None] | None]:
-    """Yield a ``(entries, bytes_read, total_bytes)`` callback, or ``None`` when hidden."""
+def progress_reporter(show: bool) -> Iterator[Callable[[int, int, int, int], None] | None]:
+    """Yield an ``(entries, bytes_read, total_bytes, operations)`` callback, or ``None``."""
     if not show:
         yield None
         return
@@ -34,13 +34,13 @@ def progress_reporter(show: bool) -> Iterator[Callable[[int, int, int], None] | 
     ) as bar:
         task = bar.add_task("har", total=None, rate="")
 
-        def report(entries: int, done: int, total: int) -> None:
+        def report(entries: int, done: int, total: int, operations: int) -> None:
             elapsed = max(time.monotonic() - start, 1e-6)
             bar.update(
                 task,
                 completed=done,
                 total=total or None,
-                rate=f"{entries:,} entries, {entries / elapsed:,.0f}/s",
+                rate=f"{entries:,} entries, {entries / elapsed:,.0f}/s, ~{operations:,} operations",
             )
 
         yield report

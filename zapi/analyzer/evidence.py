@@ -46,10 +46,12 @@ class ParamStats:
         for v, t in zip(raw, typed, strict=True):
             self.schema.add(t)
             if not self.overflow:
-                if v in self.values or len(self.values) < _MAX_VALUES:
-                    _add(self.values, v[:80])
-                else:
+                key = v[:80]
+                if key in self.values or len(self.values) < _MAX_VALUES:
+                    _add(self.values, key)
+                else:  # as in ``merge``: too many distinct values to be evidence
                     self.overflow = True
+                    self.values = {}
 
     def merge(self, other: ParamStats) -> None:
         """Fold another accumulator in."""

@@ -143,15 +143,23 @@ class SchemaStats:
         self.count += other.count
         self.objects += other.objects
         _add_counts(self.types, other.types)
-        _add_counts(self.prop_counts, other.prop_counts)
         _add_counts(self.formats, other.formats)
         _add_counts(self.key_shapes, other.key_shapes)
         self.overflow_props = self.overflow_props or other.overflow_props
+        props = self.props
         for k, child in other.props.items():
-            mine = self.props.get(k)
+            key = k
+            mine = props.get(key)
+            if mine is None and len(props) >= _MAX_PROPS:  # the cap ``add`` applies
+                self.overflow_props = True
+                key = "*"
+                mine = props.get(key)
             if mine is None:
-                self.props[k] = mine = SchemaStats()
+                props[key] = mine = SchemaStats()
             mine.merge(child)
+            n = other.prop_counts.get(k, 0)
+            if n:
+                self.prop_counts[key] = self.prop_counts.get(key, 0) + n
         if other.items is not None:
             if self.items is None:
                 self.items = SchemaStats()
@@ -302,8 +310,13 @@ def _add_counts(into: dict[str, int], other: dict[str, int]) -> None:
 
 
 _TYPE_OF: dict[type, str] = {
-    type(None): "null", bool: "boolean", int: "integer", str: "string", dict: "object",
-    list: "array", tuple: "array",
+    type(None): "null",
+    bool: "boolean",
+    int: "integer",
+    str: "string",
+    dict: "object",
+    list: "array",
+    tuple: "array",
 }  # exact types only; floats and subclasses go through _json_type
 
 
