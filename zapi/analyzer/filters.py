@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from zapi.har import HarEntry
@@ -195,6 +196,7 @@ BEACON_PATHS = (
 Filter = Callable[[HarEntry], str | None]
 
 
+@lru_cache(maxsize=4096)
 def is_tracker_host(host: str) -> bool:
     """True for well-known third-party analytics, ads, error-reporting and CDN hosts."""
     h = host.split(":", 1)[0].lower()

@@ -39,6 +39,7 @@ from zapi.analyzer.paths import (
 )
 from zapi.har import HarEntry, SkippedEntry
 from zapi.redact import Redactor
+from zapi.shapes import Shape, classify
 
 __all__ = ["AnalyzeOptions", "Collector", "analyze_entries"]
 
@@ -189,7 +190,11 @@ def _echoed_positions(
 ) -> tuple[int, ...]:
     """Positions of word-like path segments whose value the bodies repeat (``/items/A-1`` →
     ``{"sku": "A-1"}``): evidence that the segment is an identifier, not a route word."""
-    weak = [i for i, (r, n) in enumerate(zip(raw, norm, strict=True)) if r == n and i > 0]
+    weak = [
+        i
+        for i, (r, n) in enumerate(zip(raw, norm, strict=True))
+        if r == n and i > 0 and classify(r) != Shape.WORD  # plain words never count as echoes
+    ]
     if not weak:
         return ()
     values: set[str] = set()
