@@ -10,6 +10,7 @@ from zapi.analyzer.paths import singular
 
 __all__ = ["arg_name", "tool_names"]
 
+_EXT = re.compile(r"\.(do|php|aspx?|jsp|cgi|action|json|xml|html?|csv)$", re.I)
 _SKIP = re.compile(r"^(api|rest|v\d+(\.\d+)?|\d+)$", re.I)
 _ACTION_WORDS = frozenset(
     [
@@ -101,11 +102,15 @@ def _words(op: Operation) -> tuple[list[str], bool, str | None]:
     """Resource words, whether the path ends in a parameter, and a trailing action word."""
     segs = [s for s in op.template.path.split("/") if s]
     ends_param = bool(segs) and segs[-1].startswith("{")
-    lits = [s for s in segs if not s.startswith("{") and not _SKIP.match(s)]
+    lits = [_EXT.sub("", s) for s in segs if not s.startswith("{") and not _SKIP.match(s)]
     action = None
     if lits and not ends_param:
         last = _snake(lits[-1])
         first = last.split("_")[0]
+        if op.method == "POST" and len(last.split("_")) > 1 and any(
+            w in _ACTION_WORDS for w in last.split("_")[1:]
+        ):
+            return [_snake(w) for w in lits[:-1]], ends_param, last  # bin_update.do: bin_update
         if (
             first in _ACTION_WORDS
             or (len(lits) >= 2 and segs[-2] in ("actions", "action"))
