@@ -436,7 +436,10 @@ def _decide(node: _Node, forbidden: bool, forced_literal: set[str]) -> _Decision
         for d, keys in enumerate(_keys_by_depth(node.children[k])):
             for key in keys:
                 seen[d][key] = seen[d].get(key, 0) + 1
-    shared = [{key for key, n in level.items() if n >= 2} for level in seen]
+    # A key below counts as a route word when it recurs under a real share of the siblings;
+    # a value that recurs under two or three of thousands is a coincidence of the data.
+    floor = max(2, (len(strong) + len(cands)) // 100)
+    shared = [{key for key, n in level.items() if n >= floor} for level in seen]
     beh = {k: _behaviour(node.children[k], shared) for k in cands}
     strong_beh: set[str] = set()
     for k in strong:
@@ -446,32 +449,36 @@ def _decide(node: _Node, forbidden: bool, forced_literal: set[str]) -> _Decision
     # Values the bodies repeat (``/items/A-1`` answering ``{"sku": "A-1"}``) are ids, unless
     # they are plain words (a route word may appear as a value: ``{"status": "active"}``).
     echo = [k for k in cands if node.children[k].echoed and classify(k) != Shape.WORD]
-    members = []
+    # k is a member when some behaviour of k is shared by another rare value or the id group.
+    shared_by: dict[str, int] = {}
     for k in low:
-        peers = set(strong_coarse)
-        for j in low:
-            if j != k:
-                peers |= coarse[j]
-        if coarse[k] & peers:
-            members.append(k)
+        for b in coarse[k]:
+            shared_by[b] = shared_by.get(b, 0) + 1
+    members = [k for k in low if any(shared_by[b] >= 2 or b in strong_coarse for b in coarse[k])]
     rare = [*strong, *low]
     if len(rare) >= 3 and _is_file_path_population(node, rare):
         return _Decision(rare, 0.8, "file paths of varying depth", greedy=True)
     if not strong and not echo and len(members) < 2:
         return None
-    params = list(strong) + [k for k in echo if k not in members]
+    member_set = set(members)
+    params = list(strong) + [k for k in echo if k not in member_set]
     few = bool(strong) and len(members) < 3
     for k in members:
         if few and classify(k) == Shape.WORD:
             continue  # a word does not join a population of ids on thin evidence
         params.append(k)
-    pop_beh = set(strong_beh)
-    for k in members:
-        pop_beh |= beh[k]
     if len(members) >= 3:
+        # A frequent value is a popular id when everything it does, with the values below it
+        # abstracted, is something the population does too (``/user/logout`` answers a string
+        # where ``/user/{name}`` answers a user, so it stays literal).
+        blind = [set[str]() for _ in range(_BEH_DEPTH)]
+        pop_abs: set[str] = set()
+        for k in [*strong, *members]:
+            pop_abs |= _behaviour(node.children[k], blind)
         for k in cands:
-            if k not in low and beh[k] <= pop_beh:
-                params.append(k)  # behaves like the population: a popular id
+            child = node.children[k]
+            if child.count > 2 and k not in member_set and _behaviour(child, blind) <= pop_abs:
+                params.append(k)
     if not params:
         return None
     n_values = sum(len(node.children[k].values) or 1 for k in params)
