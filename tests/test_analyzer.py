@@ -44,6 +44,8 @@ class TestGoldens:
         }
         got_cards = json.dumps(cards, indent=2, sort_keys=True) + "\n"
         got_spec = Path(result.openapi_path).read_text()
+        for text in (got_cards, got_spec):
+            assert "\\u0000" not in text and "\x00" not in text, "internal placeholder leaked"
         for suffix, got in (("toolcards.json", got_cards), ("openapi.json", got_spec)):
             golden = GOLDEN / f"{har_path.stem}.{suffix}"
             if update_goldens or not golden.exists():

@@ -335,6 +335,11 @@ def _card(op: Operation, name: str, analysis: Analysis, ctx: _Ctx) -> ToolCard:
     bindings: list[Binding] = []
     shapes = dict(op.template.param_shapes)
     examples = dict(op.template.param_examples)
+    segs = [s for s in op.template.path.split("/") if s]
+    for i, seg in enumerate(segs):
+        for p in op.template.params:
+            if "{" + p + "}" in seg and not examples.get(p) and ev.path_values.get(str(i)):
+                examples[p] = min(ev.path_values[str(i)])  # id-shaped values seen at i
     path_args = []
     for p in op.template.params:
         a = arg_name(p, used)

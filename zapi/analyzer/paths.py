@@ -652,7 +652,8 @@ def _build(
 
 
 def _annotate(t: _TNode, name: str, shape: str, merged: _Node) -> None:
-    example = min(merged.values) if merged.values else ""
+    concrete = [v for v in merged.values if not v.startswith(PLACEHOLDER)]
+    example = min(concrete) if concrete else ""
     stack = [t]
     while stack:
         n = stack.pop()
