@@ -316,6 +316,31 @@ class TestTemplating:
             "GET /files/meta",
         }
 
+    def test_compaction_bounds_groups_and_keeps_templates(self) -> None:
+        """Past compact_at groups, slug ids fold into parameters: same result, bounded state."""
+        from zapi.analyzer.pipeline import AnalyzeOptions, Collector
+
+        words = ["alpha", "bravo", "kilo", "lima", "papa", "zulu", "echo", "golf"]
+        es = []
+        for i in range(400):
+            slug = f"{words[i % 8]}-{words[(i * 3) % 8]}{i}"
+            es.append(entry("GET", f"https://a.test/api/teams/{slug}", resp={"slug": slug, "n": i}))
+            es.append(
+                entry(
+                    "GET", f"https://a.test/api/teams/{slug}/members", resp=[{"id": i, "name": "m"}]
+                )
+            )
+        small = Collector(AnalyzeOptions(), compact_at=32).feed_all(_entries(es))
+        assert len(small.groups) < 64
+        big = Collector(AnalyzeOptions()).feed_all(_entries(es))
+        assert len(big.groups) == 800
+        paths = {(o.method, o.template.path) for o in small.finish().operations}
+        assert (
+            paths
+            == {(o.method, o.template.path) for o in big.finish().operations}
+            == {("GET", "/api/teams/{team_id}"), ("GET", "/api/teams/{team_id}/members")}
+        )
+
     def test_rules_forbid_and_force(self) -> None:
         paths = [("GET", f"/users/{n}") for n in ("alice", "bob", "carol", "dave")]
         assert _templates(paths) == {"GET /users/{user_id}"}

@@ -286,6 +286,25 @@ class TemplateTrie:
         self.root = _TNode()
         self.rules = rules or Rules()
 
+    def fold(self, segments: tuple[str, ...]) -> tuple[str, ...]:
+        """Replace the values that land on a parameter with a placeholder of their shape."""
+        node = self.root
+        out: list[str] = []
+        for i, seg in enumerate(segments):
+            nxt = node.literals.get(seg)
+            if nxt is not None and not seg.startswith("{"):
+                out.append(seg)
+            elif node.param is not None:
+                nxt = node.param
+                out.append(
+                    seg if seg.startswith(PLACEHOLDER) else PLACEHOLDER + classify(seg).value
+                )
+            else:
+                out.extend(segments[i:])
+                break
+            node = nxt
+        return tuple(out)
+
     def route(self, segments: Iterable[str]) -> Template | None:
         """The template a concrete (or placeholder) path belongs to."""
         node = self.root

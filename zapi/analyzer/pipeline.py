@@ -34,6 +34,7 @@ from zapi.analyzer.paths import (
     PathObservation,
     Rules,
     Template,
+    TemplateTrie,
     build_templates,
     normalise_segment,
 )
@@ -104,6 +105,7 @@ NOISE_HEADERS = frozenset(
 IDEMPOTENCY_HEADERS = ("idempotency-key", "x-idempotency-key", "idempotency_key")
 MAX_EXAMPLES_PER_REASON = 3
 MAX_SKIPPED = 50
+COMPACT_AT = 4096  # provisional groups before rare values are folded into parameters
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,12 @@ def _body_sig(body: Body) -> str:
 _ECHO = re.compile(r"\|e:[0-9,]+")
 
 
+def _echo_positions(sig: str) -> tuple[int, ...]:
+    """The echoed segment positions recorded in an observation signature."""
+    m = _ECHO.search(sig)
+    return tuple(int(x) for x in m.group(0)[3:].split(",")) if m else ()
+
+
 def _scalars(value: Any, out: set[str], depth: int = 0) -> None:
     """Short scalar values of a JSON document (a few levels deep, bounded)."""
     if len(out) >= 400 or depth > 3:
@@ -222,6 +230,8 @@ class Collector:
     page_hosts: dict[str, int] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
     redactor: Redactor = field(default_factory=Redactor)
+    compact_at: int = COMPACT_AT
+    learned: dict[str, TemplateTrie] = field(default_factory=dict)
 
     # -- streaming -----------------------------------------------------------
     def feed_all(self, items: Iterable[HarEntry | SkippedEntry]) -> Collector:
@@ -286,6 +296,9 @@ class Collector:
         parts = urlsplit(entry.url)
         raw_segs = tuple(unquote(s) for s in parts.path.split("/") if s != "")
         norm = tuple(normalise_segment(s) for s in raw_segs)
+        learned = self.learned.get(entry.origin)
+        if learned is not None:
+            norm = learned.fold(norm)
         req_body = decode_body(
             entry.request_body(),
             entry.request_mime or entry.header("content-type") or "",
@@ -332,6 +345,8 @@ class Collector:
                     protocol=protocol,
                 )
             self._fill(ev, entry, raw_segs, norm, query, body, resp_body)
+            if len(self.groups) >= self.compact_at:
+                self.compact()
             if protocol == "graphql" and isinstance(body.value, dict):
                 ev.graphql_kind = ev.graphql_kind or graphql_kind(body.value.get("query"))
 
@@ -403,6 +418,46 @@ class Collector:
         label = self.options.ui_actions.get((entry.source, entry.index))
         if label:
             ev.ui_actions[label] = ev.ui_actions.get(label, 0) + 1
+
+    def compact(self) -> None:
+        """Fold rare values into parameters with the templates learnt so far.
+
+        Word-like ids (slugs) are not placeholders while streaming, so every
+        distinct one would keep its own provisional group; past ``compact_at``
+        groups, the paths seen so far are templated and every value that lands
+        on a parameter becomes a placeholder, here and for later entries, which
+        keeps memory bounded on captures of any length.
+        """
+        self.learned = build_templates(
+            (
+                PathObservation(
+                    origin=o,
+                    method=m,
+                    segments=s,
+                    count=n,
+                    signature=_ECHO.sub("", sig),
+                    echoed=_echo_positions(sig),
+                )
+                for (o, m, s, sig), n in self.observations.items()
+            ),
+            self.options.rules,
+        )
+        obs: dict[tuple[str, str, tuple[str, ...], str], int] = {}
+        for (o, m, segs, sig), n in self.observations.items():
+            trie = self.learned.get(o)
+            key = (o, m, trie.fold(segs) if trie else segs, sig)
+            obs[key] = obs.get(key, 0) + n
+        groups: dict[tuple[str, str, tuple[str, ...], str], OpEvidence] = {}
+        for (o, m, segs, disc), ev in self.groups.items():
+            trie = self.learned.get(o)
+            key2 = (o, m, trie.fold(segs) if trie else segs, disc)
+            mine = groups.get(key2)
+            if mine is None:
+                groups[key2] = ev
+            else:
+                mine.merge(ev)
+        self.observations, self.groups = obs, groups
+        self.compact_at = max(self.compact_at, 2 * len(groups))
 
     # -- combining -----------------------------------------------------------
     def merge(self, other: Collector) -> None:
@@ -481,9 +536,7 @@ class Collector:
                 segments=segs,
                 count=n,
                 signature=_ECHO.sub("", sig),
-                echoed=tuple(int(x) for x in sig.split("|e:", 1)[1].split("|")[0].split(","))
-                if "|e:" in sig
-                else (),
+                echoed=_echo_positions(sig),
             )
             for (o, m, segs, sig), n in sorted(self.observations.items())
             if urlsplit(o).netloc in first
