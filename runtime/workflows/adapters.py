@@ -1,0 +1,135 @@
+"""Adapters from real executors to :class:`~runtime.workflows.runner.ToolRunner`."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from runtime.executor import Runtime
+from runtime.workflows.runner import Landed, NotLanded, ReconcileResult, ToolInfo, ToolRunner
+from zapi.errors import OutcomeUnknown, ToolCardError
+
+__all__ = ["RoutingRunner", "RuntimeRunner", "open_runtime_runner"]
+
+
+class RuntimeRunner:
+    """Runs workflow steps through :class:`runtime.Runtime` (scope, retries, verify, log).
+
+    The step's intent key is passed as ``idempotency_key``: the runtime sends it as the
+    card's idempotency header and derives client ids (``client_ref``) from it, so a resumed
+    step's resend or reconcile read refers to the same logical write.
+    """
+
+    def __init__(self, runtime: Runtime, *, credential: str = "") -> None:
+        """Adapt ``runtime`` (owned by the caller); ``credential`` names it for the policy."""
+        self.runtime = runtime
+        self.credential = credential
+
+    def info(self, tool: str) -> ToolInfo:
+        """Describe a card (raises ``ToolCardError`` for an unknown tool)."""
+        card = self.runtime.cards.get(tool)
+        if card is None:
+            raise ToolCardError(f"no tool {tool!r} in this tool set", tool=tool)
+        reconcilable = card.reconcile is not None or (
+            card.verification is not None and card.method.upper() in ("PUT", "PATCH")
+        )
+        origin = self.runtime.base_url or card.origin
+        return ToolInfo(
+            name=card.name,
+            method=card.method.upper(),
+            origin=origin,
+            safety=card.safety,
+            idempotency_key=bool(card.idempotency.header),
+            reconcilable=reconcilable,
+            credential=self.credential,
+        )
+
+    def call(
+        self, tool: str, args: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> Any:
+        """Execute through the runtime; return the response data (with verification)."""
+        result = self.runtime.execute(tool, dict(args), idempotency_key=idempotency_key)
+        return result.data
+
+    def reconcile(
+        self, tool: str, args: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> ReconcileResult:
+        """Ask the runtime's reconcile read whether the write landed."""
+        prepared = self.runtime.prepare(tool, dict(args), idempotency_key=idempotency_key)
+        found = self.runtime.reconcile(tool, prepared)
+        if found.result == "landed":
+            return Landed(found.evidence)
+        if found.result == "not_landed":
+            return NotLanded()
+        raise OutcomeUnknown(
+            f"{tool}: reconcile could not tell: {found.detail}", tool=tool, reconcile=found.detail
+        )
+
+    def fingerprint(self) -> str:
+        """Digest of the tool cards."""
+        h = hashlib.sha256()
+        for name in sorted(self.runtime.cards):
+            h.update(self.runtime.cards[name].dump().encode())
+        return h.hexdigest()
+
+
+class RoutingRunner:
+    """Several runners as one: each tool goes to the first runner that knows it."""
+
+    def __init__(self, runners: Sequence[ToolRunner]) -> None:
+        """Route over ``runners`` in order."""
+        if not runners:
+            raise ValueError("RoutingRunner needs at least one runner")
+        self.runners = list(runners)
+
+    def _for(self, tool: str) -> ToolRunner:
+        for runner in self.runners:
+            try:
+                runner.info(tool)
+            except ToolCardError:
+                continue
+            return runner
+        raise ToolCardError(f"no runner has a tool {tool!r}", tool=tool)
+
+    def info(self, tool: str) -> ToolInfo:
+        """Describe ``tool`` from the runner that has it."""
+        return self._for(tool).info(tool)
+
+    def call(
+        self, tool: str, args: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> Any:
+        """Call through the runner that has ``tool``."""
+        return self._for(tool).call(tool, args, idempotency_key=idempotency_key)
+
+    def reconcile(
+        self, tool: str, args: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> ReconcileResult:
+        """Reconcile through the runner that has ``tool``."""
+        return self._for(tool).reconcile(tool, args, idempotency_key=idempotency_key)
+
+    def fingerprint(self) -> str:
+        """Digest of every runner's fingerprint, in order."""
+        return hashlib.sha256("\n".join(r.fingerprint() for r in self.runners).encode()).hexdigest()
+
+
+def open_runtime_runner(
+    tools: str,
+    *,
+    base_url: str | None = None,
+    credentials: str | None = None,
+    state: str | None = None,
+    credential: str = "",
+) -> RuntimeRunner:
+    """Worker factory (``runtime.workflows.adapters:open_runtime_runner``) for a tool folder.
+
+    Raises:
+        ToolCardError: the folder holds no cards.
+        ExecutionError: the credentials cannot be resolved.
+    """
+    import runtime
+
+    rt = runtime.open(
+        tools, credentials=credentials, base_url=base_url, state=state if state is not None else ""
+    )
+    return RuntimeRunner(rt, credential=credential)

@@ -1,0 +1,113 @@
+"""Python workflow definitions: the ``@workflow`` decorator and the registry it fills."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, overload
+
+from runtime.workflows.compensation import Compensation
+from zapi.errors import WorkflowError
+
+if TYPE_CHECKING:
+    from runtime.workflows.context import WorkflowContext
+
+__all__ = ["DEFAULT_REGISTRY", "Definition", "Registry", "workflow"]
+
+WorkflowFn = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A registered workflow: ``fn(ctx, **inputs)`` plus per-tool compensations."""
+
+    name: str
+    fn: WorkflowFn
+    compensations: Mapping[str, Compensation] = field(default_factory=dict)
+
+    def run(self, ctx: WorkflowContext) -> Any:
+        """Call the function with the run's inputs."""
+        return self.fn(ctx, **ctx.inputs)
+
+
+class Registry:
+    """Named workflow definitions a worker can run."""
+
+    def __init__(self) -> None:
+        """An empty registry."""
+        self._defs: dict[str, Definition] = {}
+
+    def add(self, definition: Definition) -> None:
+        """Register ``definition`` (re-registering the same function is allowed).
+
+        Raises:
+            ValueError: another function already has this name.
+        """
+        old = self._defs.get(definition.name)
+        if old is not None and old.fn.__qualname__ != definition.fn.__qualname__:
+            raise ValueError(f"workflow {definition.name!r} is already registered")
+        self._defs[definition.name] = definition
+
+    def get(self, name: str) -> Definition:
+        """The definition named ``name``.
+
+        Raises:
+            WorkflowError: nothing is registered under ``name`` in this worker.
+        """
+        try:
+            return self._defs[name]
+        except KeyError:
+            raise WorkflowError(
+                f"workflow {name!r} is not registered in this worker; start the worker with "
+                "the module that defines it (--module)",
+                workflow=name,
+            ) from None
+
+    def names(self) -> list[str]:
+        """Registered names, sorted."""
+        return sorted(self._defs)
+
+
+DEFAULT_REGISTRY = Registry()
+
+
+@overload
+def workflow(fn: WorkflowFn, /) -> WorkflowFn: ...
+
+
+@overload
+def workflow(
+    *,
+    name: str | None = None,
+    compensations: Mapping[str, Compensation] | None = None,
+    registry: Registry | None = None,
+) -> Callable[[WorkflowFn], WorkflowFn]: ...
+
+
+def workflow(
+    fn: WorkflowFn | None = None,
+    /,
+    *,
+    name: str | None = None,
+    compensations: Mapping[str, Compensation] | None = None,
+    registry: Registry | None = None,
+) -> WorkflowFn | Callable[[WorkflowFn], WorkflowFn]:
+    """Register ``fn(ctx, **inputs)`` as a durable workflow.
+
+    ``compensations`` maps a tool to the call that undoes it, e.g.
+    ``{"add_group_member": Compensation("remove_group_member", {"group": "${args.group}"})}``.
+
+    Example::
+
+        @workflow
+        def onboard(ctx, user):
+            ctx.call("add_group_member", group="staff", user=user)
+    """
+
+    def register(f: WorkflowFn) -> WorkflowFn:
+        (registry or DEFAULT_REGISTRY).add(
+            Definition(name or f.__name__, f, dict(compensations or {}))
+        )
+        return f
+
+    return register(fn) if fn is not None else register

@@ -1,0 +1,868 @@
+"""Durable workflows: real DBOS on SQLite files, real sample servers, real worker processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runtime.workflows import (
+    RunsClient,
+    RunSpec,
+    WorkerConfig,
+    spawn_worker,
+    wait_ready,
+)
+from samples.erp.app import ErpServer, Faults
+from samples.erp.app import make_server as make_erp
+from samples.storefront.app import make_server as make_shop
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def erp() -> Iterator[ErpServer]:
+    with make_erp(seed=0) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def shop() -> Iterator[Any]:
+    with make_shop() as server:
+        yield server
+
+
+def ledger(erp: ErpServer) -> list[dict[str, Any]]:
+    return list(erp.store.ledger_snapshot()["writes"])
+
+
+def writes_of(erp: ErpServer, run_id: str) -> dict[str, int]:
+    """Committed ERP writes per step key of ``run_id`` (the runner sends the key as request id)."""
+    out: dict[str, int] = {}
+    for w in ledger(erp):
+        if str(w.get("request_id", "")).startswith(run_id + "/"):
+            out[w["request_id"]] = out.get(w["request_id"], 0) + 1
+    return out
+
+
+class Workers:
+    """Starts and kills real worker processes on one database."""
+
+    def __init__(self, tmp: Path, db_url: str, runner_args: dict[str, Any]) -> None:
+        self.tmp, self.db_url, self.runner_args = tmp, db_url, runner_args
+        self.procs: list[subprocess.Popen[str]] = []
+        self.n = 0
+
+    def config(self, **over: Any) -> WorkerConfig:
+        base: dict[str, Any] = {
+            "database_url": self.db_url,
+            "runner": "samples.plans.runner:make_runner",
+            "runner_args": self.runner_args,
+            "modules": ["samples.plans.flows"],
+            "poll_interval_s": 0.05,
+            "wait_chunk_s": 30.0,
+        }
+        base.update(over)
+        return WorkerConfig(**base)
+
+    def start(self, env: dict[str, str] | None = None, **over: Any) -> subprocess.Popen[str]:
+        self.n += 1
+        full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+        proc = spawn_worker(
+            self.config(**over), str(self.tmp / f"worker{self.n}.json"), env=full_env
+        )
+        wait_ready(proc)
+        self.procs.append(proc)
+        return proc
+
+    def kill(self, proc: subprocess.Popen[str]) -> None:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+
+    def stop(self, proc: subprocess.Popen[str]) -> None:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+
+    def close(self) -> None:
+        for proc in self.procs:
+            self.kill(proc)
+            if proc.stdout is not None:
+                proc.stdout.close()
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'runs.db'}"
+
+
+@pytest.fixture
+def client(db_url: str) -> Iterator[RunsClient]:
+    c = RunsClient(db_url)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def workers(tmp_path: Path, db_url: str, erp: ErpServer, shop: Any) -> Iterator[Workers]:
+    w = Workers(tmp_path, db_url, {"erp_url": erp.url, "shop_url": shop.url})
+    yield w
+    w.close()
+
+
+def py(workflow: str, **inputs: Any) -> RunSpec:
+    return RunSpec(kind="python", workflow=workflow, inputs=inputs)
+
+
+class TestCrashResume:
+    """A worker killed with SIGKILL mid-write resumes the run exactly once per step."""
+
+    @pytest.mark.parametrize("point", ["before_step", "intent_begun", "sent", "finished"])
+    def test_killed_inside_step_three(
+        self, point: str, workers: Workers, client: RunsClient, erp: ErpServer, tmp_path: Path
+    ) -> None:
+        """The run completes after restart; the ledger has one write per step; none ran twice."""
+        base = 1000 + 10 * ["before_step", "intent_begun", "sent", "finished"].index(point)
+        marker = tmp_path / "killed"
+        first = workers.start(
+            probe="samples.plans.runner:kill_probe",
+            probe_args={"point": point, "step": 3, "marker": str(marker)},
+        )
+        run_id = client.start(py("five_writes", skus=["B-1", "B-2", "B-3"], base=base))
+        assert first.wait(30) == -signal.SIGKILL
+        assert marker.exists()
+        mid = writes_of(erp, run_id)
+        assert all(n == 1 for n in mid.values())
+        workers.start()
+        info = client.wait(run_id, timeout_s=30)
+        assert info.status == "succeeded", info.summary()
+        counts = writes_of(erp, run_id)
+        assert counts == {f"{run_id}/{i}": 1 for i in range(1, 6)}
+        steps = [s for s in client.steps(run_id) if s["function_name"] == "zapi.step"]
+        assert [s["output"]["step"] for s in steps] == [1, 2, 3, 4, 5]
+        third = steps[2]["output"]
+        if point in ("sent", "finished", "intent_begun"):
+            # the restarted worker found the intent and did not blindly resend
+            actions = [a["action"] for a in third["attempts"]]
+            assert actions[0] == "send"
+            assert "reconcile" in actions or point == "finished"
+        assert erp.store.item("B-1") is not None
+
+
+class TestApprovals:
+    """Approvals park a run durably and apply each decision exactly once."""
+
+    def test_survives_ten_restarts_and_applies_once(
+        self, workers: Workers, client: RunsClient, erp: ErpServer
+    ) -> None:
+        """Ten kills while parked; an approval sent with no worker up; a duplicate is ignored."""
+        w = workers.start()
+        run_id = client.start(py("approve_then_write", sku="C-1", quantity=77))
+        info = client.wait(run_id, timeout_s=20)
+        assert info.status == "waiting_approval"
+        assert info.state is not None and info.state.wait is not None
+        assert info.state.wait.values == {"quantity": 77}
+        for _ in range(10):
+            workers.kill(w)
+            w = workers.start()
+            assert client.wait(run_id, timeout_s=20).status == "waiting_approval"
+        workers.kill(w)
+        client.approve(run_id, by="alice", note="narrowed", changes={"quantity": 5})
+        client.approve(run_id, by="alice", note="narrowed", changes={"quantity": 5})
+        client.approve(run_id, by="bob", changes={"quantity": 9})
+        workers.start()
+        info = client.wait(run_id, timeout_s=20, parked_ok=False)
+        assert info.status == "succeeded", info.summary()
+        assert info.output["output"]["after"] == 5
+        assert info.output["output"]["approved_by"] == "alice"
+        assert writes_of(erp, run_id) == {f"{run_id}/3": 1}
+        decisions = [
+            s["output"] for s in client.steps(run_id) if s["function_name"] == "zapi.decision"
+        ]
+        assert len(decisions) == 1
+        assert decisions[0]["decision"]["by"] == "alice"
+        assert decisions[0]["decision"]["changes"] == {"quantity": 5}
+
+    def test_bad_decisions_are_refused(self, workers: Workers, client: RunsClient) -> None:
+        """Unknown values, wrong verbs and runs not waiting are refused before sending."""
+        from zapi.errors import WorkflowError
+
+        workers.start()
+        run_id = client.start(py("approve_then_write", sku="C-2", quantity=3))
+        client.wait(run_id, timeout_s=20)
+        with pytest.raises(WorkflowError, match="no value warehouse"):
+            client.approve(run_id, by="al", changes={"warehouse": "x"})
+        with pytest.raises(WorkflowError, match="accepts approve, reject, cancel, not resume"):
+            client.resume(run_id, by="al")
+        d = client.reject(run_id, by="al", note="no")
+        info = client.wait(run_id, timeout_s=20, past=d)
+        assert info.status == "rejected"
+        with pytest.raises(WorkflowError, match="not waiting"):
+            client.approve(run_id, by="al")
+
+    def test_durable_deadline_times_out(self, workers: Workers, client: RunsClient) -> None:
+        """An approval not given before its deadline rejects the run, across a restart."""
+        w = workers.start()
+        run_id = client.start(py("approve_then_write", sku="C-3", quantity=3, timeout_s=3))
+        info = client.wait(run_id, timeout_s=20)
+        assert info.state is not None and info.state.wait is not None
+        assert info.state.wait.deadline is not None
+        workers.kill(w)
+        workers.start()
+        info = client.wait(run_id, timeout_s=20, parked_ok=False)
+        assert info.status == "rejected"
+        assert "timed out by deadline" in info.output["message"]
+
+
+class TestCompensation:
+    """A rejection rolls committed steps back in reverse order, each at most once."""
+
+    SKUS = ["D-1", "D-2", "D-3"]
+
+    def test_reject_after_three_steps(
+        self, workers: Workers, client: RunsClient, erp: ErpServer
+    ) -> None:
+        """Net effect zero, compensations in reverse order."""
+        before = {s: erp.store.item(s).quantity for s in self.SKUS}  # type: ignore[union-attr]
+        workers.start()
+        run_id = client.start(py("writes_then_approval", skus=self.SKUS, quantity=4242))
+        assert client.wait(run_id, timeout_s=20).status == "waiting_approval"
+        d = client.reject(run_id, by="carol", note="wrong")
+        info = client.wait(run_id, timeout_s=20, past=d)
+        assert info.status == "rejected"
+        assert {s: erp.store.item(s).quantity for s in self.SKUS} == before  # type: ignore[union-attr]
+        mine = [w for w in ledger(erp) if str(w["request_id"]).startswith(run_id)]
+        assert [w["request_id"].removeprefix(run_id) for w in mine] == [
+            "/2",
+            "/4",
+            "/6",
+            "/6/undo",
+            "/4/undo",
+            "/2/undo",
+        ]
+
+    @pytest.mark.parametrize("point", ["intent_begun", "sent"])
+    def test_kill_during_compensation(
+        self, point: str, workers: Workers, client: RunsClient, erp: ErpServer, tmp_path: Path
+    ) -> None:
+        """A worker killed inside a compensation resumes the rollback; each undo lands once."""
+        skus = ["D-4", "D-5", "D-6"]
+        before = {s: erp.store.item(s).quantity for s in skus}  # type: ignore[union-attr]
+        w = workers.start(
+            probe="samples.plans.runner:kill_probe",
+            probe_args={
+                "point": point,
+                "step": 4,
+                "marker": str(tmp_path / "k"),
+                "role": "compensation",
+            },
+        )
+        run_id = client.start(py("writes_then_approval", skus=skus, quantity=3131))
+        client.wait(run_id, timeout_s=20)
+        d = client.reject(run_id, by="dave")
+        assert w.wait(30) == -signal.SIGKILL
+        workers.start()
+        assert client.wait(run_id, timeout_s=20, past=d).status == "rejected"
+        assert {s: erp.store.item(s).quantity for s in skus} == before  # type: ignore[union-attr]
+        assert writes_of(erp, run_id) == {
+            f"{run_id}/{k}": 1 for k in ("2", "4", "6", "6/undo", "4/undo", "2/undo")
+        }
+
+    def test_missing_compensation_stops_rollback(
+        self, workers: Workers, client: RunsClient, erp: ErpServer
+    ) -> None:
+        """A write without a compensation parks the rollback with an operator message."""
+        workers.start()
+        run_id = client.start(
+            py("writes_then_approval", skus=["D-7", "D-8"], quantity=1, undo=False)
+        )
+        client.wait(run_id, timeout_s=20)
+        d = client.reject(run_id, by="erin")
+        info = client.wait(run_id, timeout_s=20, past=d)
+        assert info.status == "paused"
+        assert info.state is not None and info.state.wait is not None
+        assert info.state.wait.name == "rollback blocked"
+        assert "declares no compensation" in info.state.message
+        client.cancel(run_id, by="erin")
+        info = client.wait(run_id, timeout_s=20, parked_ok=False)
+        assert info.status == "rejected"
+        assert "rollback stopped at step 4 by erin" in info.output["message"]
+
+
+class TestPermissions:
+    """The policy refuses calls before any network I/O."""
+
+    def test_denied_call_sends_nothing(
+        self, workers: Workers, client: RunsClient, erp: ErpServer, tmp_path: Path
+    ) -> None:
+        """A denied write reaches no server and is recorded as denied."""
+        policy = tmp_path / "policy.yaml"
+        policy.write_text(
+            "grants:\n  - workflow: five_writes\n    tools: [erp_get_item]\n    access: [read]\n"
+        )
+        workers.start(policy=str(policy))
+        seen = erp.injector._requests
+        run_id = client.start(py("five_writes", skus=["A-9"], base=1))
+        info = client.wait(run_id, timeout_s=20)
+        assert info.status == "failed"
+        assert "denied" in info.output["message"]
+        assert erp.injector._requests == seen
+        assert writes_of(erp, run_id) == {}
+        step = next(s["output"] for s in client.steps(run_id) if s["function_name"] == "zapi.step")
+        assert step["outcome"] == "denied"
+        assert step["error"]["code"] == "scope_denied"
+
+    def test_destructive_needs_approval(
+        self, workers: Workers, client: RunsClient, shop: Any, tmp_path: Path
+    ) -> None:
+        """``require_approval: [destructive]`` parks before a destructive call."""
+        policy = tmp_path / "policy.yaml"
+        policy.write_text("default: allow\nrequire_approval: [destructive]\n")
+        plan = {
+            "name": "cancel_order",
+            "inputs": {"order_id": {}},
+            "steps": [
+                {
+                    "id": "cancel",
+                    "tool": "shop_cancel_order",
+                    "args": {"order_id": "${inputs.order_id}"},
+                }
+            ],
+        }
+        workers.start(policy=str(policy))
+        order = shop.store.orders("paid", 1, 1)[0][0]
+        run_id = client.start(
+            RunSpec(kind="plan", workflow="cancel_order", plan=plan, inputs={"order_id": order.id})
+        )
+        info = client.wait(run_id, timeout_s=20)
+        assert info.status == "waiting_approval"
+        assert info.state is not None and info.state.wait is not None
+        assert info.state.wait.name == "allow shop_cancel_order"
+        assert shop.store.order(order.id).status == "paid"
+        d = client.approve(run_id, by="frank")
+        assert client.wait(run_id, timeout_s=20, past=d).status == "succeeded"
+        assert shop.store.order(order.id).status == "cancelled"
+
+
+class TestPlans:
+    """Declarative plans: validation, references, verification and the inventory demo."""
+
+    def test_plan_validation(self, tmp_path: Path) -> None:
+        """Unknown references and duplicate ids are refused when the plan is loaded."""
+        from runtime.workflows import load_plan
+        from zapi.errors import WorkflowError
+
+        bad = tmp_path / "bad.yaml"
+        bad.write_text(
+            "name: x\nsteps:\n  - id: a\n    tool: t\n    args: {v: '${steps.b.output}'}\n"
+        )
+        with pytest.raises(WorkflowError, match="earlier step"):
+            load_plan(bad)
+        bad.write_text("name: x\nsteps:\n  - {id: a, tool: t}\n  - {id: a, tool: t}\n")
+        with pytest.raises(WorkflowError, match="used twice"):
+            load_plan(bad)
+        plan = load_plan(REPO / "samples/plans/inventory_sync.yaml")
+        assert plan.tools() == ["erp_get_item", "erp_set_stock", "shop_get_order"]
+
+    def test_inventory_sync_pauses_on_504_and_resumes(
+        self, workers: Workers, client: RunsClient, erp: ErpServer, shop: Any
+    ) -> None:
+        """The seed demo: a 504 pauses with context; resume completes without re-reading."""
+        from runtime.workflows import load_plan
+
+        plan = load_plan(REPO / "samples/plans/inventory_sync.yaml")
+        order = shop.store.orders("paid", 1, 1)[0][0]
+        line = order.to_json()["items"][0]
+        sku, qty = line["sku"], line["quantity"]
+        start = erp.store.item(sku).quantity  # type: ignore[union-attr]
+        erp.injector.configure(Faults(commit_then_504=1.0))
+        try:
+            w = workers.start()
+            run_id = client.start(
+                RunSpec(
+                    kind="plan",
+                    workflow=plan.name,
+                    plan=plan.model_dump(mode="json"),
+                    inputs={"order_id": order.id},
+                )
+            )
+            info = client.wait(run_id, timeout_s=20)
+            assert info.status == "paused"
+            assert info.state is not None and info.state.wait is not None
+            assert info.state.wait.error is not None
+            assert info.state.wait.error["context"]["status"] == 504
+            assert info.state.wait.error["code"] == "outcome_unknown"
+            assert info.state.wait.error["tool"] == "erp_set_stock"
+        finally:
+            erp.injector.configure(Faults())
+        workers.kill(w)
+        shop_requests = shop.injector._requests
+        d = client.resume(run_id, by="ops")
+        workers.start()
+        info = client.wait(run_id, timeout_s=20, past=d)
+        assert info.status == "succeeded", info.output
+        assert info.output["output"] == {
+            "order": order.id,
+            "sku": sku,
+            "before": start,
+            "after": start - qty,
+        }
+        assert shop.injector._requests == shop_requests  # the order was not fetched again
+        assert writes_of(erp, run_id) == {f"{run_id}/3": 1}
+        assert erp.store.item(sku).quantity == start - qty  # type: ignore[union-attr]
+        erp.store.set_stock(sku, start, warehouse=None, region_id=None, request_id="reset")
+
+
+class TestAudit:
+    """``export`` tells the complete story from the durable state alone."""
+
+    def test_export_after_rejection(
+        self, workers: Workers, client: RunsClient, erp: ErpServer
+    ) -> None:
+        """Inputs, steps with attempts, the decision and the compensations are all there."""
+        from runtime.workflows.audit import export_run
+
+        workers.start()
+        run_id = client.start(py("writes_then_approval", skus=["B-7", "B-8", "B-9"], quantity=8))
+        client.wait(run_id, timeout_s=20)
+        d = client.reject(run_id, by="gina", note="audit me")
+        client.wait(run_id, timeout_s=20, past=d)
+        lines = export_run(client, run_id)
+        kinds = [line["type"] for line in lines]
+        assert kinds[0] == "run" and lines[0]["inputs"]["quantity"] == 8
+        assert kinds.count("step") == 6
+        assert kinds.count("compensation") == 3
+        assert kinds.count("decision") == 1
+        assert kinds[-1] == "result" and lines[-1]["status"] == "rejected"
+        decision = lines[kinds.index("decision")]["decision"]
+        assert decision["by"] == "gina" and decision["note"] == "audit me"
+        writes = [
+            line for line in lines if line["type"] == "step" and line["tool"] == "erp_set_stock"
+        ]
+        assert all(line["attempts"][0]["action"] == "send" for line in writes)
+        assert [line["seq"] for line in lines] == list(range(1, len(lines) + 1))
+
+
+class TestReplay:
+    """A resumed run whose code now makes another call stops with ReplayMismatch."""
+
+    def test_changed_code_is_refused(self, workers: Workers, client: RunsClient) -> None:
+        """The mismatch fails the run with a clear message instead of mixing results."""
+        w = workers.start()
+        run_id = client.start(py("shifting", sku="A-2"))
+        assert client.wait(run_id, timeout_s=20).status == "waiting_approval"
+        workers.kill(w)
+        workers.start(env={"ZAPI_FLOW_TOOL": "erp_list_orders"})
+        d = client.approve(run_id, by="h")
+        info = client.wait(run_id, timeout_s=20, past=d)
+        assert info.status == "failed"
+        assert "resume it with the code and plan it started with" in info.output["message"]
+        assert info.output["error"]["code"] == "replay_mismatch"
+
+
+def run_queue(
+    workers: Workers,
+    client: RunsClient,
+    erp: ErpServer,
+    *,
+    n_workers: int,
+    n_runs: int,
+    timeout_s: float,
+) -> dict[str, int]:
+    """Queue ``n_runs`` one-write runs to ``n_workers`` workers; check each ran exactly once."""
+    import time
+
+    for i in range(n_workers):
+        workers.start(executor_id=f"w{i + 1}", worker_concurrency=16)
+    ids = [client.start(py("one_write", sku=f"A-{i % 10 + 1}", quantity=i)) for i in range(n_runs)]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        done = client._dbos.list_workflows(
+            workflow_ids=ids, status="SUCCESS", load_input=False, load_output=False
+        )
+        if len(done) == n_runs:
+            break
+        time.sleep(0.5)
+    statuses = client._dbos.list_workflows(workflow_ids=ids, load_input=False)
+    assert sorted(s.status for s in statuses) == ["SUCCESS"] * n_runs
+    per_run: dict[str, int] = {}
+    for w in ledger(erp):
+        rid = str(w["request_id"]).split("/")[0]
+        per_run[rid] = per_run.get(rid, 0) + 1
+    assert {rid: per_run.get(rid, 0) for rid in ids} == dict.fromkeys(ids, 1)
+    by_worker: dict[str, int] = {}
+    for s in statuses:
+        by_worker[s.executor_id] = by_worker.get(s.executor_id, 0) + 1
+    return by_worker
+
+
+class TestQueue:
+    """Several workers share one queue and run each queued run exactly once."""
+
+    def test_two_workers_on_one_sqlite_file(
+        self, workers: Workers, client: RunsClient, erp: ErpServer
+    ) -> None:
+        """1,000 queued runs, two worker processes, each run exactly once, both workers busy."""
+        by_worker = run_queue(workers, client, erp, n_workers=2, n_runs=1000, timeout_s=150)
+        assert set(by_worker) == {"w1", "w2"}, by_worker
+
+
+@pytest.fixture
+def pg_url() -> str:
+    url = os.environ.get("ZAPI_TEST_PG_URL")
+    if not url:
+        if os.environ.get("CI") == "true":
+            pytest.fail("ZAPI_TEST_PG_URL is not set: .ci/services should have started Postgres")
+        pytest.skip("ZAPI_TEST_PG_URL is not set (source .ci/services to start Postgres)")
+    import sqlalchemy as sa
+
+    from runtime.workflows.intents import make_engine
+
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA IF EXISTS dbos CASCADE"))
+        conn.execute(sa.text("DROP TABLE IF EXISTS zapi_wf_intents"))
+    engine.dispose()
+    return url
+
+
+class TestPostgres:
+    """Three worker processes on Postgres (started by .ci/services from Debian's package)."""
+
+    def test_three_workers_thousand_runs(
+        self, pg_url: str, tmp_path: Path, erp: ErpServer, shop: Any
+    ) -> None:
+        """1,000 queued runs, three workers, each run exactly once, all three workers busy."""
+        workers = Workers(tmp_path, pg_url, {"erp_url": erp.url, "shop_url": shop.url})
+        client = RunsClient(pg_url)
+        try:
+            by_worker = run_queue(workers, client, erp, n_workers=3, n_runs=1000, timeout_s=150)
+            assert set(by_worker) == {"w1", "w2", "w3"}, by_worker
+        finally:
+            client.close()
+            workers.close()
+
+    def test_crash_resume_on_postgres(
+        self, pg_url: str, tmp_path: Path, erp: ErpServer, shop: Any
+    ) -> None:
+        """The write protocol holds on Postgres too: kill after send, restart, exact ledger."""
+        workers = Workers(tmp_path, pg_url, {"erp_url": erp.url, "shop_url": shop.url})
+        client = RunsClient(pg_url)
+        try:
+            w = workers.start(
+                probe="samples.plans.runner:kill_probe",
+                probe_args={"point": "sent", "step": 2, "marker": str(tmp_path / "k")},
+            )
+            run_id = client.start(py("five_writes", skus=["C-7", "C-8"], base=7000))
+            assert w.wait(30) == -signal.SIGKILL
+            workers.start()
+            assert client.wait(run_id, timeout_s=30).status == "succeeded"
+            assert writes_of(erp, run_id) == {f"{run_id}/{i}": 1 for i in range(1, 6)}
+        finally:
+            client.close()
+            workers.close()
+
+
+class TestCli:
+    """``zapi run`` and ``zapi runs ...`` drive the demo end to end."""
+
+    def test_commands_document_themselves(self) -> None:
+        """Every workflow command has help text with an Example: line."""
+        from zapi.cli_workflows import COMMANDS, runs_group
+
+        commands = [c for c in COMMANDS if c is not runs_group] + list(runs_group.commands.values())
+        for command in [*commands, runs_group]:
+            assert "Example:" in (command.help or ""), command.name
+
+    def test_demo_from_the_readme(
+        self, tmp_path: Path, erp: ErpServer, shop: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """504 on: the run pauses with context; `runs resume` completes it; export tells all."""
+        from zapi.cli import main
+
+        order = shop.store.orders("paid", 1, 1)[0][0]
+        sku = order.to_json()["items"][0]["sku"]
+        start = erp.store.item(sku).quantity  # type: ignore[union-attr]
+        db = str(tmp_path / "runs.db")
+        runner = [
+            "--runner",
+            "samples.plans.runner:make_runner",
+            "--runner-arg",
+            f"erp_url={erp.url}",
+            "--runner-arg",
+            f"shop_url={shop.url}",
+        ]
+        erp.injector.configure(Faults(commit_then_504=1.0))
+        try:
+            code = main(
+                [
+                    "run",
+                    str(REPO / "samples/plans/inventory_sync.yaml"),
+                    "--input",
+                    f"order_id={order.id}",
+                    "--db",
+                    db,
+                    "--run-id",
+                    "demo-1",
+                    *runner,
+                ]
+            )
+        finally:
+            erp.injector.configure(Faults())
+        out = capsys.readouterr().out
+        assert code == 0, out
+        assert "run demo-1: paused" in out
+        assert '"status": 504' in out
+        assert "next: zapi runs resume | cancel demo-1 --by NAME" in out
+        assert main(["runs", "list", "--db", db]) == 0
+        assert "demo-1  paused" in capsys.readouterr().out
+        assert main(["runs", "resume", "demo-1", "--by", "ops", "--db", db, *runner]) == 0
+        out = capsys.readouterr().out
+        assert "run demo-1: succeeded" in out, out
+        assert erp.store.item(sku).quantity < start  # type: ignore[union-attr]
+        export = tmp_path / "demo.jsonl"
+        assert main(["runs", "export", "demo-1", "--db", db, "-o", str(export)]) == 0
+        lines = [json.loads(line) for line in export.read_text().splitlines()]
+        kinds = [line["type"] for line in lines]
+        steps = [line for line in lines if line["type"] == "step"]
+        # order, item, stock (504: unknown), stock again after resume, the verify read
+        assert [(x["step"], x["outcome"]) for x in steps] == [
+            (1, "ok"),
+            (2, "ok"),
+            (3, "unknown"),
+            (3, "ok"),
+            (4, "ok"),
+        ]
+        assert steps[3]["reconciled"] is True
+        assert [(a["action"], a["outcome"]) for a in steps[3]["attempts"]] == [
+            ("send", "unknown"),
+            ("reconcile", "landed"),
+        ]
+        assert "verification" in kinds and "decision" in kinds
+        assert lines[-1]["status"] == "succeeded"
+        erp.store.set_stock(sku, start, warehouse=None, region_id=None, request_id="reset")
+
+    def test_decisions_on_the_command_line(
+        self,
+        tmp_path: Path,
+        workers: Workers,
+        client: RunsClient,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """approve --set narrows a value; errors are one line with exit code 1."""
+        from zapi.cli import main
+
+        workers.start()
+        run_id = client.start(py("approve_then_write", sku="C-9", quantity=50))
+        client.wait(run_id, timeout_s=20)
+        db = workers.db_url
+        assert main(["runs", "show", run_id, "--db", db]) == 0
+        assert '"quantity": 50' in capsys.readouterr().out
+        assert main(["runs", "approve", run_id, "--by", "ann", "--set", "nope=1", "--db", db]) == 1
+        assert "has no value nope" in capsys.readouterr().err
+        assert (
+            main(
+                [
+                    "runs",
+                    "approve",
+                    run_id,
+                    "--by",
+                    "ann",
+                    "--set",
+                    "quantity=7",
+                    "--note",
+                    "smaller",
+                    "--db",
+                    db,
+                ]
+            )
+            == 0
+        )
+        info = client.wait(run_id, timeout_s=20, parked_ok=False)
+        assert info.output["output"]["after"] == 7
+        assert main(["runs", "cancel", run_id, "--db", db]) == 1
+        assert "already succeeded" in capsys.readouterr().err
+
+
+def _chaos() -> Any:
+    import importlib
+    import sys
+
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        return importlib.import_module("chaos")
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+
+
+class TestChaos:
+    """The chaos harness (bench/chaos.py): short here, the full trials behind --chaos."""
+
+    def test_short_chaos(self) -> None:
+        """A few kill points plus random-time kills: every run exact."""
+        import io
+
+        chaos = _chaos()
+        out = io.StringIO()
+        figures = chaos.run_chaos(
+            trials=1,
+            random_kills=2,
+            parallel=2,
+            out=out,
+            points=[("sent", 2), ("finished", 4), ("intent_begun", 5), ("before_step", 3)],
+        )
+        assert figures["trials"] == 6 and figures["exact"] == 6, out.getvalue()
+        assert figures["killed"] == 6, out.getvalue()
+
+    @pytest.mark.chaos
+    def test_full_chaos(self) -> None:
+        """50 trials at every kill point plus 200 random kills: every run exact."""
+        import io
+
+        chaos = _chaos()
+        out = io.StringIO()
+        figures = chaos.run_chaos(
+            trials=50, random_kills=200, parallel=os.cpu_count() or 2, out=out
+        )
+        print(out.getvalue())
+        assert figures["failures"] == [], out.getvalue()
+        assert figures["exact"] == figures["trials"] == 50 * len(chaos.POINTS) + 200
+
+    @pytest.mark.chaos
+    def test_postgres_queue_and_sqlite_queue_at_scale(
+        self, pg_url: str, tmp_path: Path, erp: ErpServer, shop: Any
+    ) -> None:
+        """The multi-worker figures again, 3,000 runs on Postgres."""
+        workers = Workers(tmp_path, pg_url, {"erp_url": erp.url, "shop_url": shop.url})
+        client = RunsClient(pg_url)
+        try:
+            run_queue(workers, client, erp, n_workers=3, n_runs=3000, timeout_s=600)
+        finally:
+            client.close()
+            workers.close()
+
+
+class TestToolSetPinning:
+    """A run is pinned to the tool set it started with."""
+
+    def test_resume_with_other_tools_is_refused_unless_adopted(
+        self,
+        workers: Workers,
+        client: RunsClient,
+        erp: ErpServer,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """Another tool set is refused with a clear message; --adopt continues the run."""
+        from zapi.cli import main
+
+        erp.injector.configure(Faults(commit_then_504=1.0))
+        try:
+            w = workers.start()
+            run_id = client.start(py("five_writes", skus=["D-9"], base=900))
+            assert client.wait(run_id, timeout_s=20).status == "paused"
+        finally:
+            erp.injector.configure(Faults())
+        workers.kill(w)
+        runner = [
+            "--runner",
+            "samples.plans.runner:make_runner",
+            "--runner-arg",
+            f"erp_url={erp.url}",
+            "--runner-arg",
+            "tool_set=v2",
+            "--db",
+            workers.db_url,
+            "--module",
+            "samples.plans.flows",
+        ]
+        assert main(["runs", "resume", run_id, "--by", "ivy", *runner]) == 1
+        err = capsys.readouterr().err
+        assert "was started with tool set zapi-" in err and "--adopt" in err
+        assert client.get(run_id).status == "paused"
+        assert main(["runs", "resume", run_id, "--by", "ivy", "--adopt", *runner]) == 0
+        assert "succeeded" in capsys.readouterr().out
+        assert writes_of(erp, run_id) == {f"{run_id}/{i}": 1 for i in range(1, 6)}
+
+
+class TestRealRuntime:
+    """The zapi runtime (cards from the committed ERP HAR) as the workflow's tool runner."""
+
+    def test_plan_through_the_runtime(self, tmp_path: Path, erp: ErpServer) -> None:
+        """Reads, a verified PUT and a reconcilable POST run durably through RuntimeRunner."""
+        import httpx
+
+        import zapi
+        from runtime import ActionLog, Runtime
+        from runtime.workflows import Engine, EngineConfig
+        from runtime.workflows.adapters import RuntimeRunner
+        from toolgen.cards import load_cards
+
+        zapi.analyze([str(REPO / "samples/hars/erp_session.har")], str(tmp_path / "out"))
+        http = httpx.Client(timeout=10)
+        http.post(erp.url + "/login", data={"username": "alice", "password": "wonderland"})
+        cards = load_cards(tmp_path / "out")
+
+        def named(method: str, path_end: str) -> str:
+            return next(
+                c.name for c in cards.values() if c.method == method and c.path.endswith(path_end)
+            )
+
+        put_stock = named("PUT", "/stock")
+        post_order = named("POST", "/api/orders")
+        get_item = next(
+            c.name
+            for c in cards.values()
+            if c.method == "GET" and c.path.startswith("/api/items/") and c.path.count("/") == 3
+        )
+        rt = Runtime(cards, client=http, log=ActionLog(), base_url=erp.url)
+        runner = RuntimeRunner(rt, credential="alice")
+        info = runner.info(post_order)
+        assert (info.method, info.access, info.reconcilable) == ("POST", "write", True)
+        plan = {
+            "name": "rt",
+            "inputs": {"sku": {}},
+            "steps": [
+                {"id": "item", "tool": get_item, "args": {"item_id": "${inputs.sku}"}},
+                {
+                    "id": "stock",
+                    "tool": put_stock,
+                    "args": {
+                        "item_id": "${inputs.sku}",
+                        "quantity": 4321,
+                        "reason": "wf",
+                        "warehouse": "${steps.item.output.warehouse}",
+                    },
+                },
+                {
+                    "id": "order",
+                    "tool": post_order,
+                    "args": {"sku": "${inputs.sku}", "quantity": 1, "customer": "wf"},
+                },
+            ],
+        }
+        db = f"sqlite:///{tmp_path / 'rt.db'}"
+        engine = Engine(EngineConfig(db, poll_interval_s=0.05), runner).launch()
+        client = RunsClient(db)
+        try:
+            rid = client.start(
+                RunSpec(kind="plan", workflow="rt", plan=plan, inputs={"sku": "B-5"})
+            )
+            result = client.wait(rid, timeout_s=30, parked_ok=False)
+        finally:
+            client.close()
+            engine.shutdown()
+            rt.close()
+            http.close()
+        assert result.status == "succeeded", result.output
+        assert erp.store.item("B-5").quantity == 4321  # type: ignore[union-attr]
+        order = result.output["output"]["order"]
+        assert order["client_ref"] == f"{rid}/3"  # derived from the step's intent key
