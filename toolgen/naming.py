@@ -107,8 +107,10 @@ def _words(op: Operation) -> tuple[list[str], bool, str | None]:
     if lits and not ends_param:
         last = _snake(lits[-1])
         first = last.split("_")[0]
-        if op.method == "POST" and len(last.split("_")) > 1 and any(
-            w in _ACTION_WORDS for w in last.split("_")[1:]
+        if (
+            op.method == "POST"
+            and len(last.split("_")) > 1
+            and any(w in _ACTION_WORDS for w in last.split("_")[1:])
         ):
             return [_snake(w) for w in lits[:-1]], ends_param, last  # bin_update.do: bin_update
         if (
