@@ -315,10 +315,9 @@ def _description(op: Operation, safety: str) -> str:
     if op.discriminator:
         what += f" ({op.protocol} {op.discriminator})"
     statuses = ", ".join(f"{s} x{ev.responses[s].count}" for s in sorted(ev.responses))
-    files = len(ev.sources)
     parts = [
         f"{what} on {op.origin}.",
-        f"Seen {ev.count} time(s) in {files} recording(s); answered {statuses}.",
+        f"Seen {ev.count} time(s); answered {statuses}.",
         f"Safety: {safety.replace('_', '-')}.",
     ]
     if ev.ui_actions:
