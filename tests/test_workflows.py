@@ -857,12 +857,18 @@ class TestRealRuntime:
                 RunSpec(kind="plan", workflow="rt", plan=plan, inputs={"sku": "B-5"})
             )
             result = client.wait(rid, timeout_s=30, parked_ok=False)
+            from runtime.workflows.audit import export_run
+
+            story = export_run(client, rid)
         finally:
             client.close()
             engine.shutdown()
             rt.close()
             http.close()
         assert result.status == "succeeded", result.output
+        stock_step = next(e for e in story if e["type"] == "step" and e.get("tool") == put_stock)
+        assert stock_step["verification"]["ok"] is True  # the runtime's read-after-write
+        assert stock_step["drift"] == []
         assert erp.store.item("B-5").quantity == 4321  # type: ignore[union-attr]
         order = result.output["output"]["order"]
         assert order["client_ref"] == f"{rid}/3"  # derived from the step's intent key

@@ -49,8 +49,20 @@ class RuntimeRunner:
         self, tool: str, args: Mapping[str, Any], *, idempotency_key: str | None = None
     ) -> Any:
         """Execute through the runtime; return the response data (with verification)."""
+        return self.call_detailed(tool, args, idempotency_key=idempotency_key)[0]
+
+    def call_detailed(
+        self, tool: str, args: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        """Execute; return the data and what the step record keeps: verification, drift."""
         result = self.runtime.execute(tool, dict(args), idempotency_key=idempotency_key)
-        return result.data
+        extras: dict[str, Any] = {
+            "verification": result.verification.model_dump(mode="json")
+            if result.verification is not None
+            else None,
+            "drift": [f.model_dump(mode="json") for f in result.drift],
+        }
+        return result.data, extras
 
     def reconcile(
         self, tool: str, args: Mapping[str, Any], *, idempotency_key: str | None = None

@@ -106,6 +106,7 @@ class StepRecord(_Record):
     attempts: list[Attempt] = Field(default_factory=list)
     reconciled: bool = False
     verification: dict[str, Any] | None = None
+    drift: list[dict[str, Any]] = Field(default_factory=list)
     started_at: str
     finished_at: str
 

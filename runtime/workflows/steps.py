@@ -87,6 +87,8 @@ class _Builder:
         result: Any = None,
         error: dict[str, Any] | None = None,
         reconciled: bool = False,
+        verification: dict[str, Any] | None = None,
+        drift: list[dict[str, Any]] | None = None,
     ) -> StepRecord:
         c = self.call
         return StepRecord(
@@ -104,6 +106,8 @@ class _Builder:
             error=error,
             attempts=self.attempts,
             reconciled=reconciled,
+            verification=verification,
+            drift=drift or [],
             started_at=self.started,
             finished_at=utc_iso(),
         )
@@ -145,15 +149,26 @@ def execute_step(
         return b.record("denied", error=exc.to_dict()).model_dump(mode="json")
     if not info.is_write:
         try:
-            result = runner.call(call.tool, call.args)
+            result, extras = _invoke(runner, call.tool, call.args, None)
         except ExecutionError as exc:
             b.attempt("send", classify(exc), exc.to_dict())
             return b.record(classify(exc), error=exc.to_dict()).model_dump(mode="json")
         b.attempt("send", "ok")
-        return b.record("ok", result=result).model_dump(mode="json")
+        return b.record("ok", result=result, **extras).model_dump(mode="json")
     record = _write(call, info, runner, intents, b, probe)
     probe("finished", call)
     return record
+
+
+def _invoke(
+    runner: ToolRunner, tool: str, args: Mapping[str, Any], key: str | None
+) -> tuple[Any, dict[str, Any]]:
+    """Call a tool; with a runner that reports them, also its verification and drift findings."""
+    detailed = getattr(runner, "call_detailed", None)
+    if callable(detailed):
+        result, extras = detailed(tool, args, idempotency_key=key)
+        return result, dict(extras)
+    return runner.call(tool, args, idempotency_key=key), {}
 
 
 def _write(
@@ -187,7 +202,7 @@ def _write(
     intents.begin(call.key, call.run_id, call.tool, sent + 1)
     probe("intent_begun", call)
     try:
-        result = runner.call(call.tool, call.args, idempotency_key=call.key)
+        result, extras = _invoke(runner, call.tool, call.args, call.key)
     except ExecutionError as exc:
         probe("sent", call)
         outcome = classify(exc)
@@ -197,7 +212,7 @@ def _write(
         return record
     probe("sent", call)
     b.attempt(action, "ok")
-    record = b.record("ok", result=result).model_dump(mode="json")
+    record = b.record("ok", result=result, **extras).model_dump(mode="json")
     intents.finish(call.key, "done", record)
     return record
 
