@@ -35,8 +35,14 @@ from runtime.policy import (
     Scope,
     parse_retry_after,
 )
+from runtime.settle import (
+    Reader,
+    ReconcileResult,
+    VerificationReport,
+    reconcile_write,
+    verify_write,
+)
 from runtime.transport import Transport, was_sent
-from runtime.verify import Mismatch, check, expected_from, read_args, resolve_pointer
 from toolgen.cards import ToolCard
 from zapi.errors import (
     ExecutionError,
@@ -55,27 +61,6 @@ __all__ = ["AttemptHook", "CallResult", "ReconcileResult", "Runtime", "Verificat
 AttemptHook = Callable[[LogRecord], None]
 """Called with each intent record right after it is stored and before the request is sent."""
 Outcome = Literal["ok", "not_applied", "ambiguous", "failed"]
-
-
-class VerificationReport(BaseModel):
-    """What read-after-write verification found."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    ok: bool
-    read_tool: str
-    reads: int
-    mismatches: list[Mismatch] = Field(default_factory=list)
-
-
-class ReconcileResult(BaseModel):
-    """Whether a write whose outcome was ambiguous landed, as far as a read can tell."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    result: Literal["landed", "not_landed", "unknown"]
-    detail: str
-    evidence: Any = None
 
 
 class CallResult(BaseModel):
@@ -768,37 +753,23 @@ class Runtime:
             drift=drift,
         )
 
+    def _read(self, call: _Call) -> Reader:
+        """A read on behalf of ``call`` (logged under it, never itself verified)."""
+
+        def read(tool: str, args: dict[str, Any]) -> Any:
+            return self.execute(
+                tool, args, verify=False, _parent=call.call_id, run_id=call.run_id, step=call.step
+            ).data
+
+        return read
+
     def _verify(self, call: _Call, data: Any) -> VerificationReport | None:
-        card, plan = call.card, call.card.verification
-        assert plan is not None
-        rargs = read_args(plan.args, call.args, data)
-        expected = expected_from(plan, call.args)
-        if rargs is None or not expected:
+        card = call.card
+        outcome = verify_write(card, call.args, data, self._read(call), self.policy, self.sleep)
+        if outcome is None:
             self._emit(call, Verified, ok=True, reads=0, code="verification_skipped")
             return None
-        mismatches: list[Mismatch] = []
-        observed: Any = None
-        reads = 0
-        for i in range(self.policy.verify_attempts):
-            reads += 1
-            try:
-                observed = self.execute(
-                    plan.tool,
-                    rargs,
-                    verify=False,
-                    _parent=call.call_id,
-                    run_id=call.run_id,
-                    step=call.step,
-                ).data
-            except ExecutionError as exc:
-                observed = {"error": exc.code, "message": exc.message}
-                mismatches = [Mismatch(pointer="", expected=expected, observed=observed)]
-                break
-            mismatches = check(expected, observed)
-            if not mismatches:
-                break
-            if i + 1 < self.policy.verify_attempts:
-                self.sleep(self.policy.verify_interval_s)
+        mismatches, reads = outcome
         self._emit(
             call,
             Verified,
@@ -807,6 +778,8 @@ class Runtime:
             mismatches=mismatches,
             code="ok" if not mismatches else "verification_failed",
         )
+        plan = card.verification
+        assert plan is not None
         if mismatches:
             exp = {m.pointer: m.expected for m in mismatches}
             obs = {m.pointer: m.observed for m in mismatches}
@@ -823,99 +796,7 @@ class Runtime:
         return VerificationReport(ok=True, read_tool=plan.tool, reads=reads)
 
     def _reconcile(self, call: _Call) -> ReconcileResult:
-        card, args = call.card, call.args
-        result = ReconcileResult(result="unknown", detail="the card has no reconcile plan")
-        for i in range(self.policy.verify_attempts):
-            if card.reconcile is not None:
-                result = self._reconcile_list(call)
-            elif card.verification is not None and card.method.upper() in ("PUT", "PATCH"):
-                plan = card.verification
-                rargs = read_args(plan.args, args, None)
-                expected = expected_from(plan, args)
-                if rargs is None or not expected:
-                    return result
-                try:
-                    seen = self.execute(
-                        plan.tool,
-                        rargs,
-                        verify=False,
-                        _parent=call.call_id,
-                        run_id=call.run_id,
-                        step=call.step,
-                    ).data
-                except ExecutionError as exc:
-                    return ReconcileResult(
-                        result="unknown", detail=f"{plan.tool} failed: {exc.code}"
-                    )
-                mism = check(expected, seen)
-                result = ReconcileResult(
-                    result="not_landed" if mism else "landed",
-                    evidence=seen,
-                    detail=f"{plan.tool} shows "
-                    + ("the written values" if not mism else f"{len(mism)} field(s) not written"),
-                )
-            if result.result != "not_landed":
-                return result
-            if i + 1 < self.policy.verify_attempts:
-                self.sleep(self.policy.verify_interval_s)
-        return result
-
-    def _reconcile_list(self, call: _Call) -> ReconcileResult:
-        card, args = call.card, call.args
-        plan = card.reconcile
-        assert plan is not None
-        rargs = read_args(plan.args, args, None)
-        if rargs is None:
-            return ReconcileResult(result="unknown", detail="reconcile arguments are missing")
-        try:
-            seen = self.execute(
-                plan.tool,
-                rargs,
-                verify=False,
-                _parent=call.call_id,
-                run_id=call.run_id,
-                step=call.step,
-            ).data
-        except ExecutionError as exc:
-            return ReconcileResult(result="unknown", detail=f"{plan.tool} failed: {exc.code}")
-        items = resolve_pointer(seen, plan.items_pointer)
-        if isinstance(items, dict):
-            items = [items]
-        if not isinstance(items, list):
-            return ReconcileResult(
-                result="unknown", detail=f"{plan.tool} has no list at {plan.items_pointer!r}"
-            )
-        want = {fld: args[a] for a, fld in plan.match.items() if a in args}
-        hits = [
-            it
-            for it in items
-            if isinstance(it, dict)
-            and not check(
-                {"/" + f.replace("~", "~0").replace("/", "~1"): v for f, v in want.items()}, it
-            )
-        ]
-        keyed = [a for a in plan.match if a in card.idempotency.client_ids and a in args]
-        filtered = any(src.removeprefix("arg:") in keyed for src in plan.args.values())
-        if hits and keyed:
-            return ReconcileResult(
-                result="landed",
-                evidence=hits[0],
-                detail=f"{plan.tool} lists it by {keyed[0]}={args[keyed[0]]!r}",
-            )
-        if hits:
-            return ReconcileResult(
-                result="unknown",
-                evidence=hits[0],
-                detail=f"{plan.tool} lists a matching item, but no client id makes it this call's",
-            )
-        if keyed and filtered:
-            return ReconcileResult(
-                result="not_landed",
-                detail=f"{plan.tool} has no item with {keyed[0]}={args[keyed[0]]!r}",
-            )
-        return ReconcileResult(
-            result="unknown", detail=f"{plan.tool} shows no match, but its list may be partial"
-        )
+        return reconcile_write(call.card, call.args, self._read(call), self.policy, self.sleep)
 
 
 def _classify(response: httpx.Response | None, error: TransportError | None) -> Outcome:
