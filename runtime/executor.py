@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import mimetypes
+import os
 import random
 import time
 import uuid
@@ -427,7 +429,9 @@ class Runtime:
         body = parts["body"]
         media = card.body_media.lower()
         if body is not None:
-            if "form" in media and "multipart" not in media and isinstance(body, dict):
+            if "multipart" in media and isinstance(body, dict):
+                kwargs["data"], kwargs["files"] = _multipart(card, body)
+            elif "form" in media and isinstance(body, dict):
                 kwargs["data"] = {k: str(_scalar(v)) for k, v in body.items()}
             elif isinstance(body, str) and media and "json" not in media:
                 kwargs["content"] = body.encode()
@@ -824,6 +828,38 @@ def _decode(response: httpx.Response) -> Any:
         except ValueError:
             pass
     return text
+
+
+def _multipart(
+    card: ToolCard, body: Mapping[str, Any]
+) -> tuple[dict[str, str], dict[str, tuple[str, bytes, str]]]:
+    """Split a multipart body into fields and files; a file argument is a local path."""
+    props = card.input_schema.get("properties", {})
+    binary = {
+        b.name: b.arg
+        for b in card.bindings
+        if b.location == "body" and props.get(b.arg, {}).get("format") == "binary"
+    }
+    data: dict[str, str] = {}
+    files: dict[str, tuple[str, bytes, str]] = {}
+    for name, value in body.items():
+        if name not in binary:
+            data[name] = str(_scalar(value))
+            continue
+        path = str(value)
+        try:
+            with open(path, "rb") as fh:
+                content = fh.read()
+        except OSError as exc:
+            raise InvalidArguments(
+                f"{card.name}: argument {binary[name]!r} must be the path of a readable file "
+                f"({exc.strerror}: {path})",
+                tool=card.name,
+                field=binary[name],
+            ) from exc
+        ctype = mimetypes.guess_type(path)[0] or "application/octet-stream"
+        files[name] = (os.path.basename(path), content, ctype)
+    return data, files
 
 
 def _scalar(value: Any) -> Any:

@@ -142,6 +142,49 @@ def rt_for(erp_out: Path, server: Any, tmp_path: Path, **kw: Any) -> Runtime:
     )
 
 
+class TestUpload:
+    """A multipart upload tool sends the file as a file part, with its fields."""
+
+    def test_upload_through_the_runtime(self, erp: Any, tmp_path: Path) -> None:
+        import zapi
+        from toolgen.cards import load_cards
+
+        root = Path(__file__).resolve().parent.parent
+        zapi.analyze([str(root / "samples/hars/erp_session.har")], str(tmp_path / "out"))
+        cards = load_cards(tmp_path / "out")
+        upload = next(c for c in cards.values() if c.path.endswith("/attachments"))
+        assert upload.body_media.startswith("multipart/form-data")
+        doc = tmp_path / "invoice.pdf"
+        doc.write_bytes(b"%PDF-1.4 " + bytes(range(256)) * 8)
+        http = httpx.Client(timeout=10)
+        http.post(erp.url + "/login", data={"username": "alice", "password": "wonderland"})
+        rt = Runtime(cards, client=http, base_url=erp.url, sleep=lambda s: None)
+        try:
+            res = rt.call(upload.name, item_id="A-3", file=str(doc), comment="signed")
+        finally:
+            rt.close()
+            http.close()
+        assert res.status == 201 and res.data["size"] == doc.stat().st_size
+        assert res.data["filename"] == "invoice.pdf"
+        assert ledger(erp)["counts"]["attachment"] == 1
+
+    def test_missing_file_names_the_argument(self, erp: Any, tmp_path: Path) -> None:
+        import zapi
+        from toolgen.cards import load_cards
+        from zapi.errors import InvalidArguments
+
+        root = Path(__file__).resolve().parent.parent
+        zapi.analyze([str(root / "samples/hars/erp_session.har")], str(tmp_path / "out"))
+        cards = load_cards(tmp_path / "out")
+        upload = next(c for c in cards.values() if c.path.endswith("/attachments"))
+        rt = Runtime(cards, base_url=erp.url, sleep=lambda s: None)
+        with pytest.raises(InvalidArguments) as exc:
+            rt.call(upload.name, item_id="A-3", file=str(tmp_path / "nope.pdf"), comment="x")
+        rt.close()
+        assert exc.value.context["field"] == "file"
+        assert ledger(erp)["total"] == 0
+
+
 class TestCards:
     """The analysed cards carry the plans the runtime needs."""
 

@@ -136,6 +136,7 @@ def body_schema(kind: str, stats: BodyStats) -> dict[str, Any]:
                         "type": "string",
                         "format": "binary",
                         "contentMediaType": "application/octet-stream",
+                        "description": "a file to upload (the runtime takes a local path)",
                     }
         return sch
     if kind == BodyKind.BINARY:
