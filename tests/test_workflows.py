@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from runtime.workflows import (
@@ -156,6 +157,92 @@ class TestCrashResume:
             assert actions[0] == "send"
             assert "reconcile" in actions or point == "finished"
         assert erp.store.item("B-1") is not None
+
+
+class TestCrashResumeThroughTheRuntime:
+    """Killed inside a write that goes through the real runtime, a run still writes once."""
+
+    @pytest.fixture(scope="class")
+    def cards(self, tmp_path_factory: pytest.TempPathFactory) -> str:
+        import zapi
+
+        out = tmp_path_factory.mktemp("rt-cards") / "out"
+        zapi.analyze([str(REPO / "samples/hars/erp_session.har")], str(out))
+        return str(out)
+
+    @pytest.mark.parametrize(
+        ("point", "step"), [("intent_begun", 1), ("sent", 1), ("intent_begun", 2), ("sent", 2)]
+    )
+    def test_kill_inside_write(
+        self,
+        point: str,
+        step: int,
+        cards: str,
+        workers: Workers,
+        client: RunsClient,
+        erp: ErpServer,
+        tmp_path: Path,
+    ) -> None:
+        """A PUT settled by its verification read, a POST by its client_ref list read."""
+        quantity = 7000 + step * 10 + ["intent_begun", "sent"].index(point)
+        plan = {
+            "name": "rt_chaos",
+            "inputs": {"sku": {}},
+            "steps": [
+                {
+                    "id": "stock",
+                    "tool": "update_item_stock",
+                    "args": {
+                        "item_id": "${inputs.sku}",
+                        "quantity": quantity,
+                        "reason": "chaos",
+                        "warehouse": "WH-1",
+                    },
+                },
+                {
+                    "id": "order",
+                    "tool": "create_order",
+                    "args": {"sku": "${inputs.sku}", "quantity": 2, "customer": "chaos"},
+                },
+            ],
+        }
+        runtime_runner = {
+            "runner": "samples.plans.runner:make_runtime_runner",
+            "runner_args": {"erp_url": erp.url, "cards": cards},
+        }
+        marker = tmp_path / "killed"
+        first = workers.start(
+            probe="samples.plans.runner:kill_probe",
+            probe_args={"point": point, "step": step, "marker": str(marker)},
+            **runtime_runner,
+        )
+        run_id = client.start(
+            RunSpec(kind="plan", workflow="rt_chaos", plan=plan, inputs={"sku": "C-4"})
+        )
+        assert first.wait(30) == -signal.SIGKILL and marker.exists()
+        workers.start(**runtime_runner)
+        info = client.wait(run_id, timeout_s=30)
+        assert info.status == "succeeded", info.summary()
+        writes = erp.store.ledger_snapshot()["writes"]
+        stock = [w for w in writes if w["kind"] == "stock" and w.get("quantity") == quantity]
+        orders = httpx.get(
+            erp.url + "/api/orders",
+            params={"client_ref": f"{run_id}/2"},
+            cookies=_erp_login(erp),
+            timeout=5,
+        ).json()["orders"]
+        assert (len(stock), len(orders)) == (1, 1)
+        steps = [s["output"] for s in client.steps(run_id) if s["function_name"] == "zapi.step"]
+        assert [s["step"] for s in steps] == [1, 2]
+        if point == "sent":
+            assert "reconcile" in [a["action"] for a in steps[step - 1]["attempts"]]
+
+
+def _erp_login(erp: ErpServer) -> dict[str, str]:
+    r = httpx.post(
+        erp.url + "/login", data={"username": "alice", "password": "wonderland"}, timeout=5
+    )
+    return dict(r.cookies)
 
 
 class TestApprovals:

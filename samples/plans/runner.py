@@ -230,3 +230,20 @@ def kill_probe(*, point: str, step: int, marker: str, role: str = "step") -> Cal
         os.kill(os.getpid(), signal.SIGKILL)
 
     return probe
+
+
+def make_runtime_runner(*, erp_url: str, cards: str, **_: Any) -> Any:
+    """Factory for worker configs: the real zapi runtime over analysed ERP cards.
+
+    ``samples.plans.runner:make_runtime_runner`` with ``erp_url`` and ``cards`` (an
+    analyzer output folder). Logs into the ERP sample as alice (a test account of the
+    sample, not a secret) and sends every call through :class:`runtime.Runtime`.
+    """
+    from runtime import Runtime
+    from runtime.workflows.adapters import RuntimeRunner
+    from toolgen.cards import load_cards
+
+    http = httpx.Client(timeout=10)
+    http.post(erp_url + "/login", data={"username": "alice", "password": "wonderland"})
+    rt = Runtime(load_cards(cards), client=http, base_url=erp_url)
+    return RuntimeRunner(rt, credential="alice")
