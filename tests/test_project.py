@@ -95,6 +95,22 @@ class TestCliDocs:
         assert f"zapi {name}" in (ROOT / "README.md").read_text(), f"README lacks zapi {name}"
 
 
+class TestHelpSnapshot:
+    """`zapi --help` matches the reviewed snapshot (regenerate with --update-goldens)."""
+
+    def test_top_level_help(self, update_goldens: bool) -> None:
+        from click.testing import CliRunner
+
+        from zapi.cli import cli
+
+        result = CliRunner().invoke(cli, ["--help"], prog_name="zapi", terminal_width=100)
+        assert result.exit_code == 0
+        golden = ROOT / "tests" / "golden" / "zapi_help.txt"
+        if update_goldens or not golden.exists():
+            golden.write_text(result.output)
+        assert result.output == golden.read_text()
+
+
 class TestTooling:
     """ruff and mypy are clean on the packages."""
 
