@@ -32,6 +32,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from runtime.workflows import RunsClient, RunSpec, WorkerConfig, spawn_worker, wait_ready  # noqa: E402
+from runtime.workflows.worker import stop_worker  # noqa: E402
 from samples.erp.app import ErpServer  # noqa: E402
 from samples.erp.app import make_server as make_erp  # noqa: E402
 
@@ -95,17 +96,7 @@ class Slot:
         wait_ready(proc)
         return proc
 
-    @staticmethod
-    def end(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> None:
-        if proc.poll() is None:
-            proc.send_signal(sig)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+    end = staticmethod(stop_worker)
 
 
 def _check(slot: Slot, trial: Trial, erp: ErpServer) -> None:

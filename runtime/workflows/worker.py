@@ -34,6 +34,7 @@ __all__ = [
     "main",
     "run_with_worker",
     "spawn_worker",
+    "stop_worker",
     "wait_ready",
 ]
 
@@ -204,15 +205,20 @@ def run_with_worker(
         wait_ready(proc)
         return client.wait(run_id, timeout_s=timeout_s, past=past)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+        stop_worker(proc)
+
+
+def stop_worker(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> None:
+    """Stop a worker process: ``sig`` (SIGTERM), then a kill after 30 s; close its pipe."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+    if proc.stdout is not None:
+        proc.stdout.close()
 
 
 if __name__ == "__main__":
