@@ -13,7 +13,9 @@ from zapi.errors import InvalidToolCard, ToolCardError
 __all__ = [
     "SCHEMA_VERSION",
     "Binding",
+    "FixedValue",
     "Idempotency",
+    "Login",
     "Provenance",
     "Reconcile",
     "ToolCard",
@@ -72,6 +74,39 @@ class Reconcile(_Model):
     )
 
 
+class FixedValue(_Model):
+    """A request value the client always sends unchanged, or generates per request.
+
+    Never an argument of the tool: the runtime sends ``value`` (or a fresh value when
+    ``generate`` is set, e.g. a cache-buster) unless the caller overrides it by name.
+    """
+
+    location: Location
+    name: str = Field(description="wire name: query key, header, cookie or body field")
+    value: Any = Field(None, description="the constant to send (ignored when generate is set)")
+    generate: Literal["", "timestamp_ms", "timestamp_s", "random_hex", "uuid"] = Field(
+        "", description="a fresh value per request instead of a constant (cache-busters)"
+    )
+    reason: str = Field("", description="the evidence, e.g. 'same value in all 12 requests'")
+
+
+class Login(_Model):
+    """What a login exchange yields; set on the card that logs in."""
+
+    sets_cookies: list[str] = Field(
+        default_factory=list, description="session cookies the login response sets"
+    )
+    token_pointer: str = Field("", description="JSON pointer of an access token in the response")
+    refresh_pointer: str = Field("", description="JSON pointer of a refresh token")
+    token_scheme: str = Field("", description="securityScheme key the token is sent as")
+    csrf_source: str = Field(
+        "", description="where the CSRF token comes from: cookie:NAME, header:NAME, meta:NAME"
+    )
+    secret_args: list[str] = Field(
+        default_factory=list, description="arguments that are secrets (passwords): references only"
+    )
+
+
 class Idempotency(_Model):
     """Evidence that a write may be safely resent."""
 
@@ -115,6 +150,13 @@ class ToolCard(_Model):
     verification: Verification | None = None
     reconcile: Reconcile | None = None
     idempotency: Idempotency = Field(default_factory=Idempotency)
+    fixed: list[FixedValue] = Field(
+        default_factory=list, description="values sent automatically, never asked of the caller"
+    )
+    login: Login | None = Field(None, description="set when this tool logs in")
+    safety_reasons: list[str] = Field(
+        default_factory=list, description="the evidence behind the safety class"
+    )
     confidence: float
     reasons: list[str]
     provenance: Provenance
