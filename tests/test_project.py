@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import shutil
@@ -16,45 +15,6 @@ import zapi
 from toolgen.cards import ToolCard
 
 ROOT = Path(__file__).resolve().parent.parent
-RANK = {"zapi": 0, "toolgen": 1, "runtime": 2}
-FACADE = {
-    "zapi/__init__.py",
-    "zapi/api.py",
-    "zapi/cli.py",
-    "zapi/__main__.py",
-    "zapi/client.py",
-    "zapi/demo.py",
-}
-
-
-class TestLayering:
-    """The import graph is a DAG: runtime -> toolgen -> zapi core; the facade on top."""
-
-    @pytest.mark.parametrize("pkg", ["zapi", "toolgen", "runtime"])
-    def test_each_package_imports_first(self, pkg: str) -> None:
-        subprocess.run([sys.executable, "-c", f"import {pkg}"], check=True, cwd=ROOT)
-
-    def test_no_upward_imports(self) -> None:
-        bad = []
-        for pkg in RANK:
-            for f in (ROOT / pkg).rglob("*.py"):
-                rel = f.relative_to(ROOT).as_posix()
-                if rel in FACADE or rel.startswith("zapi/cli_"):
-                    continue
-                tree = ast.parse(f.read_text())
-                for node in ast.walk(tree):
-                    names = []
-                    if isinstance(node, ast.Import):
-                        names = [a.name for a in node.names]
-                    elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                        names = [node.module]
-                    for n in names:
-                        top = n.split(".")[0]
-                        if top in RANK and RANK[top] > RANK[pkg]:
-                            bad.append(f"{rel} imports {n}")
-                        if n in ("zapi.api", "zapi.cli", "zapi.client", "zapi.demo"):
-                            bad.append(f"{rel} imports the facade {n}")
-        assert bad == []
 
 
 class TestPublicApi:

@@ -13,9 +13,10 @@ from collections.abc import Sequence
 
 import click
 
+from zapi.cli import record, tools, workflows
 from zapi.errors import ZapiError
 
-__all__ = ["main"]
+__all__ = ["COMMANDS", "cli", "main"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -88,22 +89,13 @@ def analyze(
     )
 
 
-def _register_optional_commands() -> None:
-    """Commands that live with their feature (recorder, runtime, workflows)."""
-    import importlib
-
-    for mod in ("zapi.cli_record", "zapi.cli_runtime", "zapi.cli_workflows"):
-        try:
-            module = importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise
-            continue
-        for command in getattr(module, "COMMANDS", []):
-            cli.add_command(command)
-
-
-_register_optional_commands()
+COMMANDS: list[click.Command] = [
+    *record.COMMANDS,
+    *tools.COMMANDS,
+    *workflows.COMMANDS,
+]
+for _command in COMMANDS:
+    cli.add_command(_command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
