@@ -14,12 +14,12 @@ from zapi.errors import AnalysisError
 from zapi.har import HarReader, expand_paths
 from zapi.redact import Redactor
 
-__all__ = ["AnalyzeResult", "analyze", "load_rules"]
+__all__ = ["AnalyzeResult", "analyze", "load_rules", "unmatched_rules"]
 
 Progress = Callable[[int, int, int, int], None]  # (entries, bytes read, total bytes, operations)
 
 
-@dataclass
+@dataclass(repr=False)
 class AnalyzeResult:
     """What ``analyze`` produced and where it wrote it."""
 
@@ -28,6 +28,53 @@ class AnalyzeResult:
     openapi_path: str
     report_path: str
     card_paths: list[str] = field(default_factory=list)
+    unmatched_rules: list[str] = field(default_factory=list)  # "force /x/{y}" lines
+
+    def __repr__(self) -> str:
+        """A one-line summary (the analysis itself can be megabytes)."""
+        a = self.analysis
+        return (
+            f"<AnalyzeResult {len(self.card_paths)} tools from {a.entries_kept} API calls "
+            f"({a.entries_read} entries) in {self.out_dir!r}>"
+        )
+
+    def summary(self) -> dict[str, object]:
+        """A JSON-ready summary: counts, where things were written, rules that matched nothing."""
+        a = self.analysis
+        return {
+            "out_dir": self.out_dir,
+            "openapi": self.openapi_path,
+            "report": self.report_path,
+            "cards": sorted(self.card_paths),
+            "tools": len(self.card_paths),
+            "entries_read": a.entries_read,
+            "entries_kept": a.entries_kept,
+            "dropped": dict(sorted(a.dropped.items())),
+            "unmatched_rules": list(self.unmatched_rules),
+        }
+
+
+def _segments(template: str) -> list[str]:
+    return ["{}" if s.startswith("{") else s for s in template.split("/") if s]
+
+
+def unmatched_rules(rules: Rules, card_paths: Sequence[str]) -> list[str]:
+    """The rules that shaped no tool: a ``force`` no card path took, a ``forbid`` no path hit.
+
+    A ``forbid`` counts as used when a card path has the forbidden shape with a
+    literal where the parameter would be (``/users/alice`` for ``/users/{user_id}``).
+    """
+    shapes = [_segments(p) for p in card_paths]
+    out = [f"force {t}" for t in rules.force if _segments(t) not in shapes]
+    for t in rules.forbid:
+        want = _segments(t)
+        if not any(
+            len(have) == len(want)
+            and all(w == h or (w == "{}" and h != "{}") for w, h in zip(want, have, strict=True))
+            for have in shapes
+        ):
+            out.append(f"forbid {t}")
+    return out
 
 
 def load_rules(path: str | None) -> Rules:
@@ -198,7 +245,8 @@ def analyze(
     atomic_write(openapi_path, dump_json(doc))
     report_path = os.path.join(out_dir, "report.md")
     atomic_write(report_path, report)
-    return AnalyzeResult(analysis, out_dir, openapi_path, report_path, card_paths)
+    unused = unmatched_rules(rules_obj, [c.path for c in cards])
+    return AnalyzeResult(analysis, out_dir, openapi_path, report_path, card_paths, unused)
 
 
 def _nothing_found(a: Analysis, options: AnalyzeOptions) -> str:
