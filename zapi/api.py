@@ -6,16 +6,21 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from zapi.analyzer.model import Analysis
 from zapi.analyzer.paths import Rules
 from zapi.analyzer.pipeline import AnalyzeOptions, Collector
 from zapi.errors import AnalysisError
+from zapi.files import load_model
 from zapi.har import HarReader, expand_paths
 from zapi.redact import Redactor
 
 __all__ = ["AnalyzeResult", "analyze", "load_rules", "unmatched_rules"]
 
+_Template = Annotated[str, StringConstraints(pattern=r"^/")]
 Progress = Callable[[int, int, int, int], None]  # (entries, bytes read, total bytes, operations)
 
 
@@ -77,6 +82,15 @@ def unmatched_rules(rules: Rules, card_paths: Sequence[str]) -> list[str]:
     return out
 
 
+class _RulesFile(BaseModel):
+    """The ``--rules`` file: path templates to force and to forbid."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    force: tuple[_Template, ...] = ()
+    forbid: tuple[_Template, ...] = ()
+
+
 def load_rules(path: str | None) -> Rules:
     """Read a ``--rules`` file: JSON or YAML with ``force`` and ``forbid`` template lists.
 
@@ -85,35 +99,14 @@ def load_rules(path: str | None) -> Rules:
     """
     if not path:
         return Rules()
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except OSError as exc:
-        raise AnalysisError(f"{path}: cannot read rules file ({exc.strerror})") from exc
-    import yaml
-
-    try:
-        data = yaml.safe_load(text) if not path.endswith(".json") else json.loads(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise AnalysisError(f"{path}: not valid JSON/YAML ({exc}); fix the rules file") from exc
-    if data is None:
-        return Rules()
-    if not isinstance(data, dict):
-        raise AnalysisError(f"{path}: expected a mapping with 'force' and/or 'forbid' lists")
-    out = {}
-    for key in ("force", "forbid"):
-        val = data.get(key, [])
-        if not isinstance(val, list) or not all(
-            isinstance(v, str) and v.startswith("/") for v in val
-        ):
-            raise AnalysisError(
-                f"{path}: field {key!r} must be a list of path templates starting with '/'"
-            )
-        out[key] = tuple(val)
-    unknown = set(data) - {"force", "forbid"}
-    if unknown:
-        raise AnalysisError(f"{path}: unknown field(s) {sorted(unknown)}; use 'force' or 'forbid'")
-    return Rules(force=out["force"], forbid=out["forbid"])
+    data = load_model(
+        path,
+        _RulesFile,
+        what="rules file",
+        fix="fix the rules file ('force' and 'forbid': lists of templates starting with '/')",
+        error=AnalysisError,
+    )
+    return Rules(force=data.force, forbid=data.forbid)
 
 
 def _read_sidecar(har_path: str) -> dict[tuple[str, int], str]:
@@ -212,8 +205,8 @@ def analyze(
     """
     from toolgen.build import build_cards
     from toolgen.openapi import build_openapi, dump_json, validate_openapi
-    from toolgen.output import atomic_write
     from toolgen.report import render_report
+    from zapi.files import atomic_write
 
     if not paths:
         raise ValueError("analyze() needs at least one HAR path")

@@ -337,8 +337,8 @@ def export_command(out_dir: str, fmt: str, output: str | None) -> None:
     Example: zapi export out/ --format mcp -o tools.json
     """
     from toolgen.cards import load_cards
-    from toolgen.output import atomic_write
     from toolgen.render import render
+    from zapi.files import atomic_write
 
     text = render(load_cards(out_dir).values(), fmt)
     if output:
