@@ -200,3 +200,59 @@ class TestNoCycles:
     def test_no_import_cycle_across_packages(self) -> None:
         """Nor does one run through several packages."""
         assert find_cycle({m: imports(m, runtime_only=True) for m in MODULES}) is None
+
+
+def _third_party_importers(dist: str) -> set[str]:
+    """Files of zapi/toolgen/runtime that import the top-level module ``dist``."""
+    found = set()
+    for mod, path in MODULES.items():
+        if mod.split(".")[0] not in ("zapi", "toolgen", "runtime"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            if any(n.split(".")[0] == dist for n in names):
+                found.add(path.relative_to(ROOT).as_posix())
+    return found
+
+
+def _boundary_table() -> dict[str, set[str]]:
+    text = (ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    table = text.split("<!-- boundaries -->", 1)[1].split("<!-- /boundaries -->", 1)[0]
+    rows = {}
+    for line in table.strip().splitlines()[2:]:
+        dep, where = (cell.strip() for cell in line.strip("|").split("|"))
+        rows[dep.strip("`")] = {w.strip().strip("`") for w in where.split(",")}
+    return rows
+
+
+class TestBoundaries:
+    """docs/ARCHITECTURE.md's boundary table is the truth about who imports what."""
+
+    def test_table_is_read(self) -> None:
+        assert {"dbos", "playwright", "ijson"} <= set(_boundary_table())
+
+    @pytest.mark.parametrize("dep", sorted(_boundary_table()))
+    def test_only_the_named_modules_import_it(self, dep: str) -> None:
+        want = _boundary_table()[dep]
+        have = _third_party_importers(dep)
+        globbed = {w for w in want if w.endswith("/*")}
+        covered = {h for h in have if any(h.startswith(g[:-1]) for g in globbed)}
+        assert have - covered == want - globbed, f"{dep}: imported by {sorted(have)}"
+
+    def test_httpx_errors_are_translated_in_transport_only(self) -> None:
+        catching = set()
+        for mod, path in MODULES.items():
+            if mod.split(".")[0] not in ("zapi", "toolgen", "runtime"):
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if (
+                    isinstance(node, ast.ExceptHandler)
+                    and node.type is not None
+                    and "httpx." in ast.unparse(node.type)
+                ):
+                    catching.add(path.relative_to(ROOT).as_posix())
+        assert catching == {"runtime/transport.py"}
