@@ -304,3 +304,13 @@ class TestSmaller:
         env = {**os.environ, "_ZAPI_COMPLETE": "bash_source"}
         r = subprocess.run([exe], env=env, capture_output=True, text=True)
         assert r.returncode == 0 and "_zapi_completion" in r.stdout
+
+
+class TestRunsList:
+    """`zapi runs list` has a header and aligned columns."""
+
+    def test_header_on_an_empty_database(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main(["runs", "list", "--db", str(tmp_path / "runs.db")]) == 0
+        assert capsys.readouterr().out.split() == ["RUN", "STATUS", "KIND", "WORKFLOW", "STEP"]
