@@ -196,6 +196,24 @@ class TestExitCodes:
             conn.execute("UPDATE zapi_actions SET payload = 'x' WHERE seq = 1")
         assert main(["log", "--state", str(db)]) == 1
 
+    @pytest.mark.parametrize(
+        ("argv", "code"),
+        [
+            (["export", "{empty}", "--format", "mcp"], ExitCode.ERROR),
+            (["export", "{empty}", "--format", "yaml"], ExitCode.USAGE),
+            (["record", "http://127.0.0.1:9/", "-o", "{empty}/x.har", "--headless"], 2),
+            (["demo", "-o", "{empty}/d", "--browser-path", "{empty}/no-chrome"], 1),
+            (["log", "--state", "{empty}"], ExitCode.ERROR),
+            (["log", "verify", "--state", "{empty}", "--bogus"], ExitCode.USAGE),
+            (["tools", "{empty}"], ExitCode.ERROR),
+            (["call", "{empty}", "x"], ExitCode.ERROR),
+        ],
+        ids=lambda v: "-".join(v[:2]) if isinstance(v, list) else str(int(v)),
+    )
+    def test_every_command(self, argv: list[str], code: int, tmp_path: Path) -> None:
+        """Each non-workflow command answers bad input with the table's code."""
+        assert main([a.replace("{empty}", str(tmp_path)) for a in argv]) == code
+
     def test_debug_after_the_subcommand(self, erp_out: Path) -> None:
         """`--debug` is accepted anywhere on the line."""
         assert main(["tools", str(erp_out), "--debug"]) == 0
