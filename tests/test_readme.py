@@ -108,6 +108,8 @@ class Walk:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("ZAPI_RUNS")}
         self.env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + self.env["PATH"]
         self.env["PYTHONUNBUFFERED"] = "1"
+        (folder / "tmp").mkdir()
+        self.env["TMPDIR"] = str(folder / "tmp")  # `zapi demo` without -o writes a temp folder
 
     def substitute(self, text: str) -> str:
         def port(m: re.Match[str]) -> str:
