@@ -50,7 +50,9 @@ def _log_hint(state_path: str, out_dir: str) -> Iterator[None]:
         hint = f"`zapi log --state {shlex.quote(where)} --tool "
         if "`zapi log --tool " in exc.message:
             exc.message = exc.message.replace("`zapi log --tool ", hint)
-            exc.args = (exc.message,)
+        elif exc.tool and "record_id" in exc.context and "`zapi log" not in exc.message:
+            exc.message += f"; see {hint}{exc.tool}`"
+        exc.args = (exc.message,)
         raise
 
 
