@@ -21,7 +21,6 @@ from runtime.actionlog import (
     Verified,
 )
 from runtime.credentials import Credentials, LoginSpec, load_credentials
-from runtime.demo import demo_call
 from runtime.drift import Finding
 from runtime.executor import AttemptHook, CallResult, ReconcileResult, Runtime, VerificationReport
 from runtime.policy import RetryPolicy, Scope
@@ -53,7 +52,6 @@ __all__ = [
     "Verified",
     "check",
     "default_state",
-    "demo_call",
     "load_credentials",
     "open",
 ]

@@ -1,6 +1,6 @@
 """Record the committed sample HAR: ``python samples/record_samples.py`` (review the diff).
 
-Starts the ERP sample on a free port, records :func:`zapi.demo.drive_erp`
+Starts the ERP sample on a free port, records :func:`samples.demo.drive_erp`
 headlessly (login, search, items, stock, orders, ~240 KB notes save, binary
 upload, legacy form, XML ledger) and writes ``samples/hars/erp_session.har``
 plus its ``.actions.json`` sidecar, redacted.  To make reruns diff cleanly it
@@ -26,9 +26,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(HERE))
 
+from samples.demo import drive_erp  # noqa: E402
 from samples.erp.app import make_server  # noqa: E402
-from zapi.demo import drive_erp  # noqa: E402
-from zapi.har_writer import atomic_write_bytes  # noqa: E402
+from zapi.files import atomic_write  # noqa: E402
 from zapi.recorder import RecordOptions, launch_browser  # noqa: E402
 
 __all__ = ["main", "normalise", "record_erp"]
@@ -84,8 +84,8 @@ def record_erp(out_path: str, *, browser_path: str | None = None, seed: int = 0)
         with open(raw_path + ".actions.json", encoding="utf-8") as fh:
             side = json.loads(normalise(fh.read(), server.port, today))
         side["har"] = os.path.basename(out_path)
-    atomic_write_bytes(out_path, (json.dumps(har, indent=1, ensure_ascii=False) + "\n").encode())
-    atomic_write_bytes(
+    atomic_write(out_path, (json.dumps(har, indent=1, ensure_ascii=False) + "\n").encode())
+    atomic_write(
         out_path + ".actions.json", (json.dumps(side, indent=2, ensure_ascii=False) + "\n").encode()
     )
     return summary.describe().replace(raw_path, out_path)

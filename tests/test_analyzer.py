@@ -351,7 +351,7 @@ class TestTemplating:
             "GET /users/dave",
         }
         files = [("GET", "/files/reports/2026/q3.csv"), ("GET", "/files/a/b.txt")]
-        assert _templates(files, Rules(force=("/files/{path+}",))) == {"GET /files/{path+}"}
+        assert _templates(files, Rules(force=("/files/{path+}",))) == {"GET /files/{path}"}
 
 
 class TestBodies:

@@ -12,8 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from runtime import Credentials, LoginSpec, RetryPolicy, Runtime, demo_call
+from runtime import Credentials, LoginSpec, RetryPolicy, Runtime
 from runtime import open as open_runtime
+from samples.demo_call import demo_call
 from samples.erp.app import make_server
 from zapi.errors import SchemaDrift, VerificationFailed
 

@@ -664,7 +664,7 @@ class TestCli:
 
     def test_commands_document_themselves(self) -> None:
         """Every workflow command has help text with an Example: line."""
-        from zapi.cli_workflows import COMMANDS, runs_group
+        from zapi.cli.workflows import COMMANDS, runs_group
 
         commands = [c for c in COMMANDS if c is not runs_group] + list(runs_group.commands.values())
         for command in [*commands, runs_group]:

@@ -6,9 +6,10 @@ import json
 import os
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from zapi.errors import InvalidToolCard, ToolCardError
+from zapi.files import load_model
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -178,24 +179,14 @@ def load_card(path: str | os.PathLike[str]) -> ToolCard:
         ToolCardError: the file cannot be read or is not JSON.
         InvalidToolCard: the JSON does not match the card model.
     """
-    p = os.fspath(path)
-    try:
-        with open(p, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except OSError as exc:
-        raise ToolCardError(f"{p}: cannot read tool card ({exc.strerror})", path=p) from exc
-    except ValueError as exc:
-        raise ToolCardError(f"{p}: not JSON ({exc}); re-run zapi analyze", path=p) from exc
-    try:
-        return ToolCard.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(x) for x in first["loc"])
-        raise InvalidToolCard(
-            f"{p}: field {loc!r}: {first['msg']}; re-run zapi analyze to regenerate it",
-            path=p,
-            field=loc,
-        ) from exc
+    return load_model(
+        path,
+        ToolCard,
+        what="tool card",
+        fix="re-run zapi analyze to regenerate it",
+        error=ToolCardError,
+        invalid=InvalidToolCard,
+    )
 
 
 def load_cards(folder: str | os.PathLike[str]) -> dict[str, ToolCard]:

@@ -10,9 +10,9 @@ from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
 from toolgen.cards import ToolCard
-from toolgen.output import atomic_write
 from zapi.analyzer.model import Analysis, AuthScheme
 from zapi.errors import SpecValidationError
+from zapi.files import atomic_write
 
 __all__ = ["build_openapi", "dump_json", "validate_openapi", "write_openapi"]
 

@@ -6,20 +6,25 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from zapi.analyzer.model import Analysis
 from zapi.analyzer.paths import Rules
 from zapi.analyzer.pipeline import AnalyzeOptions, Collector
 from zapi.errors import AnalysisError
+from zapi.files import load_model
 from zapi.har import HarReader, expand_paths
 from zapi.redact import Redactor
 
-__all__ = ["AnalyzeResult", "analyze", "load_rules"]
+__all__ = ["AnalyzeResult", "analyze", "load_rules", "unmatched_rules"]
 
+_Template = Annotated[str, StringConstraints(pattern=r"^/")]
 Progress = Callable[[int, int, int, int], None]  # (entries, bytes read, total bytes, operations)
 
 
-@dataclass
+@dataclass(repr=False)
 class AnalyzeResult:
     """What ``analyze`` produced and where it wrote it."""
 
@@ -28,6 +33,62 @@ class AnalyzeResult:
     openapi_path: str
     report_path: str
     card_paths: list[str] = field(default_factory=list)
+    unmatched_rules: list[str] = field(default_factory=list)  # "force /x/{y}" lines
+
+    def __repr__(self) -> str:
+        """A one-line summary (the analysis itself can be megabytes)."""
+        a = self.analysis
+        return (
+            f"<AnalyzeResult {len(self.card_paths)} tools from {a.entries_kept} API calls "
+            f"({a.entries_read} entries) in {self.out_dir!r}>"
+        )
+
+    def summary(self) -> dict[str, object]:
+        """A JSON-ready summary: counts, where things were written, rules that matched nothing."""
+        a = self.analysis
+        return {
+            "out_dir": self.out_dir,
+            "openapi": self.openapi_path,
+            "report": self.report_path,
+            "cards": sorted(self.card_paths),
+            "tools": len(self.card_paths),
+            "entries_read": a.entries_read,
+            "entries_kept": a.entries_kept,
+            "dropped": dict(sorted(a.dropped.items())),
+            "unmatched_rules": list(self.unmatched_rules),
+        }
+
+
+def _segments(template: str) -> list[str]:
+    return ["{}" if s.startswith("{") else s for s in template.split("/") if s]
+
+
+def unmatched_rules(rules: Rules, card_paths: Sequence[str]) -> list[str]:
+    """The rules that shaped no tool: a ``force`` no card path took, a ``forbid`` no path hit.
+
+    A ``forbid`` counts as used when a card path has the forbidden shape with a
+    literal where the parameter would be (``/users/alice`` for ``/users/{user_id}``).
+    """
+    shapes = [_segments(p) for p in card_paths]
+    out = [f"force {t}" for t in rules.force if _segments(t) not in shapes]
+    for t in rules.forbid:
+        want = _segments(t)
+        if not any(
+            len(have) == len(want)
+            and all(w == h or (w == "{}" and h != "{}") for w, h in zip(want, have, strict=True))
+            for have in shapes
+        ):
+            out.append(f"forbid {t}")
+    return out
+
+
+class _RulesFile(BaseModel):
+    """The ``--rules`` file: path templates to force and to forbid."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    force: tuple[_Template, ...] = ()
+    forbid: tuple[_Template, ...] = ()
 
 
 def load_rules(path: str | None) -> Rules:
@@ -38,35 +99,14 @@ def load_rules(path: str | None) -> Rules:
     """
     if not path:
         return Rules()
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except OSError as exc:
-        raise AnalysisError(f"{path}: cannot read rules file ({exc.strerror})") from exc
-    import yaml
-
-    try:
-        data = yaml.safe_load(text) if not path.endswith(".json") else json.loads(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise AnalysisError(f"{path}: not valid JSON/YAML ({exc}); fix the rules file") from exc
-    if data is None:
-        return Rules()
-    if not isinstance(data, dict):
-        raise AnalysisError(f"{path}: expected a mapping with 'force' and/or 'forbid' lists")
-    out = {}
-    for key in ("force", "forbid"):
-        val = data.get(key, [])
-        if not isinstance(val, list) or not all(
-            isinstance(v, str) and v.startswith("/") for v in val
-        ):
-            raise AnalysisError(
-                f"{path}: field {key!r} must be a list of path templates starting with '/'"
-            )
-        out[key] = tuple(val)
-    unknown = set(data) - {"force", "forbid"}
-    if unknown:
-        raise AnalysisError(f"{path}: unknown field(s) {sorted(unknown)}; use 'force' or 'forbid'")
-    return Rules(force=out["force"], forbid=out["forbid"])
+    data = load_model(
+        path,
+        _RulesFile,
+        what="rules file",
+        fix="fix the rules file ('force' and 'forbid': lists of templates starting with '/')",
+        error=AnalysisError,
+    )
+    return Rules(force=data.force, forbid=data.forbid)
 
 
 def _read_sidecar(har_path: str) -> dict[tuple[str, int], str]:
@@ -165,8 +205,8 @@ def analyze(
     """
     from toolgen.build import build_cards
     from toolgen.openapi import build_openapi, dump_json, validate_openapi
-    from toolgen.output import atomic_write
     from toolgen.report import render_report
+    from zapi.files import atomic_write
 
     if not paths:
         raise ValueError("analyze() needs at least one HAR path")
@@ -198,7 +238,8 @@ def analyze(
     atomic_write(openapi_path, dump_json(doc))
     report_path = os.path.join(out_dir, "report.md")
     atomic_write(report_path, report)
-    return AnalyzeResult(analysis, out_dir, openapi_path, report_path, card_paths)
+    unused = unmatched_rules(rules_obj, [c.path for c in cards])
+    return AnalyzeResult(analysis, out_dir, openapi_path, report_path, card_paths, unused)
 
 
 def _nothing_found(a: Analysis, options: AnalyzeOptions) -> str:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from zapi.shapes import Shape, classify, is_id_shape
 
@@ -599,13 +599,16 @@ def _build(
         _build(
             child,
             t,
-            [*path, k],
+            [*path, "{" + name + "}"],  # {path+} is rule syntax; the template names {path}
             [*norm, "{}"],
             forbidden,
             new_used,
             (*reasons, f"{{{name}}} forced by rules"),
             conf,
         )
+        if k.endswith("+}") and t.template is not None:  # greedy: may contain '/'
+            kept = {s for s in t.template.param_shapes if s[0] != name} | {(name, "path")}
+            t.template = replace(t.template, param_shapes=tuple(sorted(kept)))
     here_forbidden = _norm_template("/".join([*norm, "{}"])) in forbidden
     decision = _decide(
         _Node(children={k: v for k, v in node.children.items() if k not in forced}),

@@ -6,8 +6,7 @@ from typing import Any
 
 import httpx
 
-from runtime.actionlog import ActionLog
-from runtime.executor import Runtime
+from runtime import ActionLog, Runtime
 from toolgen.cards import ToolCard, load_cards
 from zapi.errors import ExecutionError, ToolCardError
 

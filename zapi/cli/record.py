@@ -1,4 +1,4 @@
-"""``zapi record`` and ``zapi demo``: the recorder's commands (auto-registered by ``zapi.cli``)."""
+"""``zapi record`` and ``zapi demo``: the recorder's commands (registered by ``zapi.cli.app``)."""
 
 from __future__ import annotations
 
@@ -168,7 +168,7 @@ def demo(out_dir: str | None, browser_path: str | None, headed: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from zapi.demo import run_demo
+    from samples.demo import run_demo
 
     result = run_demo(out_dir, browser_path=browser_path, headless=not headed)
     console = Console(file=sys.stdout, soft_wrap=True)
@@ -188,8 +188,6 @@ def demo(out_dir: str | None, browser_path: str | None, headed: bool) -> None:
     )
     for line in result.runtime_lines:
         console.print(line, markup=False, highlight=False)
-    if result.runtime_note:
-        console.print(f"note: {result.runtime_note}", markup=False, highlight=False)
 
 
 COMMANDS = [record, demo]

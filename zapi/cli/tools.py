@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import click
+
+from zapi.cli.codes import ExitCode
+from zapi.errors import ExecutionError
 
 __all__ = ["COMMANDS"]
 
@@ -32,6 +38,22 @@ def _state_path(state: str | None, out_dir: str | None) -> str:
     if state:
         return os.path.join(state, "zapi.db") if os.path.isdir(state) else state
     return os.path.join(out_dir or ".", "zapi.db")
+
+
+@contextmanager
+def _log_hint(state_path: str, out_dir: str) -> Iterator[None]:
+    """Make a failed call's ``zapi log`` hint read the action log this call wrote."""
+    try:
+        yield
+    except ExecutionError as exc:
+        where = out_dir if state_path == _state_path(None, out_dir) else state_path
+        hint = f"`zapi log --state {shlex.quote(where)} --tool "
+        if "`zapi log --tool " in exc.message:
+            exc.message = exc.message.replace("`zapi log --tool ", hint)
+        elif exc.tool and "record_id" in exc.context and "`zapi log" not in exc.message:
+            exc.message += f"; see {hint}{exc.tool}`"
+        exc.args = (exc.message,)
+        raise
 
 
 @click.command("call")
@@ -80,7 +102,8 @@ def call_command(
 ) -> None:
     """Call one tool and print its JSON result.
 
-    Example: zapi call out/ update_stock --arg sku=A-1 --arg quantity=7 --auth bearer=env:TOKEN
+    Example: zapi call out/ update_item_stock --arg item_id=A-1 --arg quantity=7
+    --credentials creds.json
     """
     import runtime
     from runtime.credentials import load_credentials
@@ -92,9 +115,11 @@ def call_command(
             raise click.BadParameter(f"{ref!r}: expected SCHEME=REF", param_hint="--auth")
         refs[scheme] = value
     creds = load_credentials(creds_file, refs=refs, storage_state=storage_state, environ=os.environ)
-    with runtime.open(
-        out_dir, credentials=creds, state=_state_path(state, out_dir), base_url=base_url
-    ) as rt:
+    state_path = _state_path(state, out_dir)
+    with (
+        _log_hint(state_path, out_dir),
+        runtime.open(out_dir, credentials=creds, state=state_path, base_url=base_url) as rt,
+    ):
         args: dict[str, Any] = {}
         if json_args:
             try:
@@ -127,6 +152,7 @@ def tools_command(out_dir: str, as_json: bool) -> None:
             "safety": c.safety,
             "method": c.method,
             "path": c.path,
+            "origin": c.origin,
             "args": sorted(c.input_schema.get("properties", {})),
             "verified": c.verification is not None,
             "reconcile": c.reconcile is not None,
@@ -137,8 +163,10 @@ def tools_command(out_dir: str, as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2))
         return
     width = max(len(r["name"]) for r in rows)
+    several = len({r["origin"] for r in rows}) > 1  # same path on two hosts: say which
     for r in rows:
-        click.echo(f"{r['name']:<{width}}  {r['safety']:<11} {r['method']:<6} {r['path']}")
+        where = f"{r['origin']}{r['path']}" if several else r["path"]
+        click.echo(f"{r['name']:<{width}}  {r['safety']:<11} {r['method']:<6} {where}")
 
 
 def _since(value: str | None) -> float | None:
@@ -181,6 +209,36 @@ def _line(rec: Any) -> str:
     return f"{rec.seq:>6} {ts} {ev.tool:<24} {ev.kind:<16} {ev.code:<20} {detail}"
 
 
+def _read_records(
+    log: Any, *, tool: str | None, since: float | None
+) -> tuple[list[Any], list[tuple[int, str]]]:
+    """The readable records (filtered) and ``(seq, why)`` for each one that is not."""
+    from pydantic import ValidationError
+
+    from runtime import LogRecord
+
+    records: list[Any] = []
+    unreadable: list[tuple[int, str]] = []
+    for seq, payload, prev, digest in log.store.rows():
+        try:
+            event = json.loads(payload)
+            rec = LogRecord.model_validate(
+                {"seq": seq, "prev_hash": prev, "hash": digest, "event": event}
+            )
+        except ValidationError as exc:
+            unreadable.append((seq, f"{exc.error_count()} field error(s)"))
+            continue
+        except ValueError:
+            unreadable.append((seq, "payload is not JSON"))
+            continue
+        if tool is not None and rec.event.tool != tool:
+            continue
+        if since is not None and rec.event.ts < since:
+            continue
+        records.append(rec)
+    return records, unreadable
+
+
 @click.group("log", invoke_without_command=True)
 @click.option(
     "--state",
@@ -211,7 +269,7 @@ def log_group(
         return
     log = _open_log(state)
     try:
-        records = log.records(tool=tool, since=_since(since))
+        records, unreadable = _read_records(log, tool=tool, since=_since(since))
     finally:
         log.close()
     for rec in records:
@@ -228,16 +286,30 @@ def log_group(
         click.echo(
             json.dumps(rec.model_dump(mode="json"), sort_keys=True) if as_json else _line(rec)
         )
+    for seq, why in unreadable:
+        click.echo(
+            f"error: record {seq} of {_state_path(state, None)} is not a valid action-log "
+            f"record ({why}); run `zapi log verify --state {shlex.quote(state)}`",
+            err=True,
+        )
+    if unreadable:
+        ctx.exit(ExitCode.ERROR)
 
 
 @log_group.command("verify")
+@click.option(
+    "--state",
+    "own_state",
+    default=None,
+    help="Action-log SQLite file, or a folder holding zapi.db (same as `zapi log --state`).",
+)
 @click.pass_context
-def log_verify(ctx: click.Context) -> None:
+def log_verify(ctx: click.Context, own_state: str | None) -> None:
     """Check the hash chain of the action log; exit 1 naming the first tampered record.
 
-    Example: zapi log --state out/ verify
+    Example: zapi log verify --state out/
     """
-    log = _open_log(ctx.obj["state"])
+    log = _open_log(own_state or ctx.obj["state"])
     try:
         report = log.verify()
     finally:
@@ -267,8 +339,8 @@ def export_command(out_dir: str, fmt: str, output: str | None) -> None:
     Example: zapi export out/ --format mcp -o tools.json
     """
     from toolgen.cards import load_cards
-    from toolgen.output import atomic_write
     from toolgen.render import render
+    from zapi.files import atomic_write
 
     text = render(load_cards(out_dir).values(), fmt)
     if output:

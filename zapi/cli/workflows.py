@@ -256,11 +256,14 @@ def runs_list(db: str | None, status: str | None, limit: int) -> None:
     Example: zapi runs list --status waiting_approval
     """
     with _client(db) as client:
-        for info in client.list_runs(limit=limit, status=status):
-            step = info.state.step if info.state else 0
-            click.echo(
-                f"{info.run_id}  {info.status:<17} {info.kind:<6} {info.workflow}  step {step}"
-            )
+        rows = [
+            (i.run_id, i.status, i.kind, i.workflow, str(i.state.step if i.state else 0))
+            for i in client.list_runs(limit=limit, status=status)
+        ]
+    table = [("RUN", "STATUS", "KIND", "WORKFLOW", "STEP"), *rows]
+    widths = [max(len(row[c]) for row in table) for c in range(5)]
+    for row in table:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
 
 
 @runs_group.command("show")

@@ -1,15 +1,15 @@
-"""The whole loop on the bundled ERP sample: serve, record a scripted session, analyze.
+"""The whole loop on the bundled ERP sample: serve, record a scripted session, analyze, call.
 
 :func:`drive_erp` is the scripted UI session (also used by
 ``samples/record_samples.py``); :func:`run_demo` starts the sample on a free
-port, records it headlessly, analyzes the HAR and, when the runtime offers a
-``runtime.demo_call(out_dir=..., base_url=...)`` hook, calls it while the
-sample still runs and keeps the lines it returns.
+port, records it headlessly, analyzes the HAR through the Python API and calls
+the stock-update tool with verification (:func:`samples.demo_call.demo_call`)
+while the sample still runs.  It lives with the samples: the core packages
+never import a sample.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import random
 import shutil
@@ -21,16 +21,15 @@ from typing import TYPE_CHECKING, Any
 
 from playwright.sync_api import FilePayload
 
+from samples.demo_call import demo_call
+from samples.erp.app import make_server
+from toolgen.cards import load_card
+from zapi.api import analyze
 from zapi.errors import RecordingError
 from zapi.har_writer import RecordingSummary
 from zapi.recorder import RecordOptions, find_browser, launch_browser
 
-BUNDLED_HAR = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-    "samples",
-    "hars",
-    "erp_session.har",
-)
+BUNDLED_HAR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hars", "erp_session.har")
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -138,7 +137,6 @@ class DemoResult:
     record_seconds: float
     analyze_seconds: float
     runtime_lines: list[str] = field(default_factory=list)
-    runtime_note: str = ""
     recording_note: str = ""
 
 
@@ -162,9 +160,6 @@ def run_demo(
         RecordingError: no usable browser.
         AnalysisError: the recording produced no operations.
     """
-    from samples.erp.app import make_server
-    from zapi.api import analyze
-
     out = out_dir or tempfile.mkdtemp(prefix="zapi-demo-")
     os.makedirs(out, exist_ok=True)
     har_path = os.path.join(out, "session.har")
@@ -200,8 +195,6 @@ def run_demo(
 
 
 def _card_rows(paths: Iterable[str]) -> list[DemoCard]:
-    from toolgen.cards import load_card
-
     rows = []
     for p in paths:
         card = load_card(p)
@@ -210,23 +203,5 @@ def _card_rows(paths: Iterable[str]) -> list[DemoCard]:
 
 
 def _runtime_hook(demo: DemoResult, base_url: str) -> None:
-    """Call ``runtime.demo_call`` when the runtime provides it; otherwise leave a note."""
-    try:
-        runtime = importlib.import_module("runtime")
-    except ModuleNotFoundError:
-        demo.runtime_note = "runtime package not installed: skipped calling a tool"
-        return
-    hook = getattr(runtime, "demo_call", None)
-    if not callable(hook):
-        demo.runtime_note = (
-            "runtime.demo_call not available yet: skipped calling the "
-            "stock-update tool with verification"
-        )
-        return
-    out = hook(out_dir=demo.out_dir, base_url=base_url)
-    if isinstance(out, str):
-        demo.runtime_lines = out.splitlines()
-    elif isinstance(out, Iterable):
-        demo.runtime_lines = [str(line) for line in out]
-    elif out is not None:
-        demo.runtime_lines = [str(out)]
+    """Call the stock-update tool against the running sample and keep the lines it prints."""
+    demo.runtime_lines = demo_call(out_dir=demo.out_dir, base_url=base_url).splitlines()

@@ -2,20 +2,25 @@
 
 Each subcommand parses arguments, calls one function of the Python API and
 renders the result.  A :class:`~zapi.errors.ZapiError` becomes a one-line
-message on stderr here and nowhere else.  Exit codes: 0 ok, 1 operational
-error, 2 usage error.
+message on stderr here and nowhere else.  Exit codes are the table of
+:class:`zapi.cli.codes.ExitCode` (0 ok, 1 error, 2 usage, 3 paused, 4 denied); a
+command may return one and :func:`main` passes it on.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Sequence
 
 import click
 
-from zapi.errors import ZapiError
+from zapi.cli import record, tools, workflows
+from zapi.cli.codes import ExitCode
+from zapi.cli.extras import missing_dependency_message
+from zapi.errors import ScopeDenied, ZapiError
 
-__all__ = ["main"]
+__all__ = ["COMMANDS", "cli", "main"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -54,6 +59,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     default=None,
     help="Progress bar (default: on when stderr is a terminal).",
 )
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of a line.")
 def analyze(
     hars: tuple[str, ...],
     out_dir: str,
@@ -62,6 +68,7 @@ def analyze(
     rules: str | None,
     no_redact: bool,
     progress: bool | None,
+    as_json: bool,
 ) -> None:
     """Infer tool cards and a validated OpenAPI 3.1 document from HAR files or folders.
 
@@ -81,6 +88,11 @@ def analyze(
             redact=not no_redact,
             progress=report,
         )
+    for rule in result.unmatched_rules:
+        click.echo(f"note: rule '{rule}' matched no path in the capture", err=True)
+    if as_json:
+        click.echo(json.dumps(result.summary(), indent=2, sort_keys=True))
+        return
     a = result.analysis
     click.echo(
         f"{len(result.card_paths)} tools from {a.entries_kept} API calls "
@@ -88,47 +100,53 @@ def analyze(
     )
 
 
-def _register_optional_commands() -> None:
-    """Commands that live with their feature (recorder, runtime, workflows)."""
-    import importlib
-
-    for mod in ("zapi.cli_record", "zapi.cli_runtime", "zapi.cli_workflows"):
-        try:
-            module = importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise
-            continue
-        for command in getattr(module, "COMMANDS", []):
-            cli.add_command(command)
+COMMANDS: list[click.Command] = [
+    *record.COMMANDS,
+    *tools.COMMANDS,
+    *workflows.COMMANDS,
+]
+for _command in COMMANDS:
+    cli.add_command(_command)
 
 
-_register_optional_commands()
+def _hoist_debug(args: list[str]) -> tuple[list[str], bool]:
+    """Accept ``--debug`` anywhere before ``--`` (``zapi call ... --debug`` too)."""
+    end = args.index("--") if "--" in args else len(args)
+    debug = "--debug" in args[:end]
+    if not debug:
+        return args, False
+    rest = [a for a in args[:end] if a != "--debug"] + args[end:]
+    return ["--debug", *rest], True
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code instead of exiting (callable from tests)."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args
+    args, debug = _hoist_debug(list(sys.argv[1:] if argv is None else argv))
     try:
-        cli.main(args=args, prog_name="zapi", standalone_mode=False)
+        rv = cli.main(args=args, prog_name="zapi", standalone_mode=False)
     except ZapiError as exc:
         if debug:
             raise
         click.echo(f"error: {exc.message}", err=True)
-        return 1
+        return ExitCode.DENIED if isinstance(exc, ScopeDenied) else ExitCode.ERROR
+    except ModuleNotFoundError as exc:
+        fix = missing_dependency_message(exc.name or "")
+        if debug or fix is None:
+            raise
+        click.echo(f"error: {fix}", err=True)
+        return ExitCode.ERROR
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
-        return 1
+        return ExitCode.ERROR
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.UsageError as exc:
         exc.show()
-        return 2
+        return ExitCode.USAGE
     except click.ClickException as exc:
         exc.show()
-        return 1
-    return 0
+        return exc.exit_code
+    return int(rv) if isinstance(rv, int) else ExitCode.OK
 
 
 if __name__ == "__main__":
