@@ -66,6 +66,11 @@ def _state_path(state: str | None, out_dir: str | None) -> str:
 )
 @click.option("--state", help="Action-log SQLite file (default OUT/zapi.db).")
 @click.option("--no-verify", is_flag=True, help="Skip read-after-write verification.")
+@click.option(
+    "--files-root",
+    type=click.Path(file_okay=False),
+    help="File arguments must lie under this folder (default: the current folder).",
+)
 def call_command(
     out_dir: str,
     tool: str,
@@ -77,6 +82,7 @@ def call_command(
     storage_state: str | None,
     state: str | None,
     no_verify: bool,
+    files_root: str | None,
 ) -> None:
     """Call one tool and print its JSON result.
 
@@ -93,7 +99,11 @@ def call_command(
         refs[scheme] = value
     creds = load_credentials(creds_file, refs=refs, storage_state=storage_state, environ=os.environ)
     with runtime.open(
-        out_dir, credentials=creds, state=_state_path(state, out_dir), base_url=base_url
+        out_dir,
+        credentials=creds,
+        state=_state_path(state, out_dir),
+        base_url=base_url,
+        files_root=files_root,
     ) as rt:
         args: dict[str, Any] = {}
         if json_args:
