@@ -7,12 +7,14 @@ decision, verification, call end), so each kind is emitted in exactly one place.
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 import httpx
 
 from runtime import failures
 from runtime.actionlog import (
+    ActionLog,
     AttemptFinished,
     AttemptStarted,
     CallFinished,
@@ -22,9 +24,10 @@ from runtime.actionlog import (
     excerpt,
 )
 from runtime.calls import CallResult, CallState, Sent, decode
+from runtime.credentials import Credentials
 from runtime.drift import Finding, diff_response, error_findings
 from runtime.outcomes import Decision, Outcome, classify_error, classify_status, decide
-from runtime.policy import IDEMPOTENT_METHODS, parse_retry_after
+from runtime.policy import IDEMPOTENT_METHODS, RetryPolicy, parse_retry_after
 from runtime.request import AuthMaterial, Fresh, WireRequest, build_request
 from runtime.settle import (
     Reader,
@@ -33,19 +36,57 @@ from runtime.settle import (
     reconcile_write,
     verify_write,
 )
+from runtime.transport import Transport
 from runtime.uploads import read_files
-from zapi.errors import ExecutionError, RetryExhausted, TransportError, UpstreamStatusError
+from zapi.errors import (
+    ExecutionError,
+    RetryExhausted,
+    ScopeDenied,
+    TransportError,
+    UpstreamStatusError,
+)
+from zapi.redact import Redactor
 
-if TYPE_CHECKING:
-    from runtime.executor import Runtime
+__all__ = ["Attempts", "Services"]
 
-__all__ = ["Attempts"]
+
+class Services(Protocol):
+    """What one call needs from its runtime (:class:`runtime.Runtime` provides it)."""
+
+    client: httpx.Client
+    transport: Transport
+    log: ActionLog
+    redactor: Redactor
+    credentials: Credentials
+    policy: RetryPolicy
+    clock: Callable[[], float]
+    sleep: Callable[[float], None]
+    rand: Callable[[], float]
+    base_url: str | None
+    files_root: str
+
+    def login(self) -> CallResult:
+        """Run the login tool."""
+        ...
+
+    def execute(
+        self,
+        tool: str,
+        args: Mapping[str, Any],
+        *,
+        verify: bool = True,
+        run_id: str | None = None,
+        step: int | None = None,
+        _parent: str | None = None,
+    ) -> CallResult:
+        """Run another call (the reads that settle or verify this one)."""
+        ...
 
 
 class Attempts:
     """Runs one call of ``rt`` to a result, recording every step in ``rt.log``."""
 
-    def __init__(self, rt: Runtime, call: CallState) -> None:
+    def __init__(self, rt: Services, call: CallState) -> None:
         """Drive ``call`` with the runtime's client, log, policy, clock and credentials."""
         self.rt = rt
         self.call = call
@@ -192,7 +233,7 @@ class Attempts:
         except TransportError as exc:
             ms = (self.rt.clock() - started) * 1000
             return Sent(classify_error(exc), None, exc, None, ms)
-        except UpstreamStatusError as exc:
+        except (UpstreamStatusError, ScopeDenied) as exc:  # a redirect loop or to another host
             return Sent(Outcome.FAILED, None, exc, None, (self.rt.clock() - started) * 1000)
         elapsed_ms = (self.rt.clock() - started) * 1000
         data = decode(response)
@@ -336,7 +377,7 @@ class Attempts:
             intent_ids=list(call.intents),
             record_ids=list(call.records),
             idempotency_key=call.key,
-            reconciled=Outcome.LANDED if reconciled else None,
+            reconciled="landed" if reconciled else None,
             verification=report,
             drift=drift,
         )

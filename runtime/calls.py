@@ -1,10 +1,10 @@
-"""One call's data: its context, its in-flight bookkeeping, its result and tool attributes."""
+"""One call's data: its context, its in-flight bookkeeping, what a send came to, its result."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,10 +16,7 @@ from runtime.settle import VerificationReport
 from toolgen.cards import ToolCard
 from zapi.errors import ExecutionError
 
-if TYPE_CHECKING:
-    from runtime.executor import Runtime
-
-__all__ = ["AttemptHook", "CallContext", "CallResult", "CallState", "Sent", "Tools", "decode"]
+__all__ = ["AttemptHook", "CallContext", "CallResult", "CallState", "Sent", "decode"]
 
 AttemptHook = Callable[[LogRecord], None]
 """Called with each intent record right after it is stored and before the request is sent."""
@@ -40,7 +37,7 @@ class CallResult(BaseModel):
     intent_ids: list[int]
     record_ids: list[int]
     idempotency_key: str | None = None
-    reconciled: Outcome | None = None
+    reconciled: Literal["landed"] | None = None
     verification: VerificationReport | None = None
     drift: list[Finding] = Field(default_factory=list)
 
@@ -87,27 +84,6 @@ class Sent:
     def status(self) -> int | None:
         """The answer's status (``None`` when no answer came)."""
         return self.response.status_code if self.response is not None else None
-
-
-class Tools:
-    """``rt.tools.NAME(**args)``: attribute access to the tools."""
-
-    def __init__(self, rt: Runtime) -> None:
-        self._rt = rt
-
-    def __getattr__(self, name: str) -> Callable[..., CallResult]:
-        if name.startswith("_") or name not in self._rt.cards:
-            raise AttributeError(f"no tool named {name!r}")
-
-        def call(**args: Any) -> CallResult:
-            return self._rt.call(name, **args)
-
-        call.__name__ = name
-        call.__doc__ = self._rt.cards[name].description
-        return call
-
-    def __dir__(self) -> list[str]:
-        return sorted(self._rt.cards)
 
 
 def decode(response: httpx.Response) -> Any:

@@ -19,7 +19,7 @@ import httpx
 
 from runtime.actionlog import ActionLog
 from runtime.attempts import Attempts
-from runtime.calls import AttemptHook, CallContext, CallResult, CallState, Tools
+from runtime.calls import AttemptHook, CallContext, CallResult, CallState
 from runtime.credentials import Credentials
 from runtime.policy import RetryPolicy, Scope, check_base_url
 from runtime.request import build_request
@@ -38,6 +38,27 @@ __all__ = [
     "Runtime",
     "VerificationReport",
 ]
+
+
+class _Tools:
+    """``rt.tools.NAME(**args)``: attribute access to the tools."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self._rt = rt
+
+    def __getattr__(self, name: str) -> Callable[..., CallResult]:
+        if name.startswith("_") or name not in self._rt.cards:
+            raise AttributeError(f"no tool named {name!r}")
+
+        def call(**args: Any) -> CallResult:
+            return self._rt.call(name, **args)
+
+        call.__name__ = name
+        call.__doc__ = self._rt.cards[name].description
+        return call
+
+    def __dir__(self) -> list[str]:
+        return sorted(self._rt.cards)
 
 
 class Runtime:
@@ -102,7 +123,7 @@ class Runtime:
         self.base_url = check_base_url(base_url) if base_url else None
         self.policy = policy or RetryPolicy()
         self.scope = (scope or Scope()).with_origin(self.base_url)
-        self.tools = Tools(self)
+        self.tools = _Tools(self)
         self._validators = Validators()
         self._logged_in = False
         for secret in self.credentials.values():
