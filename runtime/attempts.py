@@ -40,6 +40,7 @@ from runtime.transport import Transport
 from runtime.uploads import read_files
 from zapi.errors import (
     ExecutionError,
+    InvalidArguments,
     RetryExhausted,
     ScopeDenied,
     TransportError,
@@ -233,6 +234,8 @@ class Attempts:
         except TransportError as exc:
             ms = (self.rt.clock() - started) * 1000
             return Sent(classify_error(exc), None, exc, None, ms)
+        except InvalidArguments as exc:  # refused before sending: nothing left
+            return Sent(Outcome.REFUSED, None, exc, None, (self.rt.clock() - started) * 1000)
         except (UpstreamStatusError, ScopeDenied) as exc:  # a redirect loop or to another host
             return Sent(Outcome.FAILED, None, exc, None, (self.rt.clock() - started) * 1000)
         elapsed_ms = (self.rt.clock() - started) * 1000

@@ -236,8 +236,9 @@ class Runtime:
             InvalidArguments: unknown tool.
         """
         card = self._card(tool)
-        full = self.prepare(tool, args, idempotency_key=idempotency_key)
-        full = full if idempotency_key else dict(args)
+        full = dict(args)
+        if idempotency_key:
+            full = self.prepare(tool, args, idempotency_key=idempotency_key)
         call = CallState(card, full, call_id or self.new_id(), None, CallContext(run_id, step))
         return Attempts(self, call).reconcile()
 

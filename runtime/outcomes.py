@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from runtime.policy import AMBIGUOUS_STATUSES, NOT_APPLIED_STATUSES
-from runtime.transport import was_refused, was_sent
+from runtime.transport import was_sent
 from zapi.errors import TransportError
 
 __all__ = [
@@ -102,9 +102,7 @@ def classify_status(status: int) -> Outcome:
 
 
 def classify_error(error: TransportError) -> Outcome:
-    """What a wire error means: refused before sending, not sent, or may have landed."""
-    if was_refused(error):
-        return Outcome.REFUSED
+    """What a wire error means: not sent, or may have landed."""
     return Outcome.AMBIGUOUS if was_sent(error) else Outcome.NOT_APPLIED
 
 

@@ -8,7 +8,13 @@ import httpx
 
 from runtime.policy import origin_of
 from runtime.request import WireRequest
-from zapi.errors import InvalidArguments, ScopeDenied, TransportError, UpstreamStatusError
+from zapi.errors import (
+    ExecutionError,
+    InvalidArguments,
+    ScopeDenied,
+    TransportError,
+    UpstreamStatusError,
+)
 
 __all__ = ["MAX_REDIRECTS", "Transport", "was_refused", "was_sent"]
 
@@ -25,23 +31,30 @@ def was_sent(exc: TransportError) -> bool:
     return bool(exc.context.get("sent", True))
 
 
-def was_refused(exc: TransportError) -> bool:
+def was_refused(exc: ExecutionError) -> bool:
     """Whether the request was refused before sending (resending the same cannot help)."""
     return bool(exc.context.get("refused", False))
 
 
-def _translate(exc: httpx.TransportError, tool: str | None, url: str) -> TransportError:
+def _translate(
+    exc: httpx.TransportError, tool: str | None, url: str
+) -> TransportError | InvalidArguments:
     kind = type(exc).__name__
-    refused = isinstance(exc, _REFUSED)
-    sent = not refused and not isinstance(exc, _NOT_SENT)
+    if isinstance(exc, _REFUSED):  # like any refusal: invalid input, nothing was sent
+        return InvalidArguments(
+            f"{tool}: {kind} for {url}: {exc or 'no detail'}; the request was refused before "
+            "sending (nothing was sent)",
+            tool=tool,
+            sent=False,
+            refused=True,
+            kind=kind,
+        )
+    sent = not isinstance(exc, _NOT_SENT)
     what = "may have been received" if sent else "was not sent"
-    if refused:
-        what = "was refused before sending (nothing was sent)"
     return TransportError(
         f"{kind} calling {url}: {exc or 'no detail'}; the request {what}",
         tool=tool,
         sent=sent,
-        refused=refused,
         kind=kind,
     )
 
@@ -91,6 +104,7 @@ class Transport:
 
         Raises:
             TransportError: the request failed on the wire (see :func:`was_sent`).
+            InvalidArguments: the client refused to send it (e.g. an illegal header).
             ScopeDenied: the server redirected to another origin.
             UpstreamStatusError: the redirects loop, or there are too many of them.
         """

@@ -335,7 +335,6 @@ class TestCredentials:
 def test_transport_not_sent_for_connect_errors() -> None:
     """A ConnectError is 'not sent'; a ReadTimeout 'may have been received'."""
     from runtime.transport import Transport, was_sent
-    from zapi.errors import TransportError
 
     def boom(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("no", request=request)
@@ -502,9 +501,9 @@ class TestRefusedBeforeSending:
         api = FakeApi()
         rt = rt_with(api, client=httpx.Client(transport=httpx.MockTransport(refuse)))
         for tool, args in (("add_note", {"text": "x"}), ("get_item", {"sku": "A-1"})):
-            with pytest.raises(TransportError) as err:
+            with pytest.raises(InvalidArguments) as err:
                 rt.call(tool, **args)
-            assert not isinstance(err.value, OutcomeUnknown)
+            assert err.value.context["sent"] is False
             assert "refused before sending" in err.value.message
             assert "may have been received" not in err.value.message
         assert len(seen) == 2  # one attempt each
