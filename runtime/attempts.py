@@ -151,7 +151,10 @@ class Attempts:
         attempt = 0
         while True:
             attempt += 1
-            wire, request = self.wire()
+            try:
+                wire, request = self.wire()
+            except InvalidArguments as exc:  # refused now, but an earlier send may have landed
+                return self.give_up(exc)
             intent = self.intent(attempt, wire, request)
             sent = self.send(request)
             more = attempt < policy.max_attempts
