@@ -300,8 +300,11 @@ class Runtime:
         attempts = Attempts(self, call)
         try:
             self._validators.check(card, effective)
-            # Refusals (bad path, header or cookie values) and scope, before any I/O.
-            self.scope.check(card, build_request(card, effective, base_url=self.base_url).url)
+            self.scope.check(card, (self.base_url or card.origin).rstrip("/") + card.path)
+            if self.credentials.login is not None and not self._logged_in:
+                # Refuse bad path, header or cookie values before a login's I/O; otherwise
+                # the first attempt's build refuses them, still before anything is sent.
+                build_request(card, effective, base_url=self.base_url)
             self._ensure_session(card)
             return attempts.run()
         except ExecutionError as exc:
