@@ -22,8 +22,16 @@ from runtime.actionlog import (
 )
 from runtime.credentials import Credentials, LoginSpec, load_credentials
 from runtime.drift import Finding
-from runtime.executor import AttemptHook, CallResult, ReconcileResult, Runtime, VerificationReport
-from runtime.policy import RetryPolicy, Scope
+from runtime.executor import (
+    AttemptHook,
+    CallContext,
+    CallResult,
+    ReconcileResult,
+    Runtime,
+    VerificationReport,
+)
+from runtime.outcomes import Decision, Outcome
+from runtime.policy import RetryPolicy, Scope, check_base_url
 from runtime.verify import Mismatch, check
 from toolgen.cards import load_cards
 
@@ -32,16 +40,19 @@ __all__ = [
     "AttemptFinished",
     "AttemptHook",
     "AttemptStarted",
+    "CallContext",
     "CallFinished",
     "CallResult",
     "ChainReport",
     "Credentials",
+    "Decision",
     "Finding",
     "JsonlSink",
     "LogRecord",
     "LoginSpec",
     "MemoryStore",
     "Mismatch",
+    "Outcome",
     "ReconcileResult",
     "Reconciled",
     "RetryPolicy",
@@ -74,6 +85,7 @@ def open(  # noqa: A001 - ``runtime.open`` mirrors ``sqlite3.connect``-style ent
     environ: Mapping[str, str] | None = None,
     clock: Callable[[], float] | None = None,
     sleep: Callable[[float], None] | None = None,
+    files_root: str | os.PathLike[str] | None = None,
 ) -> Runtime:
     """Load the tool set of an analyzer output folder and return a :class:`Runtime`.
 
@@ -89,11 +101,16 @@ def open(  # noqa: A001 - ``runtime.open`` mirrors ``sqlite3.connect``-style ent
         environ: environment for credential references (``os.environ`` if omitted).
         clock: wall clock (``time.time`` if omitted).
         sleep: wait function (a real sleep if omitted).
+        files_root: multipart file arguments must lie under this directory (the current
+            directory if omitted).
 
     Raises:
         ToolCardError: the folder holds no readable cards.
-        ExecutionError: the credentials cannot be resolved.
+        ExecutionError: the credentials cannot be resolved, or ``base_url`` is not an
+            ``http(s)://`` URL (checked before anything is opened).
     """
+    if base_url:
+        base_url = check_base_url(base_url)
     cards = load_cards(out_dir)
     creds = (
         credentials
@@ -111,4 +128,5 @@ def open(  # noqa: A001 - ``runtime.open`` mirrors ``sqlite3.connect``-style ent
         scope=scope,
         clock=clock,
         sleep=sleep,
+        files_root=files_root,
     )

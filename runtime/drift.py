@@ -144,7 +144,10 @@ def unknown_required_field(card: ToolCard, body: Any) -> str | None:
 
 
 def error_findings(card: ToolCard, status: int, body: Any) -> list[Finding]:
-    """Drift seen in an error answer: unknown required fields and unseen error shapes."""
+    """Drift seen in an error answer: unknown required fields and unseen error shapes.
+
+    A 401/403 is an authentication failure, never an error-shape finding.
+    """
     out = []
     field = unknown_required_field(card, body)
     if field is not None:
@@ -157,7 +160,7 @@ def error_findings(card: ToolCard, status: int, body: Any) -> list[Finding]:
             )
         )
     known = card.error_schemas.get(str(status))
-    if isinstance(body, dict):
+    if isinstance(body, dict) and status not in (401, 403):  # auth failures are not drift
         if known is None:
             keys = ", ".join(sorted(body)[:8])
             out.append(

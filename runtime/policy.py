@@ -9,9 +9,16 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from toolgen.cards import ToolCard
-from zapi.errors import ScopeDenied
+from zapi.errors import ExecutionError, ScopeDenied
 
-__all__ = ["IDEMPOTENT_METHODS", "RetryPolicy", "Scope", "origin_of", "parse_retry_after"]
+__all__ = [
+    "IDEMPOTENT_METHODS",
+    "RetryPolicy",
+    "Scope",
+    "check_base_url",
+    "origin_of",
+    "parse_retry_after",
+]
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 NOT_APPLIED_STATUSES = frozenset({429, 503})
@@ -93,11 +100,14 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
 
 
 def origin_of(url: str) -> str:
-    """``scheme://host[:port]`` of a URL, lower-cased, default ports dropped."""
+    """``scheme://host[:port]`` of a URL, lower-cased, default ports and userinfo dropped."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
-    port = parts.port
+    try:
+        port = parts.port
+    except ValueError:  # not a number: keep the text so that it never matches a real origin
+        return f"{scheme}://{parts.netloc.rpartition('@')[2].lower()}"
     if port is None or (scheme, port) in (("http", 80), ("https", 443)):
         return f"{scheme}://{host}"
     return f"{scheme}://{host}:{port}"
@@ -118,6 +128,12 @@ class Scope:
     safety: frozenset[str] = field(
         default_factory=lambda: frozenset({"read_only", "idempotent", "write", "destructive"})
     )
+
+    def with_origin(self, url: str | None) -> Scope:
+        """This scope, also allowing the origin of ``url`` (``--base-url``) when given."""
+        if not url:
+            return self
+        return Scope(origins=self.origins | {origin_of(url)}, tools=self.tools, safety=self.safety)
 
     @classmethod
     def for_origins(cls, origins: Iterable[str]) -> Scope:
@@ -141,8 +157,41 @@ class Scope:
         target = origin_of(url)
         if target != origin_of(card.origin) and target not in self.origins:
             raise ScopeDenied(
-                f"{target} is not the origin of tool {card.name!r} ({card.origin}); "
+                f"{target} is not the origin of tool {card.name!r} ({origin_of(card.origin)}); "
                 "pass --base-url to allow it explicitly",
                 tool=card.name,
                 host=target,
             )
+
+
+def check_base_url(url: str) -> str:
+    """A ``--base-url`` as the runtime uses it: ``http(s)://host[:port][/prefix]``, no final ``/``.
+
+    A URL without a scheme is refused, not guessed: ``http://`` would send credentials in
+    clear text to a server meant to be ``https://``, and ``https://`` fails confusingly
+    against a local server.
+
+    Raises:
+        ExecutionError: no ``http``/``https`` scheme, no host, a bad port, userinfo, or a
+            query or fragment.
+    """
+    text = url.strip()
+    parts = urlsplit(text)
+    problem = ""
+    if "://" not in text:
+        problem = f"has no scheme; write http://{text} or https://{text}"
+    elif parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        problem = "must be http://HOST[:PORT] or https://HOST[:PORT]"
+    elif "@" in parts.netloc:
+        problem = "must not hold a user name or password; put credentials in a --credentials file"
+    elif parts.query or parts.fragment:
+        problem = "must not have a query or fragment"
+    else:
+        try:
+            parts.port  # noqa: B018 - urlsplit checks the port only when asked
+        except ValueError:
+            problem = "has an invalid port"
+    if problem:
+        shown = text if "@" not in parts.netloc else "(a URL with userinfo)"
+        raise ExecutionError(f"base URL {shown!r} {problem}", field="base_url")
+    return text.rstrip("/")

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fakes import ORIGIN, TOKEN, FakeApi, FakeClock, cards
+from fakes import ORIGIN, TOKEN, FakeApi, FakeClock, card, cards
 
 from runtime import (
     ActionLog,
@@ -17,12 +17,15 @@ from runtime import (
     Runtime,
     SqliteStore,
 )
+from toolgen.cards import Binding, FixedValue, Idempotency, ToolCard
 from zapi.errors import (
+    ExecutionError,
     InvalidArguments,
     OutcomeUnknown,
     RetryExhausted,
     SchemaDrift,
     ScopeDenied,
+    TransportError,
     UpstreamStatusError,
     VerificationFailed,
 )
@@ -332,7 +335,6 @@ class TestCredentials:
 def test_transport_not_sent_for_connect_errors() -> None:
     """A ConnectError is 'not sent'; a ReadTimeout 'may have been received'."""
     from runtime.transport import Transport, was_sent
-    from zapi.errors import TransportError
 
     def boom(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("no", request=request)
@@ -376,3 +378,325 @@ class TestWorkflowContract:
         rt = make_rt(api)
         assert rt.reconcile("update_stock", {"sku": "A-1", "quantity": 5}).result == "landed"
         assert rt.reconcile("update_stock", {"sku": "A-1", "quantity": 6}).result == "not_landed"
+
+
+# -- this round: settled fates, refusals, redirects, userinfo, file arguments, auth -------
+
+
+def keyed_order_card() -> Any:
+    """create_order that also sends an idempotency key (which the fake server ignores)."""
+    base = {c.name: c for c in cards()}["create_order"]
+    return base.model_copy(
+        update={
+            "name": "create_order_keyed",
+            "idempotency": Idempotency(header="Idempotency-Key", client_ids=["client_ref"]),
+        }
+    )
+
+
+def rt_with(api: FakeApi, *extra: ToolCard, **kw: Any) -> Runtime:
+    clock = kw.pop("clock", None) or FakeClock()
+    kw.setdefault("credentials", Credentials(secrets={"bearer": TOKEN}))
+    kw.setdefault("policy", RetryPolicy(initial_interval_s=0.5, jitter=0.0))
+    return Runtime(
+        [*cards(), *extra],
+        client=kw.pop("client", None) or api.client(),
+        clock=clock,
+        sleep=clock.sleep,
+        rand=lambda: 0.0,
+        **kw,
+    )
+
+
+class TestUnsettledSendsMakeTheOutcomeUnknown:
+    """Once a send may have landed, later answers cannot make the call 'nothing applied'."""
+
+    def test_keyed_drop_then_429s_is_unknown_not_exhausted(self, api: FakeApi) -> None:
+        api.fail("POST /payments", ("commit_then_drop",), *[("status", 429)] * 3)
+        rt = make_rt(api)
+        with pytest.raises(OutcomeUnknown) as err:
+            rt.call("pay", amount=5)
+        assert len(api.payments) == 1  # the first send committed
+        assert "nothing was applied" not in err.value.message
+        assert err.value.context["record_id"] == err.value.context["intent_ids"][0]
+
+    def test_keyed_drop_then_429s_is_settled_by_a_read(self, api: FakeApi) -> None:
+        api.fail("POST /orders", ("commit_then_drop",), *[("status", 429)] * 3)
+        rt = rt_with(api, keyed_order_card())
+        result = rt.call("create_order_keyed", sku="A-1", quantity=2, client_ref="r-9")
+        assert result.reconciled == "landed" and len(api.orders) == 1
+        reconciled = [r.event for r in rt.log.records(kinds=["reconciled"])]
+        assert [(e.result, e.action) for e in reconciled][-1] == ("landed", "accept")
+
+    def test_keyed_drop_then_409_is_settled_by_a_read(self, api: FakeApi) -> None:
+        api.fail("POST /orders", ("commit_then_drop",), ("status", 409))
+        rt = rt_with(api, keyed_order_card())
+        result = rt.call("create_order_keyed", sku="A-1", quantity=2, client_ref="r-8")
+        assert result.reconciled == "landed" and len(api.orders) == 1
+
+    def test_keyed_drop_then_429s_with_nothing_landed_is_exhausted(self, api: FakeApi) -> None:
+        api.fail("POST /orders", ("drop",), *[("status", 429)] * 3)
+        rt = rt_with(api, keyed_order_card())
+        with pytest.raises(RetryExhausted, match="nothing was applied"):
+            rt.call("create_order_keyed", sku="A-1", quantity=2, client_ref="r-7")
+        assert api.orders == []
+
+
+def cookie_header_card() -> ToolCard:
+    return card(
+        "prefs",
+        "POST",
+        "/notes",
+        input_schema={
+            "type": "object",
+            "properties": {"lang": {"type": "string"}, "trace": {"type": "string"}},
+            "additionalProperties": False,
+        },
+        bindings=[
+            Binding(arg="lang", location="cookie", name="lang"),
+            Binding(arg="trace", location="header", name="X-Trace"),
+        ],
+    )
+
+
+class TestRefusedBeforeSending:
+    """Values that would inject into headers or cookies are refused before any I/O."""
+
+    @pytest.mark.parametrize(
+        "args",
+        [
+            {"lang": "en; session=attacker"},
+            {"lang": "en\r\nX-Evil: 1"},
+            {"lang": "en\x00"},
+            {"trace": "a\r\nX-Evil: 1"},
+            {"trace": "a\nb"},
+            {"trace": "a\x00b"},
+        ],
+    )
+    def test_injection_is_refused_and_nothing_is_sent(
+        self, api: FakeApi, args: dict[str, str]
+    ) -> None:
+        rt = rt_with(api, cookie_header_card())
+        with pytest.raises(InvalidArguments) as err:
+            rt.call("prefs", **args)
+        (name,) = args
+        assert f"argument {name!r}" in err.value.message
+        assert "refused before sending" in err.value.message and "\n" not in err.value.message
+        assert err.value.context["sent"] is False
+        assert api.requests == []
+        kinds = [r.event.kind for r in rt.log.records()]
+        assert kinds == ["call_finished"]
+
+    def test_a_semicolon_in_a_header_is_fine(self, api: FakeApi) -> None:
+        rt_with(api, cookie_header_card()).call("prefs", trace="a; b")
+        assert api.requests[0].headers["x-trace"] == "a; b"
+
+    def test_wire_refusal_is_not_sent_not_retried_not_unknown(self) -> None:
+        seen: list[httpx.Request] = []
+
+        def refuse(request: httpx.Request) -> httpx.Response:
+            seen.append(request)
+            raise httpx.LocalProtocolError("Illegal header value")
+
+        api = FakeApi()
+        rt = rt_with(api, client=httpx.Client(transport=httpx.MockTransport(refuse)))
+        for tool, args in (("add_note", {"text": "x"}), ("get_item", {"sku": "A-1"})):
+            with pytest.raises(InvalidArguments) as err:
+                rt.call(tool, **args)
+            assert err.value.context["sent"] is False
+            assert "refused before sending" in err.value.message
+            assert "may have been received" not in err.value.message
+        assert len(seen) == 2  # one attempt each
+        finished = [r.event for r in rt.log.records(kinds=["attempt_finished"])]
+        assert [(e.outcome, e.code) for e in finished] == [("not_applied", "refused")] * 2
+
+
+class TestRedirectLoop:
+    """A redirect loop stops at the first repeat, and is not retried."""
+
+    def test_loop_stops_at_first_repeat(self) -> None:
+        seen: list[str] = []
+
+        def loop(request: httpx.Request) -> httpx.Response:
+            seen.append(request.url.path)
+            nxt = "/b" if request.url.path == "/a" else "/a"
+            return httpx.Response(302, headers={"location": nxt})
+
+        rt = Runtime(
+            [card("loopy", "GET", "/a", auth=[])],
+            client=httpx.Client(transport=httpx.MockTransport(loop)),
+            sleep=lambda s: None,
+        )
+        with pytest.raises(UpstreamStatusError, match="loop"):
+            rt.call("loopy")
+        assert seen == ["/a", "/b"]
+
+
+class TestUserinfoOrigin:
+    """A card whose origin has user:password@ works and never sends or logs the userinfo."""
+
+    def test_userinfo_is_never_sent_or_logged(self, api: FakeApi) -> None:
+        base = {c.name: c for c in cards()}["get_item"]
+        leaky = base.model_copy(
+            update={"name": "get_item_ui", "origin": "https://bob:hunter2pass@api.example.test"}
+        )
+        rt = rt_with(api, leaky)
+        assert rt.call("get_item_ui", sku="A-1").data["sku"] == "A-1"
+        req = api.requests[0]
+        assert "hunter2pass" not in str(req.url) and req.url.userinfo == b""
+        assert req.headers["authorization"] == f"Bearer {TOKEN}"
+        dumped = " ".join(r.model_dump_json() for r in rt.log.records())
+        assert "hunter2pass" not in dumped and "bob:" not in dumped
+
+
+def upload_card() -> ToolCard:
+    return card(
+        "upload",
+        "POST",
+        "/notes",
+        input_schema={
+            "type": "object",
+            "properties": {"file": {"type": "string", "format": "binary"}, "title": {}},
+            "required": ["file"],
+            "additionalProperties": False,
+        },
+        bindings=[
+            Binding(arg="file", location="body", name="file"),
+            Binding(arg="title", location="body", name="title"),
+        ],
+        body_media="multipart/form-data",
+    )
+
+
+class TestFileArguments:
+    """Multipart file arguments read only files under the allowed directory."""
+
+    def test_inside_is_sent(self, api: FakeApi, tmp_path: Any) -> None:
+        (tmp_path / "in").mkdir()
+        (tmp_path / "in" / "a.txt").write_bytes(b"hello-file")
+        rt = rt_with(api, upload_card(), files_root=tmp_path / "in")
+        rt.call("upload", file=str(tmp_path / "in" / "a.txt"), title="t")
+        body = api.requests[0].read()
+        assert b"hello-file" in body and b'filename="a.txt"' in body
+
+    def test_outside_and_symlinks_out_are_refused(self, api: FakeApi, tmp_path: Any) -> None:
+        (tmp_path / "in").mkdir()
+        secret = tmp_path / "id_rsa"
+        secret.write_bytes(b"PRIVATE")
+        (tmp_path / "in" / "link").symlink_to(secret)
+        rt = rt_with(api, upload_card(), files_root=tmp_path / "in")
+        for path in (secret, tmp_path / "in" / "link", tmp_path / "in" / ".." / "id_rsa"):
+            with pytest.raises(InvalidArguments, match="files_root") as err:
+                rt.call("upload", file=str(path))
+            assert err.value.context["field"] == "file"
+        assert api.requests == []
+
+    def test_default_root_is_the_working_directory(
+        self, api: FakeApi, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.chdir(tmp_path)
+        (tmp_path / "ok.bin").write_bytes(b"x")
+        rt = rt_with(api, upload_card())
+        rt.call("upload", file="ok.bin")
+        with pytest.raises(InvalidArguments, match="files_root"):
+            rt.call("upload", file="/etc/hostname")
+
+
+class TestBaseUrl:
+    """A base URL without a scheme is one clear line, never a traceback."""
+
+    @pytest.mark.parametrize(
+        ("url", "expected"),
+        [
+            ("127.0.0.1:8001", "write http://127.0.0.1:8001 or https://127.0.0.1:8001"),
+            ("localhost:8001", "has no scheme"),
+            ("ftp://x.test", "must be http://"),
+            ("http://u:p@x.test", "user name or password"),
+            ("http://x.test:port", "invalid port"),
+        ],
+    )
+    def test_bad_base_urls(self, api: FakeApi, url: str, expected: str) -> None:
+        with pytest.raises(ExecutionError, match=expected) as err:
+            rt_with(api, base_url=url)
+        assert "\n" not in err.value.message and "p@" not in err.value.message
+
+    def test_open_checks_before_loading(self, tmp_path: Any) -> None:
+        import runtime
+
+        with pytest.raises(ExecutionError, match="has no scheme"):
+            runtime.open(tmp_path / "nothing-here", base_url="127.0.0.1:8001", state=None)
+
+    def test_good_base_url_is_used(self, api: FakeApi) -> None:
+        rt = rt_with(api, base_url="https://api.example.test/")
+        rt.call("get_item", sku="A-1")
+        assert str(api.requests[0].url) == "https://api.example.test/items/A-1"
+
+
+class TestAuthFailures:
+    """401/403 are auth failures that name the fix, not error-shape drift."""
+
+    @pytest.mark.parametrize("status", [401, 403])
+    def test_auth_failure_names_the_credential(self, api: FakeApi, status: int) -> None:
+        api.fail("GET /items", ("status", status))
+        rt = make_rt(api)
+        with pytest.raises(UpstreamStatusError) as err:
+            rt.call("get_item", sku="A-1")
+        assert "bearer" in err.value.message and "--credentials" in err.value.message
+        finished = [r.event for r in rt.log.records(kinds=["attempt_finished"])]
+        assert isinstance(finished[-1], AttemptFinished)
+        assert [f.kind for f in finished[-1].drift] == []
+
+
+def fixed_card() -> ToolCard:
+    return card(
+        "search",
+        "GET",
+        "/orders",
+        input_schema={
+            "type": "object",
+            "properties": {"client_ref": {"type": "string"}, "v": {"type": "string"}},
+            "additionalProperties": False,
+        },
+        bindings=[
+            Binding(arg="client_ref", location="query", name="client_ref"),
+            Binding(arg="v", location="query", name="v"),
+        ],
+        fixed=[
+            FixedValue(location="query", name="_", generate="timestamp_ms"),
+            FixedValue(location="query", name="v", value="2"),
+            FixedValue(location="header", name="X-Requested-With", value="XMLHttpRequest"),
+            FixedValue(location="cookie", name="ui_theme", value="dark"),
+        ],
+    )
+
+
+class TestFixedValues:
+    """A card's fixed values are sent without being asked of the caller."""
+
+    def test_constants_and_fresh_cache_busters(self, api: FakeApi) -> None:
+        api.fail("GET /orders", ("status", 503))
+        clock = FakeClock()
+        rt = rt_with(api, fixed_card(), clock=clock)
+        rt.call("search", client_ref="r-1")
+        first, second = api.requests
+        assert first.url.params["v"] == "2" and first.url.params["client_ref"] == "r-1"
+        assert first.headers["x-requested-with"] == "XMLHttpRequest"
+        assert "ui_theme=dark" in first.headers["cookie"]
+        stamps = [int(r.url.params["_"]) for r in (first, second)]
+        assert stamps[0] == int(1_700_000_000.0 * 1000)
+        assert stamps[1] > stamps[0]  # a fresh value per request
+
+    def test_an_argument_overrides_by_name(self, api: FakeApi) -> None:
+        rt_with(api, fixed_card()).call("search", v="3")
+        assert api.requests[0].url.params.get_list("v") == ["3"]
+
+
+class TestCallDetailed:
+    """Runtime.call_detailed is what workflow steps call: data plus verification and drift."""
+
+    def test_extras(self, api: FakeApi) -> None:
+        data, extras = make_rt(api).call_detailed(
+            "update_stock", {"sku": "A-1", "quantity": 7}, idempotency_key="run:1"
+        )
+        assert data["quantity"] == 7
+        assert extras["verification"]["ok"] is True and extras["drift"] == []

@@ -159,7 +159,9 @@ class TestUpload:
         doc.write_bytes(b"%PDF-1.4 " + bytes(range(256)) * 8)
         http = httpx.Client(timeout=10)
         http.post(erp.url + "/login", data={"username": "alice", "password": "wonderland"})
-        rt = Runtime(cards, client=http, base_url=erp.url, sleep=lambda s: None)
+        rt = Runtime(
+            cards, client=http, base_url=erp.url, sleep=lambda s: None, files_root=tmp_path
+        )
         try:
             res = rt.call(upload.name, item_id="A-3", file=str(doc), comment="signed")
         finally:
@@ -178,8 +180,8 @@ class TestUpload:
         zapi.analyze([str(root / "samples/hars/erp_session.har")], str(tmp_path / "out"))
         cards = load_cards(tmp_path / "out")
         upload = next(c for c in cards.values() if c.path.endswith("/attachments"))
-        rt = Runtime(cards, base_url=erp.url, sleep=lambda s: None)
-        with pytest.raises(InvalidArguments) as exc:
+        rt = Runtime(cards, base_url=erp.url, sleep=lambda s: None, files_root=tmp_path)
+        with pytest.raises(InvalidArguments, match="readable file") as exc:
             rt.call(upload.name, item_id="A-3", file=str(tmp_path / "nope.pdf"), comment="x")
         rt.close()
         assert exc.value.context["field"] == "file"

@@ -88,6 +88,11 @@ def _log_hint(state_path: str, out_dir: str) -> Iterator[None]:
 )
 @click.option("--state", help="Action-log SQLite file (default OUT/zapi.db).")
 @click.option("--no-verify", is_flag=True, help="Skip read-after-write verification.")
+@click.option(
+    "--files-root",
+    type=click.Path(file_okay=False),
+    help="File arguments must lie under this folder (default: the current folder).",
+)
 def call_command(
     out_dir: str,
     tool: str,
@@ -99,6 +104,7 @@ def call_command(
     storage_state: str | None,
     state: str | None,
     no_verify: bool,
+    files_root: str | None,
 ) -> None:
     """Call one tool and print its JSON result.
 
@@ -118,7 +124,13 @@ def call_command(
     state_path = _state_path(state, out_dir)
     with (
         _log_hint(state_path, out_dir),
-        runtime.open(out_dir, credentials=creds, state=state_path, base_url=base_url) as rt,
+        runtime.open(
+            out_dir,
+            credentials=creds,
+            state=state_path,
+            base_url=base_url,
+            files_root=files_root,
+        ) as rt,
     ):
         args: dict[str, Any] = {}
         if json_args:
