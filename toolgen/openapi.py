@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Any
 
 from openapi_spec_validator import validate
@@ -30,6 +31,30 @@ def _security_scheme(s: AuthScheme) -> dict[str, Any]:
             out["bearerFormat"] = "opaque"
         return out
     return {"type": "apiKey", "in": s.location, "name": s.name}
+
+
+_PARAM = re.compile(r"\{([^{}/]+)\}")
+
+
+def openapi_path(card: ToolCard) -> str:
+    """The card's path as an OpenAPI path key: ``{name}`` only for its path parameters.
+
+    Any other ``{``/``}`` (a literal brace recorded as ``%7B``) is percent-encoded
+    again, so a recorded path can never declare a parameter the card does not have.
+    """
+    names = {b.name for b in card.bindings if b.location == "path"}
+    out: list[str] = []
+    pos = 0
+    for m in _PARAM.finditer(card.path):
+        out.append(_escape_braces(card.path[pos : m.start()]))
+        out.append(m.group(0) if m.group(1) in names else _escape_braces(m.group(0)))
+        pos = m.end()
+    out.append(_escape_braces(card.path[pos:]))
+    return "".join(out)
+
+
+def _escape_braces(text: str) -> str:
+    return text.replace("{", "%7B").replace("}", "%7D")
 
 
 def _scheme_id(key: str) -> str:
@@ -119,7 +144,7 @@ def build_openapi(
     origins = sorted({c.origin for c in cards})
     paths: dict[str, dict[str, Any]] = {}
     for card in cards:
-        item = paths.setdefault(card.path, {})
+        item = paths.setdefault(openapi_path(card), {})
         method = card.method.lower()
         op = _operation(card)
         if len(origins) > 1:
