@@ -589,16 +589,16 @@ def _check_shape(fh: IO[bytes], path: str) -> None:
     fh.seek(0)
     if fh.read(3) != _BOM:
         fh.seek(0)
-    path: list[Any] = []
+    keys: list[Any] = []
     for event, value in ijson.basic_parse(fh):
         if event == "map_key":
-            path[-1] = value
+            keys[-1] = value
         elif event in _ENDS:
-            path.pop()
-        elif event == "start_array" and path == ["log", "entries"]:
+            keys.pop()
+        elif event == "start_array" and keys == ["log", "entries"]:
             return
         elif event in _STARTS:
-            path.append("" if event == "start_map" else None)
+            keys.append("" if event == "start_map" else None)
     raise HarParseError("not a HAR file (no log.entries array)", har_path=path)
 
 
