@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import httpx
 
@@ -76,6 +76,7 @@ def open(  # noqa: A001 - ``runtime.open`` mirrors ``sqlite3.connect``-style ent
     environ: Mapping[str, str] | None = None,
     clock: Callable[[], float] | None = None,
     sleep: Callable[[float], None] | None = None,
+    send_credentials_to: Sequence[str] = (),
 ) -> Runtime:
     """Load the tool set of an analyzer output folder and return a :class:`Runtime`.
 
@@ -91,6 +92,8 @@ def open(  # noqa: A001 - ``runtime.open`` mirrors ``sqlite3.connect``-style ent
         environ: environment for credential references (``os.environ`` if omitted).
         clock: wall clock (``time.time`` if omitted).
         sleep: wait function (a real sleep if omitted).
+        send_credentials_to: hosts or origins (e.g. ``base_url``) trusted with the
+            credentials of cards recorded on another host; none by default.
 
     Raises:
         ToolCardError: the folder holds no readable cards.
@@ -102,6 +105,11 @@ def open(  # noqa: A001 - ``runtime.open`` mirrors ``sqlite3.connect``-style ent
         if isinstance(credentials, Credentials)
         else (load_credentials(credentials, environ=environ) if credentials else None)
     )
+    if creds is not None:
+        creds.check(cards.values())
+        creds = creds.trusting(*send_credentials_to)
+    elif send_credentials_to:
+        creds = Credentials().trusting(*send_credentials_to)
     path = default_state(out_dir) if state == "" else state
     return Runtime(
         cards,

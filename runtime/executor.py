@@ -174,7 +174,10 @@ class Runtime:
         # The one real sleep in runtime/: the default of the injected one.
         self.sleep = sleep if sleep is not None else time.sleep  # noqa: TID251
         self.rand, self.new_id = rand, new_id
-        self.credentials = credentials or Credentials()
+        # Secrets given without an origin go to the tool set's only origin (or are refused).
+        self.credentials = (credentials or Credentials()).bind(
+            c.origin for c in self.cards.values()
+        )
         self.base_url = base_url.rstrip("/") if base_url else None
         self.policy = policy or RetryPolicy()
         scope = scope or Scope()
@@ -417,7 +420,15 @@ class Runtime:
         headers = dict(parts["headers"])
         params = list(parts["params"])
         cookies = dict(parts["cookies"])
-        self.credentials.apply(card.auth, headers, params, cookies, tool=card.name)
+        self.credentials.apply(
+            card.auth,
+            headers,
+            params,
+            cookies,
+            tool=card.name,
+            origin=card.origin,
+            target=parts["url"],
+        )
         if card.csrf:
             token = self.client.cookies.get(card.csrf.get("cookie", ""))
             if token:

@@ -15,7 +15,14 @@ from toolgen.output import atomic_write
 from zapi.analyzer.model import Analysis, AuthScheme
 from zapi.errors import SpecValidationError
 
-__all__ = ["build_openapi", "dump_json", "validate_openapi", "write_openapi"]
+__all__ = [
+    "build_openapi",
+    "dump_json",
+    "openapi_path",
+    "scheme_id",
+    "validate_openapi",
+    "write_openapi",
+]
 
 _STRIP_IN_PARAM = ("x-in",)
 
@@ -57,7 +64,8 @@ def _escape_braces(text: str) -> str:
     return text.replace("{", "%7B").replace("}", "%7D")
 
 
-def _scheme_id(key: str) -> str:
+def scheme_id(key: str) -> str:
+    """The OpenAPI securityScheme name of a card auth key (``cookie:sid`` -> ``cookie_sid``)."""
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in key)
 
 
@@ -129,7 +137,7 @@ def _operation(card: ToolCard) -> dict[str, Any]:
         responses[status] = r
     op["responses"] = responses or {"default": {"description": "no response recorded"}}
     if card.auth:
-        op["security"] = [{_scheme_id(a): [] for a in card.auth}]
+        op["security"] = [{scheme_id(a): [] for a in card.auth}]
     return op
 
 
@@ -169,7 +177,7 @@ def build_openapi(
         "servers": [{"url": o} for o in origins] or [{"url": "/"}],
         "paths": {p: paths[p] for p in sorted(paths)},
     }
-    schemes = {_scheme_id(s.key): _security_scheme(s) for s in analysis.auth_schemes}
+    schemes = {scheme_id(s.key): _security_scheme(s) for s in analysis.auth_schemes}
     if schemes:
         doc["components"] = {"securitySchemes": dict(sorted(schemes.items()))}
     return doc

@@ -47,6 +47,11 @@ def _state_path(state: str | None, out_dir: str | None) -> str:
 @click.option("--json", "json_args", metavar="JSON", help="All arguments as a JSON object.")
 @click.option("--base-url", help="Call this origin instead of the recorded one.")
 @click.option(
+    "--trust-base-url",
+    is_flag=True,
+    help="Send the cards' credentials to --base-url although it is another host.",
+)
+@click.option(
     "--credentials",
     "creds_file",
     type=click.Path(dir_okay=False),
@@ -72,6 +77,7 @@ def call_command(
     pairs: tuple[str, ...],
     json_args: str | None,
     base_url: str | None,
+    trust_base_url: bool,
     creds_file: str | None,
     auth_refs: tuple[str, ...],
     storage_state: str | None,
@@ -93,7 +99,11 @@ def call_command(
         refs[scheme] = value
     creds = load_credentials(creds_file, refs=refs, storage_state=storage_state, environ=os.environ)
     with runtime.open(
-        out_dir, credentials=creds, state=_state_path(state, out_dir), base_url=base_url
+        out_dir,
+        credentials=creds,
+        state=_state_path(state, out_dir),
+        base_url=base_url,
+        send_credentials_to=(base_url,) if base_url and trust_base_url else (),
     ) as rt:
         args: dict[str, Any] = {}
         if json_args:
