@@ -114,7 +114,9 @@ def open(  # noqa: A001 - ``runtime.open`` mirrors ``sqlite3.connect``-style ent
     return Runtime(
         cards,
         client=client,
-        log=ActionLog.open(path),
+        log=ActionLog.open(
+            path, key=(os.environ if environ is None else environ).get("ZAPI_LOG_KEY")
+        ),
         credentials=creds,
         base_url=base_url,
         policy=policy,

@@ -172,7 +172,7 @@ def _open_log(state: str) -> Any:
     path = _state_path(state, None)
     if not os.path.exists(path):
         raise click.ClickException(f"{path}: no action log here; pass --state FILE or OUT")
-    return ActionLog(SqliteStore(path))
+    return ActionLog(SqliteStore(path, key=os.environ.get("ZAPI_LOG_KEY")))
 
 
 def _line(rec: Any) -> str:
@@ -256,7 +256,9 @@ def log_verify(ctx: click.Context) -> None:
         raise click.ClickException(
             f"action log chain broken at record {report.broken_at}: {report.reason}"
         )
-    click.echo(f"action log intact: {report.checked} records")
+    anchored = "head matches its anchor" if report.anchored else "no anchor"
+    note = f" ({report.note})" if report.note else ""
+    click.echo(f"action log intact: {report.checked} records, {anchored}{note}")
 
 
 @click.command("export")
