@@ -350,6 +350,7 @@ class _TooDeep:
 
 
 _TOO_DEEP = _TooDeep()
+_READ_SIZE = 16 * 1024 * 1024
 _STARTS = ("start_map", "start_array")
 _ENDS = ("end_map", "end_array")
 
@@ -413,7 +414,9 @@ def _entry_objects(fh: Any) -> Iterator[Any]:
     container), so a deep object anywhere else costs linear memory and is
     never built.
     """
-    events = iter(ijson.basic_parse(fh))
+    # Large reads: the parser re-scans a token split across reads, so a 150 MB body
+    # read 64 KB at a time costs minutes; 16 MB reads keep it to a second.
+    events = iter(ijson.basic_parse(fh, buf_size=_READ_SIZE))
     path: list[Any] = []  # per open container: its current key (maps) or None (arrays)
     for event, value in events:
         if event == "map_key":
