@@ -238,12 +238,27 @@ def _status(raw: Any) -> int | None:
     return raw if raw == 0 or 100 <= raw <= 599 else None
 
 
+_SURROGATE_ESCAPE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u[dD][89a-fA-F][0-9a-fA-F]{2}"
+)
+
+
+def _pair_or_replacement(m: re.Match[str]) -> str:
+    return m.group(0) if len(m.group(0)) == 12 else "\\ufffd"
+
+
 def _body(text: str | None, encoding: str | None, what: str) -> tuple[str | None, str]:
-    """Vet one body: ``(text kept, "")``, ``(None, note)`` or ``(None, "!" + skip reason)``."""
+    """Vet one body: ``(text kept, "")``, ``(None, note)`` or ``(None, "!" + skip reason)``.
+
+    A lone surrogate escape in JSON text (``"\\ud800"``) becomes U+FFFD: decoded, it
+    could never be written as UTF-8.
+    """
     if text is None:
         return None, ""
     if len(text) > MAX_BODY_CHARS:
         return None, f"{what} body of {len(text)} characters dropped (over {MAX_BODY_CHARS})"
+    if "\\u" in text:
+        text = _SURROGATE_ESCAPE.sub(_pair_or_replacement, text)
     probe = text
     if encoding and encoding.lower() == "base64":
         raw = _decode(text, encoding) or b""
@@ -359,6 +374,18 @@ def _scalar(value: Any) -> Any:
     return float(value) if isinstance(value, Decimal) else value
 
 
+def _valid(value: Any) -> Any:
+    """A scalar with lone surrogates (only the Python parser lets them through) replaced."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return _scalar(value)
+
+
+def _valid_events(events: Iterator[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
+    for event, value in events:
+        yield event, _valid(value)
+
+
 def _build(event: str, value: Any, events: Iterator[tuple[str, Any]]) -> Any:
     """Build the JSON value that starts with ``event`` from the rest of ``events``.
 
@@ -407,7 +434,7 @@ def _build(event: str, value: Any, events: Iterator[tuple[str, Any]]) -> Any:
     return root
 
 
-def _entry_objects(fh: Any) -> Iterator[Any]:
+def _entry_objects(fh: Any, *, python: bool = False) -> Iterator[Any]:
     """The values of ``log.entries``, built one at a time from parser events.
 
     Only the path down to ``log.entries`` is tracked (one small frame per open
@@ -416,7 +443,11 @@ def _entry_objects(fh: Any) -> Iterator[Any]:
     """
     # Large reads: the parser re-scans a token split across reads, so a 150 MB body
     # read 64 KB at a time costs minutes; 16 MB reads keep it to a second.
-    events = iter(ijson.basic_parse(fh, buf_size=_READ_SIZE))
+    if python:
+        backend: Any = ijson.get_backend("python")
+        events = _valid_events(iter(backend.basic_parse(fh, buf_size=_READ_SIZE)))
+    else:
+        events = iter(ijson.basic_parse(fh, buf_size=_READ_SIZE))
     path: list[Any] = []  # per open container: its current key (maps) or None (arrays)
     for event, value in events:
         if event == "map_key":
@@ -518,6 +549,28 @@ class HarReader:
         """File bytes handed to the parser so far."""
         return self._window.consumed if self._window is not None else 0
 
+    def _objects(self, fh: IO[bytes], win: _Window, start: int, ranged: bool) -> Iterator[Any]:
+        """Entry objects from the fast parser; from the pure-Python one if it must.
+
+        The C parser cannot decode a lone surrogate escape (``"\\udc80"``) and
+        cannot go on after it; the file (never a range) is then read again with
+        the Python parser, entries already yielded skipped, strings made valid.
+        """
+        done = 0
+        try:
+            for raw in _entry_objects(win):
+                done += 1
+                yield raw
+            return
+        except UnicodeDecodeError as exc:
+            if ranged or self.start:
+                raise SplitMismatch(f"{self.path}: range holds a lone surrogate") from exc
+        slow = _Window(fh, start, None, b"", b"")
+        self._window = slow
+        for i, raw in enumerate(_entry_objects(slow, python=True)):
+            if i >= done:
+                yield raw
+
     def __iter__(self) -> Iterator[HarEntry | SkippedEntry]:
         """Yield the entries.
 
@@ -544,7 +597,7 @@ class HarReader:
         try:
             saw_entries = False
             for index, raw in enumerate(  # noqa: B007 -- read in the except clauses
-                _entry_objects(win), self.first_index
+                self._objects(fh, win, start, ranged_end), self.first_index
             ):
                 saw_entries = True
                 if ranged_end and isinstance(raw, dict) and END_MARKER_KEY in raw:
