@@ -269,7 +269,7 @@ def is_credential_query(name: str) -> bool:
 
 def is_secret_pair_name(name: str) -> bool:
     """True for a query/form key that carries a secret (wider than :func:`is_secret_name`)."""
-    low = name.strip().lower()
+    low = name.strip().lower().rstrip("_")
     return low in CREDENTIAL_QUERY or low in _PAIR_ONLY or is_secret_name(low)
 
 
@@ -287,12 +287,13 @@ def marker_for(value: str) -> str:
 
 def is_secret_name(name: str) -> bool:
     """True when a header, cookie, query key or field called ``name`` carries a secret."""
-    low = name.strip().lower()
-    if low in _EXACT or low in CREDENTIAL_HEADERS:
+    low = name.strip().lower().rstrip("_")  # ``pass_``: an argument named after ``pass``
+    dashed = low.replace("_", "-")  # ``x_client_key``: an argument named after a header
+    if low in _EXACT or dashed in _EXACT or dashed in CREDENTIAL_HEADERS:
         return True
-    if low in _NOT_SECRET or low in _NOT_SECRET_HEADERS:
+    if low in _NOT_SECRET or dashed in _NOT_SECRET_HEADERS:
         return False
-    if low.startswith("x-") and low.endswith(("-key", "-secret", "-signature", "-sig")):
+    if dashed.startswith("x-") and dashed.endswith(("-key", "-secret", "-signature", "-sig")):
         return True  # X-Functions-Key, X-Client-Secret, X-Hub-Signature...
     if low.endswith(("_pass", "-pass", "_pin", "-pin", "_sig", "-sig", "_hmac", "-hmac")):
         return True
@@ -512,11 +513,19 @@ _VALUE_KEYS = ("examples", "example", "enum", "default", "const", "value")
 
 
 def _strip_values(v: Any) -> Any:
-    """Drop string values (secrets) from an example/enum/default/const; keep other types."""
-    if isinstance(v, str):
+    """Drop recorded values from an example/enum/default/const under a secret name.
+
+    Strings and numbers (a PIN recorded as ``482913``) go; booleans and nulls, which
+    cannot carry a secret, stay.  Nothing is replaced, so no type changes.
+    """
+
+    def secret(x: Any) -> bool:
+        return isinstance(x, str | int | float) and not isinstance(x, bool)
+
+    if secret(v):
         return None
     if isinstance(v, list):
-        return [x for x in v if not isinstance(x, str)]
+        return [x for x in v if not secret(x)]
     return v
 
 
@@ -547,8 +556,10 @@ def _scrub(doc: Any, redactor: Redactor, secret: bool, depth: int) -> Any:
         secret_here = secret
         if name is not None and ("in" in doc or "location" in doc):
             pair = _is_pair(doc)
-            secret_here = secret_here or (
-                redactor.is_secret_pair(name) if pair else redactor.is_secret(name)
+            secret_here = (
+                secret_here
+                or (redactor.is_secret_pair(name) if pair else redactor.is_secret(name))
+                or _token_valued(name, doc)
             )
         for k, v in doc.items():
             if secret_here and k in _VALUE_KEYS:
@@ -576,6 +587,19 @@ def _scrub(doc: Any, redactor: Redactor, secret: bool, depth: int) -> Any:
     return doc
 
 
+def _token_valued(name: str, doc: dict[str, Any]) -> bool:
+    """A random-looking recorded value under an auth-ish name (or an ``X-`` header)."""
+    where = doc.get("in") or doc.get("location") or doc.get("x-in")
+    low = name.lower()
+    if not (_auth_ish(low) or (where == "header" and low.startswith(("x-", "x_")))):
+        return False
+    vals: list[Any] = []
+    for k in _VALUE_KEYS:
+        v = doc.get(k)
+        vals += v if isinstance(v, list) else [v]
+    return any(isinstance(x, str) and looks_like_token(x) for x in vals)
+
+
 def _prop_secret(name: str, schema: Any, redactor: Redactor) -> bool:
     """A property is secret by name (as a pair when it is a query/form/cookie input)."""
     if redactor.is_secret(name):
@@ -583,8 +607,4 @@ def _prop_secret(name: str, schema: Any, redactor: Redactor) -> bool:
     if isinstance(schema, dict) and _is_pair(schema) and redactor.is_secret_pair(name):
         return True
     # A random-looking example under an auth-ish name is a credential whatever the name.
-    if isinstance(schema, dict) and _auth_ish(name):
-        vals = schema.get("examples") or []
-        vals = vals if isinstance(vals, list) else [vals]
-        return any(isinstance(x, str) and looks_like_token(x) for x in vals)
-    return False
+    return isinstance(schema, dict) and _token_valued(name, schema)
