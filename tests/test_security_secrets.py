@@ -369,3 +369,60 @@ class TestActionLog:
         raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
         assert b"[REDACTED" in raw and b"attempt_started" in raw  # the call was logged
         assert _leaks(raw.decode("utf-8", "replace")) == []
+
+
+@pytest.mark.browser
+class TestRecorderBrowser:
+    """A real headless Chromium session: planted request secrets never reach the HAR file."""
+
+    def test_recorded_har_has_no_planted_secret(
+        self, tmp_path: Path, erp_server: Any, chromium_path: str | None
+    ) -> None:
+        """Old: X-Client-Key, query code/sig/hmac, form pin/pass and the PEM were written."""
+        from zapi.recorder import RecordOptions, launch_browser
+
+        headers = {
+            "X-Key": _s("header X-Key"),
+            "X-Client-Key": _s("header X-Client-Key"),
+            "X-Functions-Key": _s("header X-Functions-Key"),
+            "Ocp-Apim-Subscription-Key": _s("header Ocp-Apim-Subscription-Key"),
+            "X-Request-Nonce": _s("high-entropy X- header"),
+        }
+        query = (
+            f"key={_s('query key')}&code={_s('query code')}&sig={_s('query sig')}"
+            f"&hmac={_s('query hmac')}&verify_hash={_s('high-entropy query *_hash')}"
+        )
+        body = {
+            "cert": PEM,
+            "note": JWT_NEUTRAL,
+            "callback": f"https://app.example/cb?code={_s('code inside a URL in JSON')}",
+            "password": _s("json password"),
+            "pin": _s("json pin"),
+            "hmac": _s("json hmac"),
+            "csrf_enabled": True,
+            "token_count": 3,
+        }
+        form = (
+            f"pin={_s('form pin')}&pass={_s('form pass')}"
+            f"&passphrase={_s('form passphrase')}&code={_s('form code')}"
+        )
+        options = RecordOptions(headless=True, browser_path=chromium_path)
+        with launch_browser(erp_server.url + "/login", options) as session:
+            session.page.evaluate(
+                """async ([h, q, b, f]) => {
+                    await fetch('/api/items?' + q, {headers: h});
+                    await fetch('/api/items/A-1/notes?' + q, {method: 'PUT', headers:
+                        {...h, 'Content-Type': 'application/json'}, body: JSON.stringify(b)});
+                    await fetch('/legacy/bin_update.do', {method: 'POST', headers:
+                        {'Content-Type': 'application/x-www-form-urlencoded'}, body: f});
+                }""",
+                [headers, query, body, form],
+            )
+            session.dump_logs(tmp_path / "s.har")
+        text = (tmp_path / "s.har").read_text(encoding="utf-8")
+        assert "/api/items/A-1/notes" in text and "bin_update.do" in text
+        assert _leaks(text) == []
+        doc = json.loads(text)
+        put = next(e for e in doc["log"]["entries"] if e["request"]["method"] == "PUT")
+        sent = json.loads(put["request"]["postData"]["text"])
+        assert sent["csrf_enabled"] is True and sent["token_count"] == 3
