@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import os
 import re
 from collections.abc import Iterator
@@ -178,7 +179,13 @@ def _pairs(raw: Any) -> list[tuple[str, str]]:
     if isinstance(raw, list):
         for item in raw:
             if isinstance(item, dict) and "name" in item:
-                out.append((_str(item["name"]), _str(item.get("value", ""))))
+                name, val = item["name"], item.get("value", "")
+                out.append(
+                    (
+                        name if type(name) is str else _str(name),
+                        val if type(val) is str else _str(val),
+                    )
+                )
     return out
 
 
@@ -190,7 +197,7 @@ def _str(raw: Any) -> str:
 
 
 def _num(raw: Any, default: float = -1.0) -> float:
-    if isinstance(raw, bool) or not isinstance(raw, int | float):
+    if isinstance(raw, bool) or not isinstance(raw, int | float | Decimal):
         return default
     try:
         out = float(raw)
@@ -229,8 +236,14 @@ def _status(raw: Any) -> int | None:
         return 0
     if isinstance(raw, bool):
         return None
-    if isinstance(raw, float) and raw == raw and raw.is_integer():
-        raw = int(raw)
+    if isinstance(raw, Decimal | float):
+        try:
+            whole = int(raw)
+        except (ValueError, OverflowError):  # NaN, infinity
+            return None
+        if whole != raw:
+            return None
+        raw = whole
     if isinstance(raw, str) and raw.strip().isdigit():
         raw = int(raw.strip())
     if not isinstance(raw, int):
@@ -365,9 +378,39 @@ class _TooDeep:
 
 
 _TOO_DEEP = _TooDeep()
-_READ_SIZE = 16 * 1024 * 1024
+_MAX_READ = 64 * 1024 * 1024
+
+
+_FIRST_READ = 64 * 1024
 _STARTS = ("start_map", "start_array")
 _ENDS = ("end_map", "end_array")
+
+
+def _batches(fh: Any, backend: Any) -> Iterator[list[tuple[str, Any]]]:
+    """Parser events, one list per read.
+
+    The parser re-scans a token split across reads, so a read that yields no
+    event (inside a huge string) doubles the next one: a 150 MB body costs a
+    second, not minutes.  Reads stay small otherwise, as every event of a read
+    is held at once.
+    """
+    sink = ijson.sendable_list()
+    coro = backend.basic_parse_coro(sink)
+    size = _FIRST_READ
+    while True:
+        chunk = fh.read(size)
+        if not chunk:
+            coro.close()
+            if sink:
+                yield list(sink)
+            return
+        coro.send(chunk)
+        if sink:
+            yield list(sink)
+            del sink[:]
+            size = _FIRST_READ
+        else:
+            size = min(size * 2, _MAX_READ)
 
 
 def _scalar(value: Any) -> Any:
@@ -391,47 +434,54 @@ def _build(event: str, value: Any, events: Iterator[tuple[str, Any]]) -> Any:
 
     Memory stays linear in the size of the value and nesting is bounded: past
     :data:`MAX_NESTING` levels the value is consumed without being built and
-    :data:`_TOO_DEEP` is returned instead.
+    :data:`_TOO_DEEP` is returned instead.  Numbers with a fraction stay
+    :class:`~decimal.Decimal` (the reader converts the few it uses).
     """
-    if event not in _STARTS:
-        return _scalar(value)
+    if event != "start_map" and event != "start_array":
+        return value
     root: Any = {} if event == "start_map" else []
     stack: list[Any] = [root]
-    keys: list[Any] = [None]
+    top: Any = root
+    is_dict = event == "start_map"
+    key: Any = None
     for event, value in events:
         if event == "map_key":
-            keys[-1] = value
-        elif event in _STARTS:
-            if len(stack) >= MAX_NESTING:
-                depth = len(stack) + 1
-                for event, _ in events:
-                    if event in _STARTS:
-                        depth += 1
-                    elif event in _ENDS:
-                        depth -= 1
-                        if depth == 0:
-                            return _TOO_DEEP
-                return _TOO_DEEP
-            child: Any = {} if event == "start_map" else []
-            parent = stack[-1]
-            if type(parent) is dict:
-                parent[keys[-1]] = child
+            key = value
+        elif event == "string" or event == "number" or event == "boolean" or event == "null":
+            if is_dict:
+                top[key] = value
             else:
-                parent.append(child)
+                top.append(value)
+        elif event == "start_map" or event == "start_array":
+            if len(stack) >= MAX_NESTING:
+                return _skip(len(stack) + 1, events)
+            child: Any = {} if event == "start_map" else []
+            if is_dict:
+                top[key] = child
+            else:
+                top.append(child)
             stack.append(child)
-            keys.append(None)
-        elif event in _ENDS:
+            top = child
+            is_dict = event == "start_map"
+        else:
             stack.pop()
-            keys.pop()
             if not stack:
                 return root
-        else:
-            parent = stack[-1]
-            if type(parent) is dict:
-                parent[keys[-1]] = _scalar(value)
-            else:
-                parent.append(_scalar(value))
+            top = stack[-1]
+            is_dict = type(top) is dict
     return root
+
+
+def _skip(depth: int, events: Iterator[tuple[str, Any]]) -> _TooDeep:
+    """Consume the rest of a too-deep value (``depth`` containers open)."""
+    for event, _ in events:
+        if event in _STARTS:
+            depth += 1
+        elif event in _ENDS:
+            depth -= 1
+            if depth == 0:
+                break
+    return _TOO_DEEP
 
 
 def _entry_objects(fh: Any, *, python: bool = False) -> Iterator[Any]:
@@ -441,13 +491,10 @@ def _entry_objects(fh: Any, *, python: bool = False) -> Iterator[Any]:
     container), so a deep object anywhere else costs linear memory and is
     never built.
     """
-    # Large reads: the parser re-scans a token split across reads, so a 150 MB body
-    # read 64 KB at a time costs minutes; 16 MB reads keep it to a second.
+    batches = _batches(fh, ijson.get_backend("python") if python else ijson)
+    events: Iterator[tuple[str, Any]] = itertools.chain.from_iterable(batches)
     if python:
-        backend: Any = ijson.get_backend("python")
-        events = _valid_events(iter(backend.basic_parse(fh, buf_size=_READ_SIZE)))
-    else:
-        events = iter(ijson.basic_parse(fh, buf_size=_READ_SIZE))
+        events = _valid_events(events)
     path: list[Any] = []  # per open container: its current key (maps) or None (arrays)
     for event, value in events:
         if event == "map_key":
@@ -550,7 +597,7 @@ class HarReader:
         return self._window.consumed if self._window is not None else 0
 
     def _objects(self, fh: IO[bytes], win: _Window, start: int, ranged: bool) -> Iterator[Any]:
-        """Entry objects from the fast parser; from the pure-Python one if it must.
+        """Entry objects from the C parser; from the pure-Python one if it must.
 
         The C parser cannot decode a lone surrogate escape (``"\\udc80"``) and
         cannot go on after it; the file (never a range) is then read again with
@@ -565,11 +612,19 @@ class HarReader:
         except UnicodeDecodeError as exc:
             if ranged or self.start:
                 raise SplitMismatch(f"{self.path}: range holds a lone surrogate") from exc
-        slow = _Window(fh, start, None, b"", b"")
-        self._window = slow
-        for i, raw in enumerate(_entry_objects(slow, python=True)):
+        again = self._window = self._rewind(fh, start)
+        for i, raw in enumerate(_entry_objects(again, python=True)):
             if i >= done:
                 yield raw
+
+    def _rewind(self, fh: IO[bytes], start: int) -> _Window:
+        return _Window(
+            fh,
+            start,
+            self.end,
+            RANGE_PREFIX if self.start else b"",
+            RANGE_SUFFIX if self.end is not None else b"",
+        )
 
     def __iter__(self) -> Iterator[HarEntry | SkippedEntry]:
         """Yield the entries.
