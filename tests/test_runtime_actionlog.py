@@ -221,10 +221,14 @@ class TestAnchor:
             "SELECT seq, hash FROM zapi_actions ORDER BY seq DESC LIMIT 1"
         ).fetchone()
         db.close()
-        Anchor(str(tmp_path / "l.db.anchor")).write(seq, digest)  # forged, no key
+        forged = Anchor(str(tmp_path / "l.db.anchor"))  # no key
+        forged.write(seq, digest)
+        forged.close()
         keyed = ActionLog(SqliteStore(tmp_path / "l.db", key="k3y-for-tests")).verify()
         assert not keyed.ok and "signed" in keyed.reason
-        Anchor(str(tmp_path / "l.db.anchor"), b"wrong-key").write(seq, digest)
+        forged = Anchor(str(tmp_path / "l.db.anchor"), b"wrong-key")
+        forged.write(seq, digest)
+        forged.close()
         keyed = ActionLog(SqliteStore(tmp_path / "l.db", key="k3y-for-tests")).verify()
         assert not keyed.ok and "signature" in keyed.reason
 
