@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import httpx
 
@@ -86,6 +86,7 @@ def open(  # noqa: A001 - ``runtime.open`` mirrors ``sqlite3.connect``-style ent
     clock: Callable[[], float] | None = None,
     sleep: Callable[[float], None] | None = None,
     files_root: str | os.PathLike[str] | None = None,
+    send_credentials_to: Sequence[str] = (),
 ) -> Runtime:
     """Load the tool set of an analyzer output folder and return a :class:`Runtime`.
 
@@ -103,6 +104,8 @@ def open(  # noqa: A001 - ``runtime.open`` mirrors ``sqlite3.connect``-style ent
         sleep: wait function (a real sleep if omitted).
         files_root: multipart file arguments must lie under this directory (the current
             directory if omitted).
+        send_credentials_to: hosts or origins (e.g. ``base_url``) trusted with the
+            credentials of cards recorded on another host; none by default.
 
     Raises:
         ToolCardError: the folder holds no readable cards.
@@ -117,11 +120,18 @@ def open(  # noqa: A001 - ``runtime.open`` mirrors ``sqlite3.connect``-style ent
         if isinstance(credentials, Credentials)
         else (load_credentials(credentials, environ=environ) if credentials else None)
     )
+    if creds is not None:
+        creds.check(cards.values())
+        creds = creds.trusting(*send_credentials_to)
+    elif send_credentials_to:
+        creds = Credentials().trusting(*send_credentials_to)
     path = default_state(out_dir) if state == "" else state
     return Runtime(
         cards,
         client=client,
-        log=ActionLog.open(path),
+        log=ActionLog.open(
+            path, key=(os.environ if environ is None else environ).get("ZAPI_LOG_KEY")
+        ),
         credentials=creds,
         base_url=base_url,
         policy=policy,

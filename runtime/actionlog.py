@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import sqlite3
@@ -19,6 +20,7 @@ from zapi.redact import Redactor
 __all__ = [
     "GENESIS",
     "ActionLog",
+    "Anchor",
     "AttemptFinished",
     "AttemptStarted",
     "CallFinished",
@@ -139,6 +141,8 @@ class ChainReport(BaseModel):
     checked: int
     broken_at: int | None = None
     reason: str = ""
+    anchored: bool = False
+    note: str = ""
 
 
 def _canonical(data: Any) -> str:
@@ -221,24 +225,169 @@ class MemoryStore:
         """Nothing to release."""
 
 
+_ANCHOR_SIZE = 256  # bytes: seq, a 64-hex hash and a 64-hex MAC fit with room to spare
+
+
+def anchor_mac(key: bytes, seq: int, digest: str) -> str:
+    """HMAC-SHA256 of an anchor (the log's head) under ``key``."""
+    return hmac.new(key, f"zapi-anchor\n{seq}\n{digest}".encode(), hashlib.sha256).hexdigest()
+
+
+class Anchor:
+    """The log's head (last sequence number and hash) kept outside the log itself.
+
+    A file next to the database (``zapi.db.anchor`` by default), rewritten
+    atomically with every append while the database write lock is held. With a
+    ``key`` (``ZAPI_LOG_KEY``) the head is also HMAC-signed, so whoever can
+    rewrite the database and the anchor but lacks the key cannot forge a head.
+    """
+
+    def __init__(self, path: str, key: bytes | None = None) -> None:
+        """Use the anchor file at ``path``; sign and check with ``key`` when given."""
+        self.path = path
+        self.key = key
+        self._fd: int | None = None
+
+    def write(self, seq: int, digest: str) -> None:
+        """Record ``(seq, digest)`` as the head: one fixed-size overwrite in place.
+
+        Called under the database write lock, so heads never go back; a fixed-size
+        record written with one ``pwrite`` costs microseconds, not a file rename.
+        """
+        mac = anchor_mac(self.key, seq, digest) if self.key else ""
+        data = json.dumps({"seq": seq, "hash": digest, "mac": mac}, sort_keys=True)
+        record = data.ljust(_ANCHOR_SIZE - 1).encode() + b"\n"
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        os.pwrite(self._fd, record, 0)
+
+    def close(self) -> None:
+        """Close the anchor file."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def read(self) -> dict[str, Any] | None:
+        """The stored head, ``None`` when there is no anchor file.
+
+        Raises:
+            ValueError: the anchor file is not an anchor.
+        """
+        try:
+            with open(self.path, encoding="utf-8") as fh:
+                data = json.load(fh)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"anchor {self.path} is unreadable ({exc})") from exc
+        if not (
+            isinstance(data, dict)
+            and isinstance(data.get("seq"), int)
+            and isinstance(data.get("hash"), str)
+        ):
+            raise ValueError(f"anchor {self.path} is not an anchor")
+        return data
+
+    def check(self, rows: Sequence[tuple[int, str, str, str]], chain: ChainReport) -> ChainReport:
+        """Compare a chain-checked log with its head; catch truncation and rewrites."""
+        try:
+            head = self.read()
+        except ValueError as exc:
+            return ChainReport(ok=False, checked=chain.checked, reason=str(exc))
+        last = rows[-1] if rows else None
+        if head is None:
+            if last is None:
+                return chain
+            return ChainReport(
+                ok=False,
+                checked=chain.checked,
+                reason=f"the anchor {self.path} is missing: the head cannot be checked "
+                "(deleted, or a log written before anchors existed)",
+            )
+        seq, digest, mac = head["seq"], head["hash"], str(head.get("mac") or "")
+        note = ""
+        if self.key is not None:
+            if not mac:
+                return ChainReport(
+                    ok=False, checked=chain.checked, reason="the anchor is not signed"
+                )
+            if not hmac.compare_digest(mac, anchor_mac(self.key, seq, digest)):
+                return ChainReport(
+                    ok=False,
+                    checked=chain.checked,
+                    reason="the anchor's signature does not match (forged, or another key)",
+                )
+        elif mac:
+            note = "anchor signed; set ZAPI_LOG_KEY to check the signature"
+        if last is None:
+            return ChainReport(
+                ok=False,
+                checked=0,
+                reason=f"the log is empty but the anchor says {seq} records were written",
+            )
+        by_seq = {r[0]: r[3] for r in rows}
+        if last[0] < seq:
+            return ChainReport(
+                ok=False,
+                checked=chain.checked,
+                broken_at=last[0],
+                reason=f"the log ends at record {last[0]} but the anchor says {seq}: "
+                "records were removed from the end",
+            )
+        if by_seq.get(seq) != digest:
+            return ChainReport(
+                ok=False,
+                checked=chain.checked,
+                broken_at=seq,
+                reason=f"record {seq} is not the one the anchor recorded: the chain was rewritten",
+            )
+        if last[0] > seq + 1:
+            return ChainReport(
+                ok=False,
+                checked=chain.checked,
+                broken_at=seq + 1,
+                reason=f"records {seq + 1}..{last[0]} are not covered by the anchor "
+                "(added outside zapi)",
+            )
+        if last[0] == seq + 1:
+            note = (note + "; " if note else "") + (
+                f"record {last[0]} is past the anchor (a crash between write and anchor)"
+            )
+        return ChainReport(ok=True, checked=chain.checked, anchored=True, note=note)
+
+
 class SqliteStore:
     """Records in table ``zapi_actions`` of a SQLite file in WAL mode (shareable with workflows).
 
     Each append is its own ``BEGIN IMMEDIATE`` transaction, committed before it returns, so
-    an intent record is on disk before the request it describes is sent.
+    an intent record is on disk before the request it describes is sent. The head of the
+    chain is also kept in an :class:`Anchor` file the log alone cannot rewrite.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, synchronous: str = "NORMAL") -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        synchronous: str = "NORMAL",
+        anchor: str | os.PathLike[str] | None = None,
+        key: bytes | str | None = None,
+    ) -> None:
         """Open (and create) the store.
 
         Args:
             path: the SQLite file.
             synchronous: SQLite ``synchronous`` level; ``NORMAL`` survives process crashes,
                 ``FULL`` also power loss.
+            anchor: where the head is kept (default: ``PATH.anchor``).
+            key: HMAC key that signs the head (the CLI reads ``ZAPI_LOG_KEY``).
         """
         if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"unknown synchronous level {synchronous!r}")
         self.path = os.fspath(path)
+        raw_key = key.encode() if isinstance(key, str) else key
+        self.anchor = Anchor(
+            os.fspath(anchor) if anchor is not None else self.path + ".anchor", raw_key or None
+        )
         self._lock = threading.Lock()
         self._db = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=30
@@ -276,10 +425,16 @@ class SqliteStore:
                         digest,
                     ),
                 )
+                self.anchor.write(seq, digest)  # under the write lock: heads never go back
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
+            try:
+                self._db.execute("COMMIT")
+            except BaseException:
+                if last:
+                    self.anchor.write(last[0], last[1])
+                raise
         return seq, prev, digest
 
     def rows(self) -> list[tuple[int, str, str, str]]:
@@ -292,9 +447,10 @@ class SqliteStore:
             )
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection and the anchor file."""
         with self._lock:
             self._db.close()
+            self.anchor.close()
 
 
 class Sink(Protocol):
@@ -368,13 +524,18 @@ class ActionLog:
         self.redactor = redactor or Redactor()
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str] | None, **kwargs: Any) -> ActionLog:
-        """A log on a SQLite file (``*.jsonl`` paths get a memory store plus a JSONL sink)."""
+    def open(
+        cls, path: str | os.PathLike[str] | None, *, key: bytes | str | None = None, **kwargs: Any
+    ) -> ActionLog:
+        """A log on a SQLite file (``*.jsonl`` paths get a memory store plus a JSONL sink).
+
+        ``key`` signs the anchor of a SQLite log (see :class:`Anchor`).
+        """
         if path is None:
             return cls(**kwargs)
         if os.fspath(path).endswith(".jsonl"):
             return cls(sinks=[JsonlSink(path)], **kwargs)
-        return cls(SqliteStore(path), **kwargs)
+        return cls(SqliteStore(path, key=key), **kwargs)
 
     def emit(
         self, event: AttemptStarted | AttemptFinished | Reconciled | Verified | CallFinished
@@ -415,8 +576,17 @@ class ActionLog:
         return out
 
     def verify(self) -> ChainReport:
-        """Recompute the hash chain; report the first record that breaks it."""
-        return _check(self.store.rows())
+        """Recompute the hash chain and compare its head with the anchor, if the store has one.
+
+        Detects a modified, removed or inserted record, records removed from the end
+        (or all of them) and, with a signing key, a chain rewritten from scratch.
+        """
+        rows = self.store.rows()
+        chain = _check(rows)
+        anchor = getattr(self.store, "anchor", None)
+        if not chain.ok or not isinstance(anchor, Anchor):
+            return chain
+        return anchor.check(rows, chain)
 
     def close(self) -> None:
         """Close the store."""

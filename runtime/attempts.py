@@ -98,7 +98,15 @@ class Attempts:
         headers: dict[str, str] = {}
         params: list[tuple[str, Any]] = []
         cookies: dict[str, str] = {}
-        self.rt.credentials.apply(card.auth, headers, params, cookies, tool=card.name)
+        self.rt.credentials.apply(
+            card.auth,
+            headers,
+            params,
+            cookies,
+            tool=card.name,
+            origin=card.origin,
+            target=self.rt.base_url or card.origin,
+        )
         if card.csrf:
             token = self.rt.client.cookies.get(card.csrf.get("cookie", ""))
             if token:

@@ -119,7 +119,10 @@ class Runtime:
         self.sleep = sleep if sleep is not None else time.sleep  # noqa: TID251
         self.rand, self.new_id = rand, new_id
         self.files_root = os.path.abspath(files_root if files_root is not None else os.getcwd())
-        self.credentials = credentials or Credentials()
+        # Secrets given without an origin go to the tool set's only origin (or are refused).
+        self.credentials = (credentials or Credentials()).bind(
+            c.origin for c in self.cards.values()
+        )
         self.base_url = check_base_url(base_url) if base_url else None
         self.policy = policy or RetryPolicy()
         self.scope = (scope or Scope()).with_origin(self.base_url)

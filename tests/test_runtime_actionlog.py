@@ -152,3 +152,103 @@ def test_excerpt_is_bounded_and_redacted() -> None:
     text = json.dumps(out)
     assert len(text) < 6000 and "hunter2-secret" not in text
     assert excerpt(b"\x00\x01", Redactor()) == "<2 bytes>"
+
+
+class TestAnchor:
+    """The head lives outside the log: truncation, wiping and rewriting are detected (defect 10)."""
+
+    def _rewrite(self, path: Path, keep: int) -> None:
+        """Forge a valid chain of ``keep`` records (what an attacker with the file can do)."""
+        from runtime.actionlog import GENESIS, chain_hash
+
+        db = sqlite3.connect(path)
+        rows = db.execute("SELECT seq, payload FROM zapi_actions ORDER BY seq").fetchall()
+        db.execute("DELETE FROM zapi_actions")
+        prev = GENESIS
+        for seq, payload in rows[:keep]:
+            forged = payload.replace('"ok":true', '"ok":false')
+            digest = chain_hash(seq, prev, forged)
+            db.execute(
+                "INSERT INTO zapi_actions VALUES (?, 0, 'call_finished', 'c', 't', ?, ?, ?)",
+                (seq, forged, prev, digest),
+            )
+            prev = digest
+        db.commit()
+        db.close()
+
+    def test_intact_log_is_anchored(self, tmp_path: Path) -> None:
+        report = _filled(tmp_path / "l.db").verify()
+        assert report.ok and report.anchored and (tmp_path / "l.db.anchor").exists()
+
+    def test_tail_truncation(self, tmp_path: Path) -> None:
+        """Old: deleting the last records left a valid chain and verify said intact."""
+        _filled(tmp_path / "l.db").close()
+        db = sqlite3.connect(tmp_path / "l.db")
+        db.execute("DELETE FROM zapi_actions WHERE seq > 3")
+        db.commit()
+        db.close()
+        report = ActionLog(SqliteStore(tmp_path / "l.db")).verify()
+        assert not report.ok and "removed from the end" in report.reason
+
+    def test_all_records_deleted(self, tmp_path: Path) -> None:
+        """Old: an empty log verified as intact."""
+        _filled(tmp_path / "l.db").close()
+        db = sqlite3.connect(tmp_path / "l.db")
+        db.execute("DELETE FROM zapi_actions")
+        db.commit()
+        db.close()
+        report = ActionLog(SqliteStore(tmp_path / "l.db")).verify()
+        assert not report.ok and "empty" in report.reason
+
+    def test_rewritten_chain_without_anchor_update(self, tmp_path: Path) -> None:
+        """Old: a chain recomputed from scratch verified as intact."""
+        _filled(tmp_path / "l.db").close()
+        self._rewrite(tmp_path / "l.db", keep=5)
+        report = ActionLog(SqliteStore(tmp_path / "l.db")).verify()
+        assert not report.ok and "rewritten" in report.reason
+
+    def test_rewritten_chain_and_anchor_caught_with_key(self, tmp_path: Path) -> None:
+        """With ZAPI_LOG_KEY, forging the anchor too is detected; without it, not (README)."""
+        from runtime.actionlog import Anchor
+
+        log = ActionLog(SqliteStore(tmp_path / "l.db", key="k3y-for-tests"))
+        for i in range(5):
+            log.emit(_event(i))
+        log.close()
+        self._rewrite(tmp_path / "l.db", keep=4)
+        db = sqlite3.connect(tmp_path / "l.db")
+        seq, digest = db.execute(
+            "SELECT seq, hash FROM zapi_actions ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        db.close()
+        forged = Anchor(str(tmp_path / "l.db.anchor"))  # no key
+        forged.write(seq, digest)
+        forged.close()
+        keyed = ActionLog(SqliteStore(tmp_path / "l.db", key="k3y-for-tests")).verify()
+        assert not keyed.ok and "signed" in keyed.reason
+        forged = Anchor(str(tmp_path / "l.db.anchor"), b"wrong-key")
+        forged.write(seq, digest)
+        forged.close()
+        keyed = ActionLog(SqliteStore(tmp_path / "l.db", key="k3y-for-tests")).verify()
+        assert not keyed.ok and "signature" in keyed.reason
+
+    def test_cli_verify_names_the_problem(self, tmp_path: Path) -> None:
+        import subprocess
+        import sys
+
+        _filled(tmp_path / "l.db").close()
+        ok = subprocess.run(
+            [sys.executable, "-m", "zapi", "log", "--state", str(tmp_path / "l.db"), "verify"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert ok.returncode == 0 and "anchor" in ok.stdout
+        (tmp_path / "l.db.anchor").unlink()
+        bad = subprocess.run(
+            [sys.executable, "-m", "zapi", "log", "--state", str(tmp_path / "l.db"), "verify"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert bad.returncode == 1 and "anchor" in bad.stderr and "Traceback" not in bad.stderr

@@ -26,7 +26,9 @@ def _runtime(tmp_path: Path, seen: list[httpx.Request], reply: Any) -> Runtime:
     client = httpx.Client(transport=httpx.MockTransport(handler))
     from runtime import Credentials
 
-    creds = Credentials(secrets={"bearer": "t0ken-for-tests"})
+    # Credentials are bound to origins: this capture spans two.
+    origins = {c.origin for c in cards.values()}
+    creds = Credentials(by_origin={o: {"bearer": "t0ken-for-tests"} for o in origins})
     return Runtime(cards, client=client, credentials=creds, sleep=lambda s: None)
 
 

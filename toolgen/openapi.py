@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Any
 
 from openapi_spec_validator import validate
@@ -14,7 +15,14 @@ from zapi.analyzer.model import Analysis, AuthScheme
 from zapi.errors import SpecValidationError
 from zapi.files import atomic_write
 
-__all__ = ["build_openapi", "dump_json", "validate_openapi", "write_openapi"]
+__all__ = [
+    "build_openapi",
+    "dump_json",
+    "openapi_path",
+    "scheme_id",
+    "validate_openapi",
+    "write_openapi",
+]
 
 _STRIP_IN_PARAM = ("x-in",)
 
@@ -32,7 +40,32 @@ def _security_scheme(s: AuthScheme) -> dict[str, Any]:
     return {"type": "apiKey", "in": s.location, "name": s.name}
 
 
-def _scheme_id(key: str) -> str:
+_PARAM = re.compile(r"\{([^{}/]+)\}")
+
+
+def openapi_path(card: ToolCard) -> str:
+    """The card's path as an OpenAPI path key: ``{name}`` only for its path parameters.
+
+    Any other ``{``/``}`` (a literal brace recorded as ``%7B``) is percent-encoded
+    again, so a recorded path can never declare a parameter the card does not have.
+    """
+    names = {b.name for b in card.bindings if b.location == "path"}
+    out: list[str] = []
+    pos = 0
+    for m in _PARAM.finditer(card.path):
+        out.append(_escape_braces(card.path[pos : m.start()]))
+        out.append(m.group(0) if m.group(1) in names else _escape_braces(m.group(0)))
+        pos = m.end()
+    out.append(_escape_braces(card.path[pos:]))
+    return "".join(out)
+
+
+def _escape_braces(text: str) -> str:
+    return text.replace("{", "%7B").replace("}", "%7D")
+
+
+def scheme_id(key: str) -> str:
+    """The OpenAPI securityScheme name of a card auth key (``cookie:sid`` -> ``cookie_sid``)."""
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in key)
 
 
@@ -104,7 +137,7 @@ def _operation(card: ToolCard) -> dict[str, Any]:
         responses[status] = r
     op["responses"] = responses or {"default": {"description": "no response recorded"}}
     if card.auth:
-        op["security"] = [{_scheme_id(a): [] for a in card.auth}]
+        op["security"] = [{scheme_id(a): [] for a in card.auth}]
     return op
 
 
@@ -119,7 +152,7 @@ def build_openapi(
     origins = sorted({c.origin for c in cards})
     paths: dict[str, dict[str, Any]] = {}
     for card in cards:
-        item = paths.setdefault(card.path, {})
+        item = paths.setdefault(openapi_path(card), {})
         method = card.method.lower()
         op = _operation(card)
         if len(origins) > 1:
@@ -144,7 +177,7 @@ def build_openapi(
         "servers": [{"url": o} for o in origins] or [{"url": "/"}],
         "paths": {p: paths[p] for p in sorted(paths)},
     }
-    schemes = {_scheme_id(s.key): _security_scheme(s) for s in analysis.auth_schemes}
+    schemes = {scheme_id(s.key): _security_scheme(s) for s in analysis.auth_schemes}
     if schemes:
         doc["components"] = {"securitySchemes": dict(sorted(schemes.items()))}
     return doc

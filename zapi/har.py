@@ -14,22 +14,28 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import IO, Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 import ijson
 
+from zapi._har_stream import _ENDS, _STARTS, MAX_NESTING, _entry_objects, _TooDeep
 from zapi.errors import HarError, HarParseError
 
 __all__ = [
+    "MAX_BODY_CHARS",
+    "MAX_NESTING",
     "HarEntry",
     "HarReader",
     "MultipartField",
     "SkippedEntry",
     "SplitMismatch",
     "iter_har",
+    "json_too_deep",
     "iter_har_files",
 ]
 
@@ -75,6 +81,7 @@ class HarEntry:
     is_websocket: bool = False
     redirect_url: str = ""
     failed_reason: str = ""
+    notes: tuple[str, ...] = ()
 
     # -- derived views -------------------------------------------------------
     @property
@@ -125,6 +132,16 @@ class SkippedEntry:
     url: str = ""
 
 
+# Limits that keep one hostile entry from costing the whole analysis.
+MAX_BODY_CHARS = 8 * 1024 * 1024
+"""Longest body text kept; a longer body is dropped (the entry stays, without that body)."""
+_METHOD = re.compile(r"[A-Za-z]{1,16}")
+OPENAPI_METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"})
+"""Methods an OpenAPI 3.1 path item can describe; entries with others are skipped."""
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
 def _decode(text: str | None, encoding: str | None) -> bytes | None:
     if text is None:
         return None
@@ -136,25 +153,138 @@ def _decode(text: str | None, encoding: str | None) -> bytes | None:
     return text.encode("utf-8", "surrogatepass")
 
 
+def json_too_deep(text: str, limit: int = MAX_NESTING) -> bool:
+    """True when JSON ``text`` nests arrays/objects deeper than ``limit`` (linear time).
+
+    Brackets inside strings do not count; the text need not be valid JSON.
+    """
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth = 0
+    for m in _BRACKET.finditer(_JSON_STRING.sub("", text)):
+        if m.group(0) in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
 def _pairs(raw: Any) -> list[tuple[str, str]]:
     """Headers/cookies as name/value pairs from a list of objects or a mapping."""
     if isinstance(raw, dict):
-        return [(str(k), str(v)) for k, v in raw.items()]
+        return [(str(k), _str(v)) for k, v in raw.items()]
     out = []
     if isinstance(raw, list):
         for item in raw:
             if isinstance(item, dict) and "name" in item:
-                val = item.get("value", "")
-                out.append((str(item["name"]), "" if val is None else str(val)))
+                name, val = item["name"], item.get("value", "")
+                out.append(
+                    (
+                        name if type(name) is str else _str(name),
+                        val if type(val) is str else _str(val),
+                    )
+                )
     return out
 
 
+def _str(raw: Any) -> str:
+    """A scalar as text; containers (never expected here) become ``""``."""
+    if raw is None or isinstance(raw, dict | list):
+        return ""
+    return str(raw)
+
+
 def _num(raw: Any, default: float = -1.0) -> float:
-    return float(raw) if isinstance(raw, int | float) else default
+    if isinstance(raw, bool) or not isinstance(raw, int | float | Decimal):
+        return default
+    try:
+        out = float(raw)
+    except OverflowError:
+        return default
+    return out if out == out and abs(out) != float("inf") else default
+
+
+def _text(raw: Any) -> str | None:
+    return raw if isinstance(raw, str) else None
+
+
+def _encoding(raw: Any) -> str | None:
+    return raw if isinstance(raw, str) and raw else None
+
+
+def _vet_url(url: str) -> tuple[str, str]:
+    """``(url without userinfo, "")`` or ``("", why the URL is unusable)``."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError on a bad port
+    except ValueError as exc:
+        return "", f"request.url is not a valid URL ({exc})"
+    if not parts.scheme or not parts.netloc:
+        return "", "request.url is not an absolute URL"
+    if "@" in parts.netloc:
+        # Userinfo (user:password@) is a credential: it never reaches origins or outputs.
+        netloc = parts.netloc.rpartition("@")[2]
+        url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return url, ""
+
+
+def _status(raw: Any) -> int | None:
+    """The HTTP status (0: no response), or ``None`` when it is not one."""
+    if raw is None or raw == "":
+        return 0
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, Decimal | float):
+        try:
+            whole = int(raw)
+        except (ValueError, OverflowError):  # NaN, infinity
+            return None
+        if whole != raw:
+            return None
+        raw = whole
+    if isinstance(raw, str) and raw.strip().isdigit():
+        raw = int(raw.strip())
+    if not isinstance(raw, int):
+        return None
+    return raw if raw == 0 or 100 <= raw <= 599 else None
+
+
+_SURROGATE_ESCAPE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u[dD][89a-fA-F][0-9a-fA-F]{2}"
+)
+
+
+def _pair_or_replacement(m: re.Match[str]) -> str:
+    return m.group(0) if len(m.group(0)) == 12 else "\\ufffd"
+
+
+def _body(text: str | None, encoding: str | None, what: str) -> tuple[str | None, str]:
+    """Vet one body: ``(text kept, "")``, ``(None, note)`` or ``(None, "!" + skip reason)``.
+
+    A lone surrogate escape in JSON text (``"\\ud800"``) becomes U+FFFD: decoded, it
+    could never be written as UTF-8.
+    """
+    if text is None:
+        return None, ""
+    if len(text) > MAX_BODY_CHARS:
+        return None, f"{what} body of {len(text)} characters dropped (over {MAX_BODY_CHARS})"
+    if "\\u" in text:
+        text = _SURROGATE_ESCAPE.sub(_pair_or_replacement, text)
+    probe = text
+    if encoding and encoding.lower() == "base64":
+        raw = _decode(text, encoding) or b""
+        probe = raw.decode("utf-8", "replace") if raw[:1] in (b"{", b"[") else ""
+    if probe and json_too_deep(probe):
+        return None, f"!{what} body nests JSON deeper than {MAX_NESTING} levels"
+    return text, ""
 
 
 def entry_from_raw(raw: Any, source: str, index: int) -> HarEntry | SkippedEntry:
     """Normalise one parsed HAR entry object, or say why it cannot be used."""
+    if isinstance(raw, _TooDeep):
+        return SkippedEntry(source, index, f"entry nests deeper than {MAX_NESTING} levels")
     if not isinstance(raw, dict):
         return SkippedEntry(source, index, "entry is not an object")
     req = raw.get("request")
@@ -163,28 +293,40 @@ def entry_from_raw(raw: Any, source: str, index: int) -> HarEntry | SkippedEntry
         return SkippedEntry(source, index, "entry has no request.url")
     if not isinstance(resp, dict):
         resp = {}
-    url: str = req["url"]
-    method = str(req.get("method") or "GET").upper()
+    url, why = _vet_url(req["url"])
+    if why:
+        return SkippedEntry(source, index, why)
+    method_raw = req.get("method") or "GET"
+    method = method_raw.upper() if isinstance(method_raw, str) else ""
+    if not _METHOD.fullmatch(method):
+        return SkippedEntry(source, index, "request.method is not an HTTP method", url)
+    if method not in OPENAPI_METHODS:
+        return SkippedEntry(
+            source, index, f"method {method} cannot be described in OpenAPI 3.1", url
+        )
+    if any(c in unquote(urlsplit(url).path) for c in "{}"):
+        # A path template cannot hold a literal brace: it would declare a parameter.
+        return SkippedEntry(
+            source, index, "path holds a literal '{' or '}' a path template cannot express", url
+        )
+    status = _status(resp.get("status", 0))
+    if status is None:
+        return SkippedEntry(source, index, "response.status is not an HTTP status (100-599)", url)
     post: dict[str, Any] = req["postData"] if isinstance(req.get("postData"), dict) else {}
     content: dict[str, Any] = resp["content"] if isinstance(resp.get("content"), dict) else {}
-    status_raw = resp.get("status", 0)
-    try:
-        status = int(status_raw or 0)
-    except (TypeError, ValueError):
-        status = 0
     params: list[MultipartField] = []
     if isinstance(post.get("params"), list):
         for p in post["params"]:
             if isinstance(p, dict) and "name" in p:
                 params.append(
                     MultipartField(
-                        name=str(p["name"]),
-                        value=None if p.get("value") is None else str(p.get("value")),
-                        filename=p.get("fileName") or None,
-                        content_type=p.get("contentType") or None,
+                        name=_str(p["name"]),
+                        value=None if p.get("value") is None else _str(p.get("value")),
+                        filename=_text(p.get("fileName")) or None,
+                        content_type=_text(p.get("contentType")) or None,
                     )
                 )
-    resource_type = str(raw.get("_resourceType") or raw.get("resourceType") or "").lower()
+    resource_type = _str(raw.get("_resourceType") or raw.get("resourceType") or "").lower()
     is_ws = (
         bool(raw.get("_webSocketMessages"))
         or resource_type == "websocket"
@@ -193,9 +335,17 @@ def entry_from_raw(raw: Any, source: str, index: int) -> HarEntry | SkippedEntry
     )
     failed = ""
     if raw.get("_error") or resp.get("_error"):
-        failed = str(raw.get("_error") or resp.get("_error"))
-    text = content.get("text") if isinstance(content.get("text"), str) else None
-    req_text = post.get("text") if isinstance(post.get("text"), str) else None
+        failed = _str(raw.get("_error") or resp.get("_error"))
+    req_enc = _encoding(post.get("encoding")) or _encoding(post.get("_encoding"))
+    resp_enc = _encoding(content.get("encoding"))
+    req_text, req_note = _body(_text(post.get("text")), req_enc, "request")
+    text, resp_note = _body(_text(content.get("text")), resp_enc, "response")
+    for note in (req_note, resp_note):
+        if note.startswith("!"):
+            return SkippedEntry(source, index, note[1:], url)
+    redirect = _text(resp.get("redirectURL")) or ""
+    if redirect:
+        redirect = _vet_url(redirect)[0] if "://" in redirect else redirect
     return HarEntry(
         source=source,
         index=index,
@@ -205,20 +355,21 @@ def entry_from_raw(raw: Any, source: str, index: int) -> HarEntry | SkippedEntry
         request_headers=_pairs(req.get("headers")),
         response_headers=_pairs(resp.get("headers")),
         request_cookies=_pairs(req.get("cookies")),
-        request_mime=str(post.get("mimeType") or ""),
+        request_mime=_str(post.get("mimeType") or ""),
         request_text_raw=req_text,
-        request_encoding=post.get("encoding") or post.get("_encoding"),
+        request_encoding=req_enc,
         request_params=params,
-        response_mime=str(content.get("mimeType") or ""),
+        response_mime=_str(content.get("mimeType") or ""),
         response_text_raw=text,
-        response_encoding=content.get("encoding") or None,
+        response_encoding=resp_enc,
         response_size=int(_num(content.get("size"))),
         resource_type=resource_type,
-        started=str(raw.get("startedDateTime") or ""),
+        started=_str(raw.get("startedDateTime") or ""),
         time_ms=_num(raw.get("time")),
         is_websocket=is_ws,
-        redirect_url=str(resp.get("redirectURL") or ""),
+        redirect_url=redirect,
         failed_reason=failed,
+        notes=tuple(n for n in (req_note, resp_note) if n),
     )
 
 
@@ -309,6 +460,36 @@ class HarReader:
         """File bytes handed to the parser so far."""
         return self._window.consumed if self._window is not None else 0
 
+    def _objects(self, fh: IO[bytes], win: _Window, start: int, ranged: bool) -> Iterator[Any]:
+        """Entry objects from the C parser; from the pure-Python one if it must.
+
+        The C parser cannot decode a lone surrogate escape (``"\\udc80"``) and
+        cannot go on after it; the file (never a range) is then read again with
+        the Python parser, entries already yielded skipped, strings made valid.
+        """
+        done = 0
+        try:
+            for raw in _entry_objects(win):
+                done += 1
+                yield raw
+            return
+        except UnicodeDecodeError as exc:
+            if ranged or self.start:
+                raise SplitMismatch(f"{self.path}: range holds a lone surrogate") from exc
+        again = self._window = self._rewind(fh, start)
+        for i, raw in enumerate(_entry_objects(again, python=True)):
+            if i >= done:
+                yield raw
+
+    def _rewind(self, fh: IO[bytes], start: int) -> _Window:
+        return _Window(
+            fh,
+            start,
+            self.end,
+            RANGE_PREFIX if self.start else b"",
+            RANGE_SUFFIX if self.end is not None else b"",
+        )
+
     def __iter__(self) -> Iterator[HarEntry | SkippedEntry]:
         """Yield the entries.
 
@@ -335,7 +516,7 @@ class HarReader:
         try:
             saw_entries = False
             for index, raw in enumerate(  # noqa: B007 -- read in the except clauses
-                ijson.items(win, "log.entries.item", use_float=True), self.first_index
+                self._objects(fh, win, start, ranged_end), self.first_index
             ):
                 saw_entries = True
                 if ranged_end and isinstance(raw, dict) and END_MARKER_KEY in raw:
@@ -383,9 +564,16 @@ def _check_shape(fh: IO[bytes], path: str) -> None:
     fh.seek(0)
     if fh.read(3) != _BOM:
         fh.seek(0)
-    for prefix, event, _ in ijson.parse(fh):
-        if prefix == "log.entries" and event == "start_array":
+    keys: list[Any] = []
+    for event, value in ijson.basic_parse(fh):
+        if event == "map_key":
+            keys[-1] = value
+        elif event in _ENDS:
+            keys.pop()
+        elif event == "start_array" and keys == ["log", "entries"]:
             return
+        elif event in _STARTS:
+            keys.append("" if event == "start_map" else None)
     raise HarParseError("not a HAR file (no log.entries array)", har_path=path)
 
 

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from zapi.har import json_too_deep
 from zapi.redact import Redactor
 
 __all__ = [
@@ -85,8 +86,11 @@ class Exchange:
 
     @property
     def host(self) -> str:
-        """``host[:port]`` of the request URL, lower-cased."""
-        return urlsplit(self.url).netloc.lower()
+        """``host[:port]`` of the request URL, lower-cased, no userinfo (``""`` if unparsable)."""
+        try:
+            return urlsplit(self.url).netloc.rpartition("@")[2].lower()
+        except ValueError:
+            return ""
 
     @property
     def is_api_call(self) -> bool:
@@ -214,7 +218,7 @@ def build_har(
     for ex in kept:
         _learn(ex, redactor)
     redactor.counts.clear()  # the summary counts what the written file had replaced
-    entries = [_entry(i, ex, redactor, stable_times) for i, ex in enumerate(kept)]
+    entries = [_safe_entry(i, ex, redactor, stable_times) for i, ex in enumerate(kept)]
     log: dict[str, Any] = {
         "version": "1.2",
         "creator": {"name": "zapi", "version": creator_version},
@@ -286,6 +290,8 @@ def _learn(ex: Exchange, red: Redactor) -> None:
 
 
 def _learn_json(text: str, red: Redactor) -> None:
+    if json_too_deep(text):
+        return  # written as scrubbed text; never parsed (no RecursionError)
     try:
         red.json(json.loads(text))
     except ValueError:
@@ -306,6 +312,50 @@ def _learn_html(text: str, red: Redactor) -> None:
 
 
 # -- writing -------------------------------------------------------------------
+
+
+def _safe_entry(index: int, ex: Exchange, red: Redactor, stable: bool) -> dict[str, Any]:
+    """One HAR entry; an exchange that cannot be written whole is kept as a stub saying why.
+
+    One odd request (an unparsable URL, a body the JSON codec refuses) must never
+    cost the rest of the session.
+    """
+    try:
+        return _entry(index, ex, red, stable)
+    except (ValueError, RecursionError, UnicodeError) as exc:
+        try:
+            url = red.url(ex.url)
+        except ValueError:
+            url = "about:invalid-url"
+        return {
+            "startedDateTime": _iso(_STABLE_EPOCH_MS + index if stable else ex.started_ms),
+            "time": 0,
+            "request": {
+                "method": red.text(ex.method),
+                "url": url,
+                "httpVersion": ex.http_version,
+                "cookies": [],
+                "headers": [],
+                "queryString": [],
+                "headersSize": -1,
+                "bodySize": -1,
+            },
+            "response": {
+                "status": ex.status,
+                "statusText": "",
+                "httpVersion": ex.http_version,
+                "cookies": [],
+                "headers": [],
+                "content": {"size": -1, "mimeType": "x-unknown"},
+                "redirectURL": "",
+                "headersSize": -1,
+                "bodySize": -1,
+            },
+            "cache": {},
+            "timings": {"send": 0.0, "wait": 0.0, "receive": 0.0},
+            "comment": f"zapi could not write this exchange whole ({type(exc).__name__})",
+            "_resourceType": ex.resource_type or "other",
+        }
 
 
 def _entry(index: int, ex: Exchange, red: Redactor, stable: bool) -> dict[str, Any]:
@@ -399,7 +449,7 @@ def _body_text(body: bytes, mime: str, red: Redactor) -> dict[str, Any]:
         # Binary: scrub known secrets byte-for-byte (latin-1 maps bytes 1:1, markers are ASCII).
         scrubbed = red.text(body.decode("latin-1")).encode("latin-1")
         return {"text": base64.b64encode(scrubbed).decode("ascii"), "encoding": "base64"}
-    if _is_json(mime):
+    if _is_json(mime) and not json_too_deep(text):
         try:
             data = json.loads(text)
         except ValueError:

@@ -454,13 +454,18 @@ class BrowserSession:
             window_ms=opts.window_ms,
             stable_times=stable_times,
         )
-        data = (json.dumps(har, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+        # A lone surrogate (from a JSON body's "\\ud800") is written as its JSON escape.
+        data = (json.dumps(har, indent=1, ensure_ascii=False) + "\n").encode(
+            "utf-8", "backslashreplace"
+        )
         side_path = har_path + ".actions.json"
         try:
             atomic_write_bytes(har_path, data)
             atomic_write_bytes(
                 side_path,
-                (json.dumps(sidecar, indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
+                (json.dumps(sidecar, indent=2, ensure_ascii=False) + "\n").encode(
+                    "utf-8", "backslashreplace"
+                ),
             )
         except OSError as exc:
             raise RecordingError(

@@ -10,6 +10,7 @@ a stable marker that keeps the value's shape class, ``[REDACTED:uuid]`` or
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,7 +19,19 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from zapi.shapes import classify
 
-__all__ = ["MARKER_PREFIX", "Redactor", "is_marker", "is_secret_name", "marker_for"]
+__all__ = [
+    "CREDENTIAL_HEADERS",
+    "CREDENTIAL_QUERY",
+    "MARKER_PREFIX",
+    "Redactor",
+    "is_credential_header",
+    "is_credential_query",
+    "is_marker",
+    "is_secret_name",
+    "is_secret_pair_name",
+    "looks_like_token",
+    "marker_for",
+]
 
 MARKER_PREFIX = "[REDACTED"
 
@@ -47,8 +60,82 @@ _EXACT = frozenset(
         "secret",
         "client_secret",
         "private_key",
+        "pass",
+        "passphrase",
+        "pin",
+        "sig",
+        "hmac",
+        "otp",
+        "x-key",
+        "x-client-key",
     }
 )
+
+# The auth detector (zapi.analyzer.auth) reads credentials from these names; every
+# one of them is also redacted here, so the two can never disagree.
+CREDENTIAL_HEADERS = frozenset(
+    {
+        "x-api-key",
+        "api-key",
+        "apikey",
+        "x-apikey",
+        "x-auth-token",
+        "x-access-token",
+        "x-api-token",
+        "x-token",
+        "x-key",
+        "x-client-key",
+        "x-auth-key",
+        "x-app-key",
+        "private-token",
+        "x-functions-key",
+        "ocp-apim-subscription-key",
+    }
+)
+"""Request headers that carry an API key or token (lower case)."""
+CREDENTIAL_QUERY = frozenset(
+    {
+        "api_key",
+        "apikey",
+        "api-key",
+        "key",
+        "access_token",
+        "token",
+        "auth",
+        "auth_token",
+        "x-api-key",
+        "appid",
+        "app_key",
+        "client_secret",
+    }
+)
+"""Query keys that carry an API key or token (lower case)."""
+# Query/form names that carry a secret without being an auth scheme (OAuth
+# authorization codes, URL signatures); as JSON field names they are too common
+# (``{"code": "NOT_FOUND"}``) to redact by name, so only pairs use them.
+_PAIR_ONLY = frozenset(
+    {"code", "sig", "signature", "hmac", "state", "nonce", "id_token", "refresh_token", "otp"}
+)
+# Field names ending in ``key`` that hold key material.
+_KEY_PREFIXES = (
+    "access",
+    "secret",
+    "private",
+    "api",
+    "client",
+    "signing",
+    "subscription",
+    "functions",
+    "encryption",
+    "master",
+    "auth",
+    "app",
+    "license",
+    "ssh",
+    "gpg",
+    "pgp",
+)
+_NOT_SECRET_HEADERS = frozenset({"idempotency-key", "sec-websocket-key"})
 # Substrings that mark a name as secret-bearing.
 _MARKERS = (
     "token",
@@ -66,6 +153,8 @@ _MARKERS = (
     "signature",
     "private",
     "sid",
+    "passphrase",
+    "hmac",
 )
 # Names that contain a marker but are not secrets (metadata about auth, counts, ids).
 _NOT_SECRET = frozenset(
@@ -101,6 +190,12 @@ _NOT_SECRET = frozenset(
     }
 )
 _VALUE_PATTERNS = (
+    # PEM blocks (private keys, certificates' keys) under any name, JSON-escaped or not.
+    re.compile(
+        r"-----BEGIN [A-Z0-9 ]*(?:PRIVATE KEY|KEY BLOCK)-----.*?-----END [A-Z0-9 ]*-----"
+        r"|-----BEGIN [A-Z0-9 ]*(?:PRIVATE KEY|KEY BLOCK)-----[A-Za-z0-9+/=\s\\]*",
+        re.S,
+    ),
     re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),  # JWT
     re.compile(r"(?i)\b(bearer|basic|token|digest)\s+[A-Za-z0-9._~+/=-]{8,}"),
     re.compile(r"\b(sk|rk|pk)_(live|test)_[A-Za-z0-9]{8,}"),  # Stripe-style keys
@@ -108,6 +203,74 @@ _VALUE_PATTERNS = (
     re.compile(r"\bAKIA[0-9A-Z]{16}\b"),  # AWS access key id
     re.compile(r"\bxox[abpr]-[A-Za-z0-9-]{10,}"),  # Slack
 )
+# Secret values inside URLs anywhere in text: userinfo, and query values under secret keys.
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s?#@\"'<>]*@")
+_URL_SECRET_PARAM = re.compile(
+    r"(?i)([?&#](?:code|token|access_token|id_token|refresh_token|api_key|apikey|api-key|key|"
+    r"sig|signature|hmac|password|passwd|pass|secret|client_secret|auth|auth_token|otp|pin)=)"
+    r"([^&#\s\"'<>\\]+)"
+)
+_BOOL_WORDS = frozenset(
+    {"true", "false", "yes", "no", "on", "off", "null", "none", "enabled", "disabled"}
+)
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9_\-+/=.~]{20,}")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+# Name fragments of positions where a random-looking value is probably a credential.
+_AUTH_ISH = ("key", "code", "sig", "hash", "nonce", "otp", "cred", "pass", "pin", "auth", "tok")
+
+
+def looks_like_token(value: str) -> bool:
+    """True for a long, random-looking opaque string (an API key, a signature...).
+
+    Twenty or more token characters, several character classes and high
+    entropy; UUIDs and plain words or numbers are not tokens.
+    """
+    if len(value) < 20 or len(value) > 4096 or not _TOKEN_CHARS.fullmatch(value):
+        return False
+    if _UUID.fullmatch(value):
+        return False
+    classes = sum(
+        (
+            any(c.islower() for c in value),
+            any(c.isupper() for c in value),
+            any(c.isdigit() for c in value),
+        )
+    )
+    if classes < 2:
+        return False
+    counts: dict[str, int] = {}
+    for c in value:
+        counts[c] = counts.get(c, 0) + 1
+    n = len(value)
+    entropy = -sum(k / n * math.log2(k / n) for k in counts.values())
+    return entropy >= 3.5
+
+
+def _auth_ish(name: str) -> bool:
+    low = name.lower()
+    return any(f in low for f in _AUTH_ISH)
+
+
+def _secret_shaped(value: str) -> bool:
+    """A non-empty string that could be a secret (not a boolean word, not a marker)."""
+    v = value.strip()
+    return bool(v) and v.lower() not in _BOOL_WORDS and not is_marker(v)
+
+
+def is_credential_header(name: str) -> bool:
+    """True for a request header that carries an API key/token (auth scheme ``header:NAME``)."""
+    return name.strip().lower() in CREDENTIAL_HEADERS
+
+
+def is_credential_query(name: str) -> bool:
+    """True for a query key that carries an API key/token (auth scheme ``query:NAME``)."""
+    return name.strip().lower() in CREDENTIAL_QUERY
+
+
+def is_secret_pair_name(name: str) -> bool:
+    """True for a query/form key that carries a secret (wider than :func:`is_secret_name`)."""
+    low = name.strip().lower().rstrip("_")
+    return low in CREDENTIAL_QUERY or low in _PAIR_ONLY or is_secret_name(low)
 
 
 def is_marker(value: object) -> bool:
@@ -124,11 +287,19 @@ def marker_for(value: str) -> str:
 
 def is_secret_name(name: str) -> bool:
     """True when a header, cookie, query key or field called ``name`` carries a secret."""
-    low = name.strip().lower()
-    if low in _EXACT:
+    low = name.strip().lower().rstrip("_")  # ``pass_``: an argument named after ``pass``
+    dashed = low.replace("_", "-")  # ``x_client_key``: an argument named after a header
+    if low in _EXACT or dashed in _EXACT or dashed in CREDENTIAL_HEADERS:
         return True
-    if low in _NOT_SECRET:
+    if low in _NOT_SECRET or dashed in _NOT_SECRET_HEADERS:
         return False
+    if dashed.startswith("x-") and dashed.endswith(("-key", "-secret", "-signature", "-sig")):
+        return True  # X-Functions-Key, X-Client-Secret, X-Hub-Signature...
+    if low.endswith(("_pass", "-pass", "_pin", "-pin", "_sig", "-sig", "_hmac", "-hmac")):
+        return True
+    stem = low.replace("-", "_").removesuffix("key").rstrip("_")
+    if low.endswith("key") and stem in _KEY_PREFIXES:
+        return True
     if low.endswith(
         ("_id", "id", "_ids", "_count", "_type", "_at", "_url", "_name", "_policy")
     ) and not (
@@ -163,6 +334,13 @@ class Redactor:
             return False
         return low in self.extra_names or is_secret_name(low)
 
+    def is_secret_pair(self, name: str) -> bool:
+        """Like :meth:`is_secret` for a query or form key (``code``, ``key``, ``sig``...)."""
+        low = name.strip().lower()
+        if low in self.keep_names:
+            return False
+        return low in self.extra_names or is_secret_pair_name(low)
+
     def learn(self, value: str) -> None:
         """Remember a secret value so it is scrubbed wherever it appears later."""
         if not self.enabled or not value or is_marker(value) or len(value) < 6:
@@ -182,6 +360,13 @@ class Redactor:
         self._count(what)
         return marker_for(value)
 
+    def _named(self, name: str, value: str, *, pair: bool = False, what: str = "") -> str:
+        """Redact ``value`` travelling under ``name`` when the name or its shape says secret."""
+        secret = self.is_secret_pair(name) if pair else self.is_secret(name)
+        if (secret and _secret_shaped(value)) or (_auth_ish(name) and looks_like_token(value)):
+            return self.value(value, what=what or f"field:{name}")
+        return self.text(value)
+
     def text(self, text: str) -> str:
         """Scrub known secrets and secret-looking values out of free text."""
         if not self.enabled or not text:
@@ -194,26 +379,44 @@ class Redactor:
             out = self._known_re.sub(lambda m: marker_for(m.group(0)), out)
         for pat in _VALUE_PATTERNS:
             out = pat.sub(lambda m: marker_for(m.group(0)), out)
+        if "://" in out:
+            out = _URL_USERINFO.sub(lambda m: m.group(1), out)
+        if "=" in out:
+            out = _URL_SECRET_PARAM.sub(lambda m: m.group(1) + marker_for(m.group(2)), out)
         return out
 
     # -- structured data -------------------------------------------------------
     def json(self, data: Any) -> Any:
-        """Return a copy of a JSON value with secret fields and values replaced."""
+        """Return a copy of a JSON value with secret string values replaced.
+
+        Types are kept: only strings are replaced (booleans, numbers and nulls
+        never are), and a string under a secret name is replaced only when it is
+        secret-shaped (``"csrf_enabled": "true"`` stays).  Iterative, so any
+        nesting depth is fine.
+        """
         if not self.enabled:
             return data
-        if isinstance(data, dict):
-            out: dict[str, Any] = {}
-            for k, v in data.items():
-                if self.is_secret(str(k)) and isinstance(v, str | int | float) and v != "":
-                    out[k] = self.value(str(v), what=f"field:{k}")
-                else:
-                    out[k] = self.json(v)
-            return out
-        if isinstance(data, list):
-            return [self.json(v) for v in data]
-        if isinstance(data, str):
-            return self.text(data)
-        return data
+        root: list[Any] = [None]
+        # (source value, container to fill, key or index in it, name it travels under)
+        todo: list[tuple[Any, Any, Any, str]] = [(data, root, 0, "")]
+        while todo:
+            value, into, at, name = todo.pop()
+            if isinstance(value, dict):
+                out: dict[str, Any] = {}
+                into[at] = out
+                for k, v in value.items():
+                    out[k] = None
+                    todo.append((v, out, k, str(k)))
+            elif isinstance(value, list):
+                items: list[Any] = [None] * len(value)
+                into[at] = items
+                for i, v in enumerate(value):
+                    todo.append((v, items, i, name))
+            elif isinstance(value, str):
+                into[at] = self._named(name, value) if name else self.text(value)
+            else:
+                into[at] = value
+        return root[0]
 
     def headers(self, headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
         """Redact header values: credentials by name, cookies value by value."""
@@ -234,10 +437,12 @@ class Redactor:
                     else self.value(val, what="authorization")
                 )
                 out.append((name, red))
-            elif self.is_secret(name):
+            elif low in ("location", "content-location", "referer", "origin"):
+                out.append((name, self.url(val)))
+            elif self.is_secret(name) or (low.startswith("x-") and looks_like_token(val)):
                 out.append((name, self.value(val, what=f"header:{low}")))
             else:
-                out.append((name, self.text(val)))
+                out.append((name, self._named(name, val, what=f"header:{low}")))
         return out
 
     def cookie_header(self, value: str) -> str:
@@ -264,25 +469,34 @@ class Redactor:
 
     def pairs(self, pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
         """Redact name/value pairs such as query strings and form fields."""
-        return [
-            (k, self.value(v, what=f"field:{k}") if self.is_secret(k) else self.text(v))
-            for k, v in pairs
-        ]
+        return [(k, self._named(k, v, pair=True)) for k, v in pairs]
 
     def url(self, url: str) -> str:
-        """Redact URL userinfo and secret query values."""
-        if not self.enabled:
+        """Redact a URL: userinfo is removed, secret query and fragment values are replaced.
+
+        A URL that does not parse is scrubbed as text.
+        """
+        if not self.enabled or not url:
             return url
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return self.text(url)
         netloc = parts.netloc
         if "@" in netloc:
-            userinfo, _, host = netloc.rpartition("@")
-            netloc = f"{self.value(userinfo, what='userinfo')}@{host}"
+            userinfo, _, netloc = netloc.rpartition("@")
+            self.learn(userinfo)
+            self._count("userinfo")
         query = parts.query
         if query:
             pairs = parse_qsl(query, keep_blank_values=True)
             query = urlencode(self.pairs(pairs), safe="[]:")
-        return self.text(urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment)))
+        fragment = parts.fragment
+        if "=" in fragment:
+            fragment = urlencode(
+                self.pairs(parse_qsl(fragment, keep_blank_values=True)), safe="[]:/"
+            )
+        return self.text(urlunsplit((parts.scheme, netloc, parts.path, query, fragment)))
 
     def form(self, body: str) -> str:
         """Redact an ``application/x-www-form-urlencoded`` body."""
@@ -295,40 +509,102 @@ class Redactor:
         return dict(self.pairs(data.items()))
 
 
-_VALUE_KEYS = ("examples", "example", "enum", "default", "const")
+_VALUE_KEYS = ("examples", "example", "enum", "default", "const", "value")
+
+
+def _strip_values(v: Any) -> Any:
+    """Drop recorded values from an example/enum/default/const under a secret name.
+
+    Strings and numbers (a PIN recorded as ``482913``) go; booleans and nulls, which
+    cannot carry a secret, stay.  Nothing is replaced, so no type changes.
+    """
+
+    def secret(x: Any) -> bool:
+        return isinstance(x, str | int | float) and not isinstance(x, bool)
+
+    if secret(v):
+        return None
+    if isinstance(v, list):
+        return [x for x in v if not secret(x)]
+    return v
 
 
 def scrub_document(doc: Any, redactor: Redactor, *, _secret: bool = False) -> Any:
     """Return a copy of a schema-bearing document (card, OpenAPI) with no secret in it.
 
-    Under a property, parameter or header whose name is secret, example/enum/
-    default values are removed; every other string runs through ``redactor.text``.
+    Under a property, parameter, header or fixed value whose name is secret,
+    string example/enum/default/const values are removed (other types stay);
+    every other string runs through ``redactor.text``.  Query and form names are
+    judged as pairs (``code``, ``key``, ``sig`` are secret there).
     """
+    if not redactor.enabled:
+        return doc
+    return _scrub(doc, redactor, _secret, 0)
+
+
+def _is_pair(doc: dict[str, Any]) -> bool:
+    where = doc.get("in") or doc.get("location") or doc.get("x-in")
+    return where in ("query", "form", "body", "cookie")
+
+
+def _scrub(doc: Any, redactor: Redactor, secret: bool, depth: int) -> Any:
+    if depth > 400:
+        return None  # documents we build never nest this deep
     if isinstance(doc, dict):
         out: dict[str, Any] = {}
         name = doc.get("name") if isinstance(doc.get("name"), str) else None
-        secret_here = _secret or (name is not None and "in" in doc and redactor.is_secret(name))
+        secret_here = secret
+        if name is not None and ("in" in doc or "location" in doc):
+            pair = _is_pair(doc)
+            secret_here = (
+                secret_here
+                or (redactor.is_secret_pair(name) if pair else redactor.is_secret(name))
+                or _token_valued(name, doc)
+            )
         for k, v in doc.items():
             if secret_here and k in _VALUE_KEYS:
-                continue
-            if k == "properties" and isinstance(v, dict):
+                kept = _strip_values(v)
+                if kept is None or kept == []:
+                    if k == "value":
+                        out[k] = None
+                    continue
+                out[k] = kept
+            elif k == "properties" and isinstance(v, dict):
                 out[k] = {
-                    pk: scrub_document(pv, redactor, _secret=redactor.is_secret(str(pk)))
+                    pk: _scrub(pv, redactor, _prop_secret(str(pk), pv, redactor), depth + 1)
                     for pk, pv in v.items()
                 }
             elif k == "schema" and secret_here:
-                out[k] = scrub_document(v, redactor, _secret=True)
+                out[k] = _scrub(v, redactor, True, depth + 1)
             else:
-                out[k] = scrub_document(
-                    v,
-                    redactor,
-                    _secret=secret_here
-                    if k in ("items", "anyOf", "oneOf", "additionalProperties")
-                    else False,
-                )
+                inherit = k in ("items", "anyOf", "oneOf", "additionalProperties")
+                out[k] = _scrub(v, redactor, secret_here if inherit else False, depth + 1)
         return out
     if isinstance(doc, list):
-        return [scrub_document(v, redactor, _secret=_secret) for v in doc]
+        return [_scrub(v, redactor, secret, depth + 1) for v in doc]
     if isinstance(doc, str):
         return redactor.text(doc)
     return doc
+
+
+def _token_valued(name: str, doc: dict[str, Any]) -> bool:
+    """A random-looking recorded value under an auth-ish name (or an ``X-`` header)."""
+    where = doc.get("in") or doc.get("location") or doc.get("x-in")
+    low = name.lower()
+    if not (_auth_ish(low) or (where == "header" and low.startswith(("x-", "x_")))):
+        return False
+    vals: list[Any] = []
+    for k in _VALUE_KEYS:
+        v = doc.get(k)
+        vals += v if isinstance(v, list) else [v]
+    return any(isinstance(x, str) and looks_like_token(x) for x in vals)
+
+
+def _prop_secret(name: str, schema: Any, redactor: Redactor) -> bool:
+    """A property is secret by name (as a pair when it is a query/form/cookie input)."""
+    if redactor.is_secret(name):
+        return True
+    if isinstance(schema, dict) and _is_pair(schema) and redactor.is_secret_pair(name):
+        return True
+    # A random-looking example under an auth-ish name is a credential whatever the name.
+    return isinstance(schema, dict) and _token_valued(name, schema)

@@ -1,11 +1,15 @@
-"""Auth detection: which schemes a request uses, by header, query and cookie names only."""
+"""Auth detection: which schemes a request uses, by header, query and cookie names only.
+
+The credential names come from :mod:`zapi.redact`, so whatever is detected here as
+a credential is also redacted everywhere zapi writes.
+"""
 
 from __future__ import annotations
 
 import re
 
 from zapi.har import HarEntry
-from zapi.redact import is_secret_name
+from zapi.redact import is_credential_header, is_credential_query, is_secret_name
 
 __all__ = [
     "TRACKING_COOKIE",
@@ -16,38 +20,6 @@ __all__ = [
     "session_cookie",
 ]
 
-_API_KEY_HEADERS = frozenset(
-    {
-        "x-api-key",
-        "api-key",
-        "apikey",
-        "x-apikey",
-        "x-auth-token",
-        "x-access-token",
-        "x-api-token",
-        "x-token",
-        "private-token",
-        "x-functions-key",
-        "ocp-apim-subscription-key",
-    }
-)
-_API_KEY_QUERY = frozenset(
-    {
-        "api_key",
-        "apikey",
-        "api-key",
-        "key",
-        "access_token",
-        "token",
-        "auth",
-        "auth_token",
-        "x-api-key",
-        "apiKey",
-        "appid",
-        "app_key",
-        "client_secret",
-    }
-)
 _CSRF = re.compile(r"(csrf|xsrf)", re.I)
 TRACKING_COOKIE = re.compile(
     r"^(_ga|_gid|_gat|_gcl|_fbp|_fbc|_hj|_hp2|ajs_|amplitude|mp_|_mkto|intercom|__cf|_dd_s|"
@@ -98,10 +70,10 @@ def auth_keys(entry: HarEntry) -> list[str]:
                 keys.append("basic")
             else:
                 keys.append("header:Authorization")
-        elif low in _API_KEY_HEADERS:
+        elif is_credential_header(low):
             keys.append(f"header:{name}")
     for name, _ in entry.query:
-        if name in _API_KEY_QUERY or name.lower() in _API_KEY_QUERY:
+        if is_credential_query(name):
             keys.append(f"query:{name}")
     for name in cookie_names(entry):
         if session_cookie(name):

@@ -69,6 +69,11 @@ def _log_hint(state_path: str, out_dir: str) -> Iterator[None]:
 @click.option("--json", "json_args", metavar="JSON", help="All arguments as a JSON object.")
 @click.option("--base-url", help="Call this origin instead of the recorded one.")
 @click.option(
+    "--trust-base-url",
+    is_flag=True,
+    help="Send the cards' credentials to --base-url although it is another host.",
+)
+@click.option(
     "--credentials",
     "creds_file",
     type=click.Path(dir_okay=False),
@@ -99,6 +104,7 @@ def call_command(
     pairs: tuple[str, ...],
     json_args: str | None,
     base_url: str | None,
+    trust_base_url: bool,
     creds_file: str | None,
     auth_refs: tuple[str, ...],
     storage_state: str | None,
@@ -130,6 +136,7 @@ def call_command(
             state=state_path,
             base_url=base_url,
             files_root=files_root,
+            send_credentials_to=(base_url,) if base_url and trust_base_url else (),
         ) as rt,
     ):
         args: dict[str, Any] = {}
@@ -202,7 +209,7 @@ def _open_log(state: str) -> Any:
     path = _state_path(state, None)
     if not os.path.exists(path):
         raise click.ClickException(f"{path}: no action log here; pass --state FILE or OUT")
-    return ActionLog(SqliteStore(path))
+    return ActionLog(SqliteStore(path, key=os.environ.get("ZAPI_LOG_KEY")))
 
 
 def _line(rec: Any) -> str:
@@ -330,7 +337,9 @@ def log_verify(ctx: click.Context, own_state: str | None) -> None:
         raise click.ClickException(
             f"action log chain broken at record {report.broken_at}: {report.reason}"
         )
-    click.echo(f"action log intact: {report.checked} records")
+    anchored = "head matches its anchor" if report.anchored else "no anchor"
+    note = f" ({report.note})" if report.note else ""
+    click.echo(f"action log intact: {report.checked} records, {anchored}{note}")
 
 
 @click.command("export")
