@@ -92,7 +92,7 @@ def _register_optional_commands() -> None:
     """Commands that live with their feature (recorder, runtime, workflows)."""
     import importlib
 
-    for mod in ("zapi.cli_record", "zapi.cli_runtime", "zapi.cli_workflows"):
+    for mod in ("zapi.cli_record", "zapi.cli_runtime", "zapi.cli_workflows", "zapi.cli_console"):
         try:
             module = importlib.import_module(mod)
         except ModuleNotFoundError as exc:
