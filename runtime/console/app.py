@@ -81,9 +81,13 @@ def _environment() -> jinja2.Environment:
 _ENV = _environment()
 
 
-def render_page(name: str, context: dict[str, Any]) -> str:
-    """Render template ``name`` with ``context`` cleaned of secrets first."""
-    return _ENV.get_template(name).render(**clean(context))
+def render_page(name: str, context: dict[str, Any], *, csrf: str = "") -> str:
+    """Render template ``name`` with ``context`` cleaned of secrets first.
+
+    ``csrf`` is the one value passed through as is: the form token of this browser (the
+    redactor would rightly take it for a secret).
+    """
+    return _ENV.get_template(name).render(**clean(context), csrf=csrf)
 
 
 class Console:
@@ -151,16 +155,16 @@ def _page(
 ) -> Response:
     cookie = request.cookies.get(CSRF_COOKIE) or console.guard.new_csrf_cookie()
     base = {
-        "csrf": console.guard.csrf_token(cookie),
         "operator": console.config.operator or console.guard.session_operator(request) or "",
         "fixed_operator": bool(console.config.operator),
-        "needs_token": console.config.token is not None,
+        "code_required": console.config.token is not None,
         "has_log": bool(console.config.state),
         "has_tools": bool(console.cards),
         "refresh_ms": int(console.config.refresh_s * 1000),
         "path": request.url.path,
     }
-    response = HTMLResponse(render_page(name, {**base, **ctx}), status_code=status)
+    html = render_page(name, {**base, **ctx}, csrf=console.guard.csrf_token(cookie))
+    response = HTMLResponse(html, status_code=status)
     if request.cookies.get(CSRF_COOKIE) != cookie:
         response.set_cookie(CSRF_COOKIE, cookie, httponly=True, samesite="strict")
     response.headers["Cache-Control"] = "no-store"
