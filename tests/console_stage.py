@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from runtime.workflows import RunsClient, RunSpec, WorkerConfig, load_plan, spawn_worker, wait_ready
-from samples.erp.app import ErpServer, make_server as make_erp
+from samples.erp.app import ErpServer
+from samples.erp.app import make_server as make_erp
 from samples.storefront.app import make_server as make_shop
 
 REPO = Path(__file__).resolve().parents[1]
