@@ -236,11 +236,11 @@ async def runs_table(console: Console, request: Request) -> Response:
 def _detail(console: Console, run_id: str) -> dict[str, Any]:
     reader = console.log_reader()
     try:
-        log = reader.for_run(run_id) if reader is not None else {}
+        records = reader.records() if reader is not None else None
     finally:
         if reader is not None:
             reader.close()
-    view = timeline(console.client, run_id, log)
+    view = timeline(console.client, run_id, records)
     wait = view["wait"]
     view["pending"] = console.pending(run_id, wait["wait_id"] if wait else None)
     if wait and wait.get("kind") == "approval":

@@ -7,6 +7,7 @@ import re
 import sqlite3
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from runtime.actionlog import ActionLog, ChainReport, LogRecord
@@ -17,6 +18,7 @@ __all__ = [
     "ReadOnlyStore",
     "describe",
     "link_of",
+    "match_steps",
     "outcome_of",
     "parse_since",
 ]
@@ -226,3 +228,66 @@ def describe(record: LogRecord) -> dict[str, Any]:
         "undo": link[2] if link else False,
         "event": data,
     }
+
+
+def _epoch(iso: str | None) -> float | None:
+    if not iso:
+        return None
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def match_steps(
+    records: list[LogRecord],
+    run_id: str,
+    steps: list[tuple[str, str, str | None, str | None]],
+    *,
+    slack_s: float = 0.5,
+) -> tuple[dict[str, list[LogRecord]], set[str]]:
+    """The log records of each step of a run, by step key.
+
+    ``steps`` are ``(key, tool, started_at, finished_at)``. A record belongs to a step when
+    it names the run and step (``run_id``/``step`` or the ``RUN/STEP`` idempotency key);
+    a step nothing names gets the top-level calls of its tool made while it ran (a runner
+    that does not pass the run to the runtime). Child calls (verification and reconcile
+    reads) go with their parent. Returns the grouping and the keys matched by time.
+    """
+    call_key: dict[str, str] = {}
+    for r in records:
+        link = link_of(r)
+        if link is not None and link[0] == run_id:
+            call_key.setdefault(
+                r.event.call_id, f"{run_id}/{link[1]}" + ("/undo" if link[2] else "")
+            )
+    named = set(call_key.values())
+    by_time: set[str] = set()
+    claimed = set(call_key)
+    for key, tool, started, finished in steps:
+        if key in named:
+            continue
+        lo, hi = _epoch(started), _epoch(finished)
+        if lo is None or hi is None:
+            continue
+        for r in records:
+            e = r.event
+            if (
+                e.kind == "attempt_started"
+                and e.tool == tool
+                and not e.parent_call_id
+                and e.call_id not in claimed
+                and lo - slack_s <= e.ts <= hi + slack_s
+            ):
+                call_key[e.call_id] = key
+                claimed.add(e.call_id)
+                by_time.add(key)
+    out: dict[str, list[LogRecord]] = {}
+    for r in records:
+        e = r.event
+        found = call_key.get(e.call_id) or (
+            call_key.get(e.parent_call_id) if e.parent_call_id else None
+        )
+        if found is not None:
+            out.setdefault(found, []).append(r)
+    return out, by_time

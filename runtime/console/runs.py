@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from runtime.actionlog import LogRecord
+from runtime.console.logview import match_steps
 from runtime.verify import resolve_pointer
 from runtime.workflows import RunInfo, RunsClient
 from runtime.workflows.audit import export_run
@@ -179,21 +180,31 @@ def _changes(wait: Mapping[str, Any], decision: Mapping[str, Any]) -> list[dict[
 
 
 def timeline(
-    client: RunsClient, run_id: str, log: Mapping[str, list[LogRecord]] | None = None
+    client: RunsClient, run_id: str, records: list[LogRecord] | None = None
 ) -> dict[str, Any]:
     """Everything the run page shows, as plain data (secrets are cleaned by the caller).
 
     Args:
         client: the runs database.
         run_id: the run.
-        log: the run's action-log records by step key (see ``LogReader.for_run``), if any.
+        records: the action log's records, if a log is configured.
 
     Raises:
         WorkflowError: no such run.
     """
     lines = export_run(client, run_id)
     info = client.get(run_id)
-    log = log or {}
+    steps = [
+        (
+            str(line.get("key", "")),
+            str(line.get("tool", "")),
+            line.get("started_at"),
+            line.get("finished_at") or line.get("completed_at"),
+        )
+        for line in lines
+        if line["type"] in ("step", "compensation")
+    ]
+    log, by_time = match_steps(records or [], run_id, steps)
     reads: dict[str, Any] = {}
     for line in lines:
         if line["type"] == "step" and str(line.get("name", "")).endswith(".verify"):
@@ -223,6 +234,7 @@ def timeline(
                     "started_at": line.get("started_at"),
                     "took_ms": _ms_between(line.get("started_at"), line.get("finished_at")),
                     "wire": _wire(log.get(key, [])),
+                    "wire_by_time": key in by_time,
                 }
             )
         elif kind == "decision":
