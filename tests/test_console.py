@@ -131,6 +131,23 @@ class TestActionLogReader:
         assert path.stat().st_size == size
 
 
+class TestAssets:
+    """Every asset ships inside the package: no CDN, no external URL, no build step."""
+
+    def test_static_references_resolve_and_nothing_is_external(self) -> None:
+        pkg = REPO / "runtime" / "console"
+        texts = {
+            f.relative_to(pkg).as_posix(): f.read_text(encoding="utf-8")
+            for f in sorted((pkg / "templates").iterdir()) + sorted((pkg / "static").iterdir())
+        }
+        assert "templates/run.html" in texts and "static/console.js" in texts
+        for name, text in texts.items():
+            assert not re.search(r"(src|href)=\"(https?:)?//", text), name
+            assert "@import" not in text and "url(http" not in text, name
+            for ref in re.findall(r'"/static/([^"]+)"', text):
+                assert (pkg / "static" / ref).is_file(), (name, ref)
+
+
 # -- security -------------------------------------------------------------------------------
 
 
