@@ -107,10 +107,13 @@ class Console:
         self.schemas = input_schemas(self.cards)
         self._pending: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
+        self._reader: LogReader | None = None
 
     def close(self) -> None:
         """Release the database connections."""
         self.client.close()
+        if self._reader is not None:
+            self._reader.close()
 
     # -- pending decisions --------------------------------------------------------------------
 
@@ -131,13 +134,16 @@ class Console:
             return found
 
     def log_reader(self) -> LogReader | None:
-        """The action log, when one is configured and exists."""
+        """The action log, when one is configured and exists (opened once, then kept)."""
         if not self.config.state:
             return None
-        try:
-            return LogReader(self.config.state)
-        except FileNotFoundError:
-            return None
+        with self._lock:
+            if self._reader is None:
+                try:
+                    self._reader = LogReader(self.config.state)
+                except FileNotFoundError:
+                    return None
+            return self._reader
 
 
 def _wait_id(info: Any) -> str | None:
@@ -235,11 +241,7 @@ async def runs_table(console: Console, request: Request) -> Response:
 
 def _detail(console: Console, run_id: str) -> dict[str, Any]:
     reader = console.log_reader()
-    try:
-        records = reader.records() if reader is not None else None
-    finally:
-        if reader is not None:
-            reader.close()
+    records = reader.records() if reader is not None else None
     view = timeline(console.client, run_id, records)
     wait = view["wait"]
     view["pending"] = console.pending(run_id, wait["wait_id"] if wait else None)
@@ -406,6 +408,7 @@ def _log_data(console: Console, params: dict[str, str]) -> dict[str, Any]:
         drift=params.get("drift") == "1",
         run=params.get("run", ""),
         kind=params.get("kind", ""),
+        call=params.get("call", ""),
     )
     try:
         limit = max(1, min(int(params.get("limit") or 200), 100_000))
@@ -419,15 +422,12 @@ def _log_data(console: Console, params: dict[str, str]) -> dict[str, Any]:
             "problem": problem,
             "params": params,
         }
-    try:
-        started = time.perf_counter()
-        chain = reader.verify()
-        everything = reader.records()
-        selected = reader.select(f)
-        tools = sorted({r.event.tool for r in everything})
-        elapsed = round((time.perf_counter() - started) * 1000, 1)
-    finally:
-        reader.close()
+    started = time.perf_counter()
+    chain = reader.verify()
+    everything = reader.records()
+    selected = reader.select(f, everything)
+    tools = sorted({r.event.tool for r in everything})
+    elapsed = round((time.perf_counter() - started) * 1000, 1)
     return {
         "available": True,
         "state": console.config.state or "",
@@ -446,6 +446,27 @@ def _log_data(console: Console, params: dict[str, str]) -> dict[str, Any]:
 async def log_page(console: Console, request: Request) -> Response:
     data = await run_in_threadpool(_log_data, console, dict(request.query_params))
     return _page(console, request, "log.html", {"title": "Action log", **data})
+
+
+async def record_page(console: Console, request: Request) -> Response:
+    try:
+        seq = int(request.path_params["seq"])
+    except ValueError:
+        seq = -1
+    reader = console.log_reader()
+    found = None
+    if reader is not None:
+        found = next((r for r in await run_in_threadpool(reader.records) if r.seq == seq), None)
+    if found is None:
+        missing = {"title": "No such record", "message": f"no action-log record {seq}"}
+        return _page(console, request, "error.html", missing, 404)
+    ctx: dict[str, Any] = {
+        "title": f"Record {seq}",
+        "r": describe(found),
+        "full_hash": found.hash,
+        "prev_hash": found.prev_hash,
+    }
+    return _page(console, request, "record.html", ctx)
 
 
 async def tools_page(console: Console, request: Request) -> Response:
@@ -528,6 +549,7 @@ def create_app(config: ConsoleConfig, *, guard: Guard | None = None) -> Starlett
         route("/runs/{run_id:path}/decide", decide, ["POST"]),
         route("/runs/{run_id:path}", run_page, ["GET"]),
         route("/log", log_page, ["GET"]),
+        route("/log/record/{seq}", record_page, ["GET"]),
         route("/tools", tools_page, ["GET"]),
         route("/login", login_page, ["GET"], public=True),
         route("/login", login, ["POST"], public=True),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -113,6 +115,7 @@ class LogFilter:
     drift: bool = False
     run: str = ""
     kind: str = ""
+    call: str = ""
 
 
 def outcome_of(record: LogRecord) -> str:
@@ -138,26 +141,49 @@ class LogReader:
         """
         self.path = os.fspath(path)
         self.log = ActionLog(ReadOnlyStore(path))
+        self._parsed: dict[int, LogRecord] = {}
+        self._lock = threading.Lock()
 
     def close(self) -> None:
         """Close the file."""
         self.log.close()
 
     def verify(self) -> ChainReport:
-        """Recompute the hash chain."""
-        return self.log.verify()
+        """Recompute the whole hash chain (cheap: hashes only, nothing is parsed)."""
+        with self._lock:
+            return self.log.verify()
 
     def records(self) -> list[LogRecord]:
-        """Every record, oldest first."""
-        return self.log.records()
+        """Every record, oldest first.
 
-    def select(self, f: LogFilter) -> list[LogRecord]:
-        """Records matching ``f``, newest first.
+        The log is append-only: a record already parsed with the same hash is reused, so a
+        page load parses only what was appended since the last one.
+        """
+        with self._lock:
+            rows = self.log.store.rows()
+            out = []
+            for seq, payload, prev, digest in rows:
+                known = self._parsed.get(seq)
+                if known is None or known.hash != digest:
+                    known = LogRecord.model_validate(
+                        {
+                            "seq": seq,
+                            "prev_hash": prev,
+                            "hash": digest,
+                            "event": json.loads(payload),
+                        }
+                    )
+                    self._parsed[seq] = known
+                out.append(known)
+            return out
+
+    def select(self, f: LogFilter, records: list[LogRecord] | None = None) -> list[LogRecord]:
+        """Records matching ``f``, newest first (from ``records`` when already read).
 
         A run filter keeps every record of the calls linked to that run, including the
         verification and reconcile reads made on their behalf.
         """
-        records = self.records()
+        records = self.records() if records is None else records
         run_calls: set[str] = set()
         if f.run:
             for r in records:
@@ -174,6 +200,8 @@ class LogReader:
             if f.until is not None and e.ts > f.until:
                 continue
             if f.kind and e.kind != f.kind:
+                continue
+            if f.call and f.call not in (e.call_id, e.parent_call_id):
                 continue
             if f.outcome and outcome_of(r) != f.outcome:
                 continue

@@ -12,17 +12,20 @@
     var box = document.getElementById("auto-refresh");
     if (!table) return;
     var ms = parseInt(table.dataset.refreshMs, 10) || 3000;
-    setInterval(function () {
-      if (box && !box.checked) return;
+    // The next refresh is timed from the end of the last one, so a slow database is
+    // never asked twice at once.
+    function tick() {
+      if (box && !box.checked) { setTimeout(tick, ms); return; }
       fetch(table.dataset.refresh, { credentials: "same-origin" })
         .then(function (r) { return r.ok ? r.text() : null; })
         .then(function (html) {
-          if (!html) return;
           var body = document.getElementById("runs-body");
-          if (body) body.outerHTML = html;
+          if (html && body) body.outerHTML = html;
         })
-        .catch(function () {});
-    }, ms);
+        .catch(function () {})
+        .then(function () { setTimeout(tick, ms); });
+    }
+    setTimeout(tick, ms);
   }
 
   function refreshRun() {
@@ -30,22 +33,24 @@
     if (!run || run.dataset.final === "yes") return;
     var ms = parseInt(run.dataset.refreshMs, 10) || 3000;
     var url = "/runs/" + run.dataset.run + "/state.json";
-    setInterval(function () {
-      if (editing()) return;
+    function tick() {
+      if (editing()) { setTimeout(tick, ms); return; }
       fetch(url, { credentials: "same-origin" })
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (s) {
-          if (!s) return;
-          var changed = s.status !== run.dataset.status ||
+          var changed = s && (s.status !== run.dataset.status ||
             (s.wait_id || "") !== run.dataset.wait ||
-            (s.pending ? "yes" : "") !== run.dataset.pending;
+            (s.pending ? "yes" : "") !== run.dataset.pending);
           if (changed) {
             // Drop the one-shot flash from the URL, keep the page.
             window.location.replace(window.location.pathname);
+          } else {
+            setTimeout(tick, ms);
           }
         })
-        .catch(function () {});
-    }, ms);
+        .catch(function () { setTimeout(tick, ms); });
+    }
+    setTimeout(tick, ms);
   }
 
   document.addEventListener("DOMContentLoaded", function () {
