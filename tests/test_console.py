@@ -90,6 +90,24 @@ class TestValues:
         with pytest.raises(ValueProblem, match="greater than the maximum of 8"):
             check_changes({"quantity": 9, "skus": []}, {"quantity": 9.0 + 0}, schemas, set())
 
+    def test_policy_gate_args_meet_the_tool_schema(self) -> None:
+        """An "allow TOOL" approval's args are checked against that tool's input schema."""
+        tools = {
+            "set": {
+                "type": "object",
+                "properties": {"quantity": {"type": "integer", "minimum": 0}},
+                "required": ["sku", "quantity"],
+            }
+        }
+        values = {"args": {"sku": "A", "quantity": 3}}
+        schemas, _ = schemas_for(values, wait_name="allow set", tool_schemas=tools)
+        ok = check_changes(values, {"args": {"sku": "A", "quantity": 2}}, schemas)
+        assert ok == {"args": {"sku": "A", "quantity": 2}}
+        with pytest.raises(ValueProblem, match="less than the minimum of 0"):
+            check_changes(values, {"args": {"sku": "A", "quantity": -1}}, schemas)
+        with pytest.raises(ValueProblem, match="'quantity' is a required property"):
+            check_changes(values, {"args": {"sku": "A"}}, schemas)
+
 
 class TestActionLogReader:
     """The log is read without writing, linked to runs and steps, and its chain is checked."""

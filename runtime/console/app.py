@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 import jinja2
 from starlette.applications import Starlette
@@ -389,7 +389,8 @@ async def decide(console: Console, request: Request) -> Response:
             {"title": f"Run {run_id}", "run": view, "flash": "", "problem": problem, "form": form},
             status=400,
         )
-    return RedirectResponse(f"/runs/{run_id}?" + urlencode({"sent": flash}), status_code=303)
+    target = f"/runs/{quote(run_id, safe='')}?" + urlencode({"sent": flash})
+    return RedirectResponse(target, status_code=303)
 
 
 def _log_data(console: Console, params: dict[str, str]) -> dict[str, Any]:
@@ -492,7 +493,7 @@ async def login(console: Console, request: Request) -> Response:
     form: dict[str, str] = request.state.form
     name = form.get("operator", "").strip()
     nxt = form.get("next", "/")
-    if not nxt.startswith("/") or nxt.startswith("//"):
+    if not nxt.startswith("/") or nxt.startswith(("//", "/\\")):
         nxt = "/"
     problem = ""
     if console.config.token is not None and not console.guard.token_ok(form.get("token", "")):

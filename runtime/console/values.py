@@ -1,11 +1,12 @@
 """Approval values an operator edits: parsed, checked against a schema, narrowing enforced.
 
 The console checks a change *before* it sends the decision, so a refused value sends nothing.
-The schema of a value comes from, in order: the plan gate's own ``schema`` (when a plan
-declares one), the input schema of the tool argument the value feeds (with ``--tools``), and
-at least the JSON type of the value the run proposed. A gate whose plan says ``narrow``
-(``true`` or a list of value names) only accepts values inside the proposed ones: a number
-not above it, a list that is a subset, an object whose fields narrow.
+The schema of a value comes from the JSON type of the value the run proposed, the plan
+gate's own ``schema`` (when a plan declares one), and with ``--tools`` the input schema of
+the tool argument the value feeds (or, for a policy gate ``allow TOOL``, of the tool).
+A gate whose plan says ``narrow`` (``true`` or a list of value names) only accepts values
+inside the proposed ones: a number not above it, a list that is a subset, an object whose
+fields narrow.
 """
 
 from __future__ import annotations
@@ -76,6 +77,9 @@ def schemas_for(
     """
     out = {k: type_schema(v) for k, v in values.items()}
     narrow: set[str] = set()
+    gated_tool = wait_name.removeprefix("allow ") if wait_name.startswith("allow ") else ""
+    if gated_tool and tool_schemas and gated_tool in tool_schemas and "args" in out:
+        out["args"] = {**out["args"], **tool_schemas[gated_tool]}  # a policy gate on a tool
     found = _gate(plan, wait_name)
     if found is None:
         return out, narrow

@@ -53,7 +53,16 @@
     setTimeout(tick, ms);
   }
 
+  function confirmations() {
+    document.querySelectorAll("button[data-confirm]").forEach(function (button) {
+      button.addEventListener("click", function (event) {
+        if (!window.confirm(button.dataset.confirm)) event.preventDefault();
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    confirmations();
     refreshRuns();
     refreshRun();
   });
