@@ -32,6 +32,7 @@ class Stage:
         self.workers: list[subprocess.Popen[str]] = []
         self.consoles: list[subprocess.Popen[str]] = []
         self.env = {**os.environ, "PYTHONPATH": str(REPO)}
+        self.app_version: str | None = None
 
     # -- workers ------------------------------------------------------------------------------
 
@@ -45,7 +46,9 @@ class Stage:
             wait_chunk_s=30.0,
         )
         proc = spawn_worker(config, str(self.tmp / f"worker{len(self.workers)}.json"), env=self.env)
-        wait_ready(proc)
+        # Runs are pinned to this tool set, so a shared database holding newer tool sets
+        # (other tests' workers) cannot leave them queued.
+        self.app_version = wait_ready(proc).split()[-1]
         self.workers.append(proc)
         return proc
 
@@ -93,12 +96,11 @@ class Stage:
             plan=plan.model_dump(mode="json"),
             inputs={"order_id": order_id},
         )
-        return self.client.start(spec, run_id=run_id)
+        return self.client.start(spec, run_id=run_id, app_version=self.app_version)
 
     def start_py(self, workflow: str, run_id: str | None = None, **inputs: Any) -> str:
-        return self.client.start(
-            RunSpec(kind="python", workflow=workflow, inputs=inputs), run_id=run_id
-        )
+        spec = RunSpec(kind="python", workflow=workflow, inputs=inputs)
+        return self.client.start(spec, run_id=run_id, app_version=self.app_version)
 
     def writes_of(self, run_id: str) -> dict[str, int]:
         out: dict[str, int] = {}
