@@ -137,6 +137,7 @@ def screenshots(out_dir: Path, chromium: str | None) -> None:
             "run_runtime": f"runs/{runs['runtime']}",
             "log": "log",
             "tools": "tools",
+            "record": "log/record/5",
         }
         with sync_playwright() as p:
             browser = p.chromium.launch(
