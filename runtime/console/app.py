@@ -26,7 +26,7 @@ from runtime.console.safe import clean, pretty
 from runtime.console.security import CSRF_COOKIE, SESSION_COOKIE, Guard, is_loopback
 from runtime.console.tools import card_view, input_schemas, load_tool_cards
 from runtime.console.values import ValueProblem, check_changes, parse_value, schemas_for
-from runtime.workflows import RunsClient
+from runtime.workflows import RunInfo, RunsClient
 from zapi.errors import WorkflowError
 
 __all__ = ["ConsoleConfig", "create_app", "render_page"]
@@ -122,16 +122,31 @@ class Console:
         with self._lock:
             self._pending[run_id] = decision
 
-    def pending(self, run_id: str, wait_id: str | None) -> dict[str, Any] | None:
-        """A decision sent here that the run has not applied yet (still parked at its wait)."""
+    def pending(self, info: RunInfo) -> dict[str, Any] | None:
+        """A decision sent to the wait the run is parked at that no worker has applied yet.
+
+        With a ``RunsClient.pending_decision`` (the runs database's own record of sent
+        decisions, which also sees ``zapi runs`` decisions and survives a console restart)
+        that is the answer; otherwise the decisions sent from this console, kept until the
+        run leaves the wait they were sent to.
+        """
+        wait_id = _wait_id(info)
         with self._lock:
-            found = self._pending.get(run_id)
-            if found is None:
-                return None
-            if wait_id is None or found.get("wait_id") != wait_id:
-                self._pending.pop(run_id, None)  # applied: the run moved on
-                return None
-            return found
+            mine = self._pending.get(info.run_id)
+            if mine is not None and (wait_id is None or mine.get("wait_id") != wait_id):
+                self._pending.pop(info.run_id, None)  # applied: the run moved on
+                mine = None
+        durable: Any = getattr(self.client, "pending_decision", None)
+        if not callable(durable):
+            return mine
+        found = durable(info)
+        if found is None:
+            return None
+        action, by, at = found
+        changes = (
+            mine.get("changes", {}) if mine and (mine["action"], mine["by"]) == (action, by) else {}
+        )
+        return {"action": action, "by": by, "at": at, "wait_id": wait_id, "changes": changes}
 
     def log_reader(self) -> LogReader | None:
         """The action log, when one is configured and exists (opened once, then kept)."""
@@ -216,9 +231,7 @@ def _runs_data(console: Console, params: dict[str, str]) -> dict[str, Any]:
         limit = console.config.page_size
     started = time.perf_counter()
     infos = console.client.list_runs(limit=limit if not query else 100_000, status=status or None)
-    rows = [run_row(i, console.pending(i.run_id, _wait_id(i))) for i in infos if matches(i, query)][
-        :limit
-    ]
+    rows = [run_row(i, console.pending(i)) for i in infos if matches(i, query)][:limit]
     return {
         "rows": rows,
         "status": status,
@@ -244,7 +257,7 @@ def _detail(console: Console, run_id: str) -> dict[str, Any]:
     records = reader.records() if reader is not None else None
     view = timeline(console.client, run_id, records)
     wait = view["wait"]
-    view["pending"] = console.pending(run_id, wait["wait_id"] if wait else None)
+    view["pending"] = console.pending(console.client.get(run_id))
     if wait and wait.get("kind") == "approval":
         schemas, narrow = schemas_for(
             wait.get("values") or {},
@@ -294,7 +307,7 @@ async def run_state(console: Console, request: Request) -> Response:
         return {
             "status": info.status,
             "wait_id": wid,
-            "pending": console.pending(run_id, wid) is not None,
+            "pending": console.pending(info) is not None,
             "step": info.state.step if info.state else 0,
         }
 
@@ -320,7 +333,7 @@ def _decide(console: Console, run_id: str, form: dict[str, str], operator: str) 
     note = form.get("note", "").strip()
     info = console.client.get(run_id)
     wid = _wait_id(info)
-    already = console.pending(run_id, wid)
+    already = console.pending(info)
     if already is not None:
         raise ValueProblem(
             f"a decision is already on its way ({already['action']} by {already['by']} at "
