@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from factories import PLANTED, entry, har
 
-from zapi.analyzer.bodies import BodyKind, decode_body, graphql_operations
+from zapi.analyzer.bodies import BodyKind, decode_body
 from zapi.analyzer.paths import PathObservation, Rules, build_templates
 from zapi.analyzer.pipeline import analyze_entries
+from zapi.analyzer.protocols import graphql_operations
 from zapi.api import analyze
 from zapi.errors import AnalysisError, HarError, HarParseError
 from zapi.har import iter_har

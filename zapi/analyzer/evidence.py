@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zapi.analyzer.schema_infer import SchemaStats
+from zapi.analyzer.signals import OpSignals
 
 __all__ = ["BodyStats", "OpEvidence", "ParamStats", "ResponseStats"]
 
@@ -141,6 +142,7 @@ class OpEvidence:
     ui_actions: dict[str, int] = field(default_factory=dict)
     path_values: dict[str, list[str]] = field(default_factory=dict)
     trailing_slash: int = 0  # requests whose path ended in '/'
+    signals: OpSignals = field(default_factory=OpSignals)
 
     def note_entry(self, source: str, index: int) -> None:
         """Record provenance, keeping the first few entry indexes."""
@@ -170,6 +172,7 @@ class OpEvidence:
         if other.example_path and (not self.example_path or other.example_path < self.example_path):
             self.example_path = other.example_path
         self.graphql_kind = self.graphql_kind or other.graphql_kind
+        self.signals.merge(other.signals)
         for k, vals in other.path_values.items():
             mine = self.path_values.setdefault(k, [])
             for v in vals:
