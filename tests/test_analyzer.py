@@ -78,7 +78,7 @@ class TestSecrets:
     def test_secret_names_have_no_examples(self, tmp_path: Path) -> None:
         out = tmp_path / "out"
         analyze([str(ROOT / "data" / "har" / "chrome_shop.har")], str(out))
-        card = json.loads((out / "cards" / "create_session.json").read_text())
+        card = json.loads((out / "cards" / "login.json").read_text())
         pw = card["input_schema"]["properties"]["password"]
         assert "examples" not in pw and "enum" not in pw
 

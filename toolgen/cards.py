@@ -87,6 +87,11 @@ class FixedValue(_Model):
     generate: Literal["", "timestamp_ms", "timestamp_s", "random_hex", "uuid"] = Field(
         "", description="a fresh value per request instead of a constant (cache-busters)"
     )
+    in_key: bool = Field(
+        False,
+        description="query only: the generated value is appended to name to form the key "
+        "(a cache-buster like '?p_1796003241578='), sent with value",
+    )
     reason: str = Field("", description="the evidence, e.g. 'same value in all 12 requests'")
 
 
@@ -100,7 +105,10 @@ class Login(_Model):
     refresh_pointer: str = Field("", description="JSON pointer of a refresh token")
     token_scheme: str = Field("", description="securityScheme key the token is sent as")
     csrf_source: str = Field(
-        "", description="where the CSRF token comes from: cookie:NAME, header:NAME, meta:NAME"
+        "",
+        description="where the CSRF token comes from: cookie:NAME (a cookie), header:NAME (a "
+        "response header), meta:NAME (a page's <meta name=NAME>), input:NAME (a page's hidden "
+        "<input name=NAME>)",
     )
     secret_args: list[str] = Field(
         default_factory=list, description="arguments that are secrets (passwords): references only"
@@ -156,6 +164,11 @@ class ToolCard(_Model):
     login: Login | None = Field(None, description="set when this tool logs in")
     safety_reasons: list[str] = Field(
         default_factory=list, description="the evidence behind the safety class"
+    )
+    seen_working: bool = Field(
+        True,
+        description="False when every recorded call failed (4xx/5xx): not offered as a "
+        "working tool by default",
     )
     confidence: float
     reasons: list[str]

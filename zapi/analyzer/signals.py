@@ -208,6 +208,8 @@ class OpSignals:
         if not (200 <= entry.status < 300) or not sent:
             return
         before = capture.read_before(entry.origin, entry.path)
+        if before is not None and entry.method == "POST" and before[0] != entry.path.rstrip("/"):
+            before = None  # a POST below a read creates something new: nothing to compare with
         after = resp.value if resp.kind == BodyKind.JSON and isinstance(resp.value, dict) else None
         if before is not None:
             key, old = before
