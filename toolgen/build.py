@@ -324,9 +324,9 @@ def _card(op: Operation, name: str, plan: _Plan, ctx: _Ctx) -> ToolCard:
         method=op.method,
         origin=op.origin,
         path=op.template.path + ("/" if ev.trailing_slash * 2 > ev.count else ""),
-        protocol=op.protocol,  # type: ignore[arg-type]  # rest | graphql | jsonrpc
+        protocol=op.protocol,
         discriminator=op.discriminator,
-        safety=safety,  # type: ignore[arg-type]  # one of the Safety literals
+        safety=safety,
         input_schema=inp.schema(),
         output_schema=plan.output_schema,
         bindings=inp.bindings,
@@ -362,7 +362,13 @@ def build_cards(analysis: Analysis, redactor: Redactor | None = None) -> list[To
     facts = CaptureFacts.of(analysis)
     plans = [_plan(op, analysis, facts) for op in analysis.operations]
     hints = [
-        "login" if p.login is not None else "read" if p.decision.safety == "read_only" else ""
+        "login"
+        if p.login is not None
+        else "action"
+        if p.decision.discriminator is not None
+        else "read"
+        if p.decision.safety == "read_only"
+        else ""
         for p in plans
     ]
     names = tool_names(analysis.operations, hints)

@@ -322,7 +322,7 @@ def _query_inputs(op: Operation, inp: Inputs) -> None:
                 FixedValue(
                     location="query",
                     name=q,
-                    generate=gen,  # type: ignore[arg-type]  # one of the generator literals
+                    generate=gen,
                     reason=f"cache-buster: a fresh {gen.replace('_', ' ')} in each of "
                     f"{ps.present} call(s)",
                 )
@@ -342,7 +342,7 @@ def _query_inputs(op: Operation, inp: Inputs) -> None:
                 location="query",
                 name=prefix,
                 value="",
-                generate=kind,  # type: ignore[arg-type]  # timestamp_ms | timestamp_s
+                generate=kind,
                 in_key=True,
                 reason=f"cache-buster: the query key is {prefix!r} + a fresh "
                 f"{kind.replace('_', ' ')}, a new one in each of {n} call(s)",

@@ -187,6 +187,11 @@ def _candidate(op: Operation, depth: int, hint: str = "") -> str:
         return "login" if depth == 1 else "_".join(["login", *_words(op)[0][-depth + 1 :]])
     if hint == "read" and op.method not in ("GET", "HEAD"):
         return _read_candidate(op, depth)
+    if hint == "action":
+        segs = [s for s in op.template.path.split("/") if s]
+        lits = [_snake(_EXT.sub("", s)) for s in segs if not s.startswith("{")]
+        lits = [w for w in lits if not _SKIP.match(w) and w not in ("actions", "action")]
+        return "_".join(["run", *[singular(w) for w in lits[-depth:]], "action"])
     words, ends_param, action = _words(op)
     m = op.method
     if action:
@@ -233,7 +238,8 @@ def tool_names(ops: list[Operation], hints: list[str] | None = None) -> list[str
     Args:
         ops: the operations.
         hints: per operation, ``"read"`` (a read that is not a GET: named by its
-            read word, never ``create_``), ``"login"`` or ``""``.
+            read word, never ``create_``), ``"login"``, ``"action"`` (one route whose
+            query/body value selects the action: ``run_ui_action``) or ``""``.
 
     Linear in the number of operations: only clashing names are recomputed at a
     greater depth, and the last-resort numbering keeps one counter per name.
