@@ -245,9 +245,19 @@ def tool_names(ops: list[Operation], hints: list[str] | None = None) -> list[str
     greater depth, and the last-resort numbering keeps one counter per name.
     """
     hs = hints if hints is not None else [""] * len(ops)
+    memo: dict[tuple[str, str, str, str, str, int], str] = {}
+
+    def name_at(i: int, d: int) -> str:
+        op = ops[i]
+        key = (op.method, op.template.path, op.protocol, op.discriminator, hs[i], d)
+        got = memo.get(key)
+        if got is None:
+            got = memo[key] = _clean(_candidate(op, d, hs[i]))
+        return got
+
     depth = [1] * len(ops)
     max_depth = 8
-    names = [_clean(_candidate(op, 1, h)) for op, h in zip(ops, hs, strict=True)]
+    names = [name_at(i, 1) for i in range(len(ops))]
     pending = list(range(len(ops)))
     while pending:
         seen: dict[str, list[int]] = {}
@@ -257,10 +267,8 @@ def tool_names(ops: list[Operation], hints: list[str] | None = None) -> list[str
         pending = [i for i in clashing if depth[i] < max_depth]
         for i in pending:
             depth[i] += 1
-            names[i] = _clean(_candidate(ops[i], depth[i], hs[i]))
-        if pending and all(
-            _clean(_candidate(ops[i], depth[i] - 1, hs[i])) == names[i] for i in pending
-        ):
+            names[i] = name_at(i, depth[i])
+        if pending and all(name_at(i, depth[i] - 1) == names[i] for i in pending):
             break  # deeper names stopped changing: no more words to tell them apart
     # Still clashing (same words, different methods or origins): suffix deterministically.
     out: list[str] = []
