@@ -149,3 +149,42 @@ class TestNamingAtScale:
         small, big = min(cost(2_000) for _ in range(2)), min(cost(16_000) for _ in range(2))
         # 8x the input: linear is ~8x, the old quadratic loop was ~64x.
         assert big / small < 30, (small, big)
+
+
+class TestJsonTokenLogin:
+    """A JSON login that returns a bearer token (and a refresh token) is the login tool."""
+
+    def test_token_login(self) -> None:
+        from toolgen.build import build_cards
+        from zapi.analyzer.pipeline import analyze_entries
+
+        api = "https://api.example"
+        raws = [
+            entry(
+                "POST",
+                f"{api}/v1/auth/token",
+                body={"email": "a@example.com", "password": "pw-not-real"},
+                resp={"data": {"access_token": "t1", "refresh_token": "r1", "expires_in": 900}},
+                resp_headers={"X-CSRF-Token": "c1"},
+            )
+        ]
+        for i in range(3):
+            raws.append(
+                entry(
+                    "GET",
+                    f"{api}/v1/projects?page={i}",
+                    req_headers={"Authorization": "Bearer t1"},
+                    resp={"items": []},
+                )
+            )
+        entries = [entry_from_raw(r, "t.har", i) for i, r in enumerate(raws)]
+        cards = {c.name: c for c in build_cards(analyze_entries(entries))}
+        card = cards["login"]
+        assert card.login is not None
+        assert card.login.token_pointer == "/data/access_token"
+        assert card.login.refresh_pointer == "/data/refresh_token"
+        assert card.login.token_scheme == "bearer"
+        assert card.login.csrf_source == "header:X-CSRF-Token"
+        assert card.login.secret_args == ["password"]
+        assert "examples" not in card.input_schema["properties"]["password"]
+        assert cards["list_projects"].login is None

@@ -18,6 +18,7 @@ import pytest
 
 from samples.flows.app import DEFAULT_PASSWORD, DEFAULT_USER, FlowsServer
 from toolgen.cards import ToolCard, load_cards
+from toolgen.render import render
 from zapi.api import analyze
 from zapi.har_writer import Exchange, build_har
 from zapi.redact import Redactor
@@ -306,3 +307,8 @@ class TestOutcomes:
         assert any("seen only failing (404 x3)" in r for r in card.reasons)
         working = [c for c in flows[0].values() if c.path == "/api/flow_runs/filter"]
         assert working[0].seen_working is True
+        offered = json.loads(render(flows[0].values(), "mcp"))["tools"]
+        names = {t["name"] for t in offered}
+        assert card.name not in names and "filter_flow_runs" in names
+        everything = json.loads(render(flows[0].values(), "mcp", include_failing=True))["tools"]
+        assert card.name in {t["name"] for t in everything}
