@@ -233,10 +233,7 @@ def _idempotency(ev: OpEvidence, body_args: dict[str, str]) -> Idempotency:
 
 def _csrf(ev: OpEvidence) -> dict[str, str] | None:
     """The double-submit pair seen most often, as the card's ``csrf``."""
-    pairs: dict[tuple[str, str], int] = {}
-    for k, n in ev.csrf.items():
-        c, _, h = k.partition("->")  # the evidence keys pairs as "cookie->header"
-        pairs[(c, h)] = pairs.get((c, h), 0) + n
+    pairs = ev.csrf
     if not pairs:
         return None
     c, h = min(pairs, key=lambda p: (-pairs[p], p))

@@ -133,7 +133,7 @@ class OpEvidence:
     request_bodies: dict[str, BodyStats] = field(default_factory=dict)  # by body kind
     responses: dict[int, ResponseStats] = field(default_factory=dict)
     auth: dict[str, int] = field(default_factory=dict)  # auth scheme keys -> count
-    csrf: dict[str, int] = field(default_factory=dict)  # "cookie->header" -> count
+    csrf: dict[tuple[str, str], int] = field(default_factory=dict)  # (cookie, header) -> count
     idempotency_header: dict[str, int] = field(default_factory=dict)
     sources: dict[str, int] = field(default_factory=dict)
     entries: list[tuple[str, int]] = field(default_factory=list)
@@ -164,7 +164,8 @@ class OpEvidence:
         for status, rs in other.responses.items():
             self.responses.setdefault(status, ResponseStats()).merge(rs)
         _merge_counts(self.auth, other.auth)
-        _merge_counts(self.csrf, other.csrf)
+        for pair, n in other.csrf.items():
+            self.csrf[pair] = self.csrf.get(pair, 0) + n
         _merge_counts(self.idempotency_header, other.idempotency_header)
         _merge_counts(self.sources, other.sources)
         _merge_counts(self.ui_actions, other.ui_actions)

@@ -389,8 +389,7 @@ class Collector:
         for key in authmod.auth_keys(entry):
             ev.auth[key] = ev.auth.get(key, 0) + 1
         for c, h in authmod.csrf_pairs(entry):
-            k = f"{c}->{h}"
-            ev.csrf[k] = ev.csrf.get(k, 0) + 1
+            ev.csrf[(c, h)] = ev.csrf.get((c, h), 0) + 1
         if body.kind != BodyKind.NONE:
             structured = body.kind in (BodyKind.JSON, BodyKind.FORM, BodyKind.MULTIPART)
             ev.request_bodies.setdefault(body.kind, BodyStats()).add(
@@ -565,9 +564,8 @@ class Collector:
         analysis.auth_schemes = _auth_schemes(ops)
         csrf: dict[tuple[str, str], int] = {}
         for op in ops:
-            for k, n in op.evidence.csrf.items():
-                c, _, h = k.partition("->")
-                csrf[(c, h)] = csrf.get((c, h), 0) + n
+            for pair, n in op.evidence.csrf.items():
+                csrf[pair] = csrf.get(pair, 0) + n
         analysis.csrf = sorted(csrf)
         return analysis
 
