@@ -218,6 +218,7 @@ class TestLoginCard:
         assert card.login.secret_args == ["password"]
         assert card.login.sets_cookies == ["flows_session"]
         assert card.login.csrf_source == "meta:csrf-token"
+        assert card.login.csrf_page == "/app"  # where the login redirects
         assert _required(card) == ["password", "username"]
         pw = card.input_schema["properties"]["password"]
         assert "examples" not in pw and pw.get("writeOnly") is True

@@ -110,6 +110,11 @@ class Login(_Model):
         "response header), meta:NAME (a page's <meta name=NAME>), input:NAME (a page's hidden "
         "<input name=NAME>)",
     )
+    csrf_page: str = Field(
+        "",
+        description="path of the page whose <meta>/<input> carries the CSRF token (meta:/input:"
+        " sources), e.g. the page the login redirects to",
+    )
     secret_args: list[str] = Field(
         default_factory=list, description="arguments that are secrets (passwords): references only"
     )

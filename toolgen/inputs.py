@@ -79,6 +79,8 @@ _BUSTER_KEYS = frozenset(
     {"_", "_t", "t", "ts", "_ts", "cb", "cachebust", "cachebuster", "cache_buster", "nocache"}
     | {"_dc", "rnd", "rand", "random", "_r", "timestamp", "_timestamp", "v_"}
 )
+# Evidence keeps the first 80 characters of a value: a longer one cannot be replayed as fixed.
+_MAX_KEPT_VALUE = 80
 # Headers browsers' scripts send with one value by convention (``X-Requested-With``).
 _CONVENTIONAL_CONSTANTS = frozenset({"x-requested-with"})
 _TS_MS = (1_000_000_000_000, 4_000_000_000_000)
@@ -118,7 +120,10 @@ class CaptureFacts:
         constant = {
             h: (next(iter(t)), sum(t.values()))
             for h, t in values.items()
-            if h not in overflow and len(t) == 1 and sum(t.values()) >= 2
+            if h not in overflow
+            and len(t) == 1
+            and sum(t.values()) >= 2
+            and len(next(iter(t))) < _MAX_KEPT_VALUE  # longer values are kept truncated
         }
         cookies = frozenset(analysis.signals.set_cookies)
         return cls(constant, cookies, bool(cookies))
@@ -370,7 +375,12 @@ def _header_inputs(op: Operation, inp: Inputs, facts: CaptureFacts) -> None:
                 )
             )
             continue
-        one = not ps.overflow and len(mine) == 1 and ps.present == ev.count
+        one = (
+            not ps.overflow
+            and len(mine) == 1
+            and ps.present == ev.count
+            and len(mine[0]) < _MAX_KEPT_VALUE
+        )
         if one and (ev.count >= 2 or h in _CONVENTIONAL_CONSTANTS or "version" in h):
             why = (
                 f"the same value in all {ev.count} calls"

@@ -101,11 +101,13 @@ def login_info(
             if "bearer" in keys
             else next((k for k in keys if k.startswith("header:")), "bearer")
         )
+    csrf = _csrf_source(analysis, sorted(sig.set_cookies))
     return Login(
         sets_cookies=sessions,
         token_pointer=token,
         refresh_pointer=refresh,
         token_scheme=scheme,
-        csrf_source=_csrf_source(analysis, sorted(sig.set_cookies)),
+        csrf_source=csrf,
+        csrf_page=analysis.signals.csrf_pages.get(csrf, ""),
         secret_args=sorted(inputs.secret_args),
     )

@@ -139,6 +139,15 @@ def _scalar_fields(value: Any) -> dict[str, Any]:
     return {k: v for k, v in value.items() if isinstance(v, (str, int, float, bool)) or v is None}
 
 
+def _same(a: Any, b: Any) -> bool:
+    """Equal as JSON values, or as text when one side came from a form (all strings)."""
+    if a == b:
+        return True
+    if isinstance(a, str) != isinstance(b, str) and a is not None and b is not None:
+        return str(a).lower() == str(b).lower()
+    return False
+
+
 def _error_words(resp: Body, text: str) -> set[str]:
     """Identifier-like words of an error body (field names an API says are missing)."""
     strings: list[str] = []
@@ -216,9 +225,9 @@ class OpSignals:
             for f, v in sent.items():
                 if f not in old:
                     continue
-                if old[f] == v:
+                if _same(old[f], v):
                     _add(self.carried, f)
-                elif after is None or after.get(f) == v:
+                elif after is None or _same(after.get(f), v):
                     _add(self.changed, f)
             if after is not None:
                 capture.note_read(entry.origin, key, after)
@@ -267,6 +276,7 @@ class CaptureSignals:
 
     set_cookies: dict[str, int] = field(default_factory=dict)
     csrf_sources: dict[str, int] = field(default_factory=dict)
+    csrf_pages: dict[str, str] = field(default_factory=dict)  # meta:/input: source -> page path
     reads: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
 
     def note_entry(self, entry: HarEntry) -> None:
@@ -283,10 +293,12 @@ class CaptureSignals:
             raw = entry.response_body()
             if raw:
                 page = raw[:_HTML_SCAN].decode("utf-8", "replace")
-                for m in _META_CSRF.finditer(page):
-                    _add(self.csrf_sources, f"meta:{m.group(1)}")
-                for m in _INPUT_CSRF.finditer(page):
-                    _add(self.csrf_sources, f"input:{m.group(1)}")
+                for kind, rx in (("meta", _META_CSRF), ("input", _INPUT_CSRF)):
+                    for m in rx.finditer(page):
+                        key = f"{kind}:{m.group(1)}"
+                        _add(self.csrf_sources, key)
+                        if key in self.csrf_sources:
+                            self.csrf_pages.setdefault(key, entry.path)
 
     def note_read(self, origin: str, path: str, value: Any) -> None:
         """Remember what a read of ``path`` showed (top-level scalars, bounded LRU)."""
@@ -313,3 +325,5 @@ class CaptureSignals:
         """Fold another capture's tallies in (reads are per stream and stay apart)."""
         _merge(self.set_cookies, other.set_cookies)
         _merge(self.csrf_sources, other.csrf_sources)
+        for k, page in other.csrf_pages.items():
+            self.csrf_pages.setdefault(k, page)
