@@ -183,7 +183,7 @@ class TestReadsThatArePosts:
             ("set_state_flow_run", "write"),
             ("delete_flow_run", "destructive"),
             ("graphql_create_flow_run", "write"),
-            ("graphql_delete_flow_run", "write"),
+            ("graphql_delete_flow_run", "destructive"),
             ("rpc_runs_retry", "write"),
         ],
     )

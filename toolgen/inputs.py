@@ -342,6 +342,7 @@ def _query_inputs(op: Operation, inp: Inputs) -> None:
         binding = Binding(arg=a, location="query", name=q, array=bool(ps.repeated))
         inp.add(a, sch, binding, why)
     for (prefix, kind), n in sorted(key_busters.items()):
+        what = f"{prefix!r} + a fresh" if prefix else "a fresh"
         inp.fixed.append(
             FixedValue(
                 location="query",
@@ -349,8 +350,8 @@ def _query_inputs(op: Operation, inp: Inputs) -> None:
                 value="",
                 generate=kind,
                 in_key=True,
-                reason=f"cache-buster: the query key is {prefix!r} + a fresh "
-                f"{kind.replace('_', ' ')}, a new one in each of {n} call(s)",
+                reason=f"cache-buster: the query key is {what} {kind.replace('_', ' ')}, "
+                f"a new one in each of {n} call(s)",
             )
         )
 

@@ -189,7 +189,10 @@ def decide_safety(op: Operation, *, login: bool = False) -> Decision:
         return Decision("read_only", [f"{m}: a read by HTTP semantics"])
     if op.protocol == "graphql":
         if ev.graphql_kind in ("mutation", "subscription"):
-            return Decision("write", [f"GraphQL {ev.graphql_kind} {op.discriminator}"])
+            why = f"GraphQL {ev.graphql_kind} {op.discriminator}"
+            if any(w in DESTRUCTIVE_WORDS for w in words(op.discriminator)):
+                return Decision("destructive", [why + ", named as destroying"])
+            return Decision("write", [why])
         return Decision("read_only", [f"GraphQL query {op.discriminator}: a read"])
     if op.protocol == "jsonrpc":
         if rpc_is_read(op.discriminator):
