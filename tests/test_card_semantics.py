@@ -174,7 +174,7 @@ class TestReadsThatArePosts:
         card = cards[name]
         assert card.safety == "read_only", (name, card.safety_reasons)
         assert card.safety_reasons
-        assert card.verification is None
+        assert card.verification is None and card.reconcile is None
 
     @pytest.mark.parametrize(
         ("name", "safety"),
@@ -300,6 +300,7 @@ class TestOutcomes:
         assert all(c.path != "/app/settings" for c in flows[0].values())
         report = (Path(flows[1].openapi_path).parent / "report.md").read_text()
         assert "HTML page fetched by a script" in report
+        assert "read_only (POST named as a read: route word 'filter')" in report
 
     def test_seen_only_failing(self, flows: tuple[dict[str, ToolCard], Any]) -> None:
         card = next(c for c in flows[0].values() if c.path == "/api/legacy_stats")

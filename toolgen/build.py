@@ -336,7 +336,9 @@ def _card(op: Operation, name: str, plan: _Plan, ctx: _Ctx) -> ToolCard:
         verification=_verification(op, inp.body_args, inp.path_args, ctx)
         if safety != "read_only"
         else None,
-        reconcile=_reconcile(op, inp.body_args, inp.path_args, ctx),
+        reconcile=_reconcile(op, inp.body_args, inp.path_args, ctx)
+        if safety != "read_only"
+        else None,
         idempotency=_idempotency(ev, inp.body_args),
         fixed=inp.fixed,
         login=plan.login,

@@ -38,9 +38,14 @@ def render_report(analysis: Analysis, cards: list[ToolCard], redactor: Redactor)
         "|---|---|---|---|---|---|---|",
     ]
     for c in cards:
+        safety = c.safety + (f" ({'; '.join(c.safety_reasons)})" if c.safety_reasons else "")
+        if c.login is not None:
+            safety += "; logs in"
+        if not c.seen_working:
+            safety += "; never seen working"
         lines.append(
-            f"| `{c.name}` | {c.method} | `{_cell(c.path)}` | {c.safety} | {c.provenance.samples} "
-            f"| {c.confidence:.2f} | {_cell('; '.join(c.reasons))} |"
+            f"| `{c.name}` | {c.method} | `{_cell(c.path)}` | {_cell(safety)} | "
+            f"{c.provenance.samples} | {c.confidence:.2f} | {_cell('; '.join(c.reasons))} |"
         )
     lines += ["", "## Dropped entries", "", "| reason | count | examples |", "|---|---|---|"]
     for reason in sorted(a.dropped):
