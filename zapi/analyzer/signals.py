@@ -32,6 +32,8 @@ __all__ = ["CaptureSignals", "OpSignals"]
 _MAX_NAMES = 64
 _MAX_ANSWERS = 64
 _MAX_READS = 4096
+_MAX_FIELDS = 64
+_MAX_FIELD_LEN = 200
 _HTML_SCAN = 200_000
 _CSRF = re.compile(r"(csrf|xsrf)", re.I)
 _META_CSRF = re.compile(r"<meta\s[^>]*name\s*=\s*[\"']([^\"']*(?:csrf|xsrf)[^\"']*)[\"']", re.I)
@@ -233,7 +235,7 @@ class OpSignals:
                 capture.note_read(entry.origin, key, after)
 
     def _note_answer(self, entry: HarEntry, body: Body, raw_resp: bytes | None) -> None:
-        req = _digest(entry.method, entry.url, entry.request_body(), str(body.value))
+        req = _digest(entry.method, entry.url, entry.request_body(), body.kind)
         ans = _digest(str(entry.status), raw_resp)
         prev = self.answers.get(req)
         if prev is None:
