@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,22 +114,28 @@ def _merge(into: dict[str, int], other: dict[str, int]) -> None:
         _add(into, k, n)
 
 
+def _cookie_names(header_value: str) -> list[str]:
+    out = []
+    for line in header_value.split("\n"):  # some producers fold several into one header
+        name = line.split("=", 1)[0].strip()
+        if name and "=" in line:
+            out.append(name)
+    return out
+
+
 def set_cookie_names(entry: HarEntry) -> list[str]:
     """Names of the cookies a response sets."""
     out = []
     for k, v in entry.response_headers:
         if k.lower() == "set-cookie":
-            for line in v.split("\n"):  # some producers fold several into one header
-                name = line.split("=", 1)[0].strip()
-                if name and "=" in line:
-                    out.append(name)
+            out += _cookie_names(v)
     return out
 
 
 def _digest(*parts: bytes | str | None) -> str:
     h = hashlib.blake2b(digest_size=8)
     for p in parts:
-        h.update(p.encode() if isinstance(p, str) else (p or b""))
+        h.update(p.encode("utf-8", "surrogatepass") if isinstance(p, str) else (p or b""))
         h.update(b"\x00")
     return h.hexdigest()
 
@@ -190,11 +195,21 @@ class OpSignals:
 
     def add(self, entry: HarEntry, body: Body, resp: Body, capture: CaptureSignals) -> None:
         """Record one request of the operation (``body``: this operation's own request body)."""
-        for name in set_cookie_names(entry):
-            _add(self.set_cookies, name)
-        for k, _ in entry.response_headers:
-            if _CSRF.search(k) and k.lower() != "set-cookie":
+        for k, v in entry.response_headers:
+            low = k.lower()
+            if low == "set-cookie":
+                for name in _cookie_names(v):
+                    _add(self.set_cookies, name)
+            elif "srf" in low:
                 _add(self.csrf_headers, k)
+        read = entry.method in ("GET", "HEAD")
+        if read and not (resp.kind == BodyKind.HTML or entry.status in _DEMAND_STATUSES):
+            # A read's answer matters for nothing but its request count: hash the URL only.
+            if len(self.answers) < _MAX_ANSWERS:
+                self.answers.setdefault(_digest(entry.url), "")
+            if 200 <= entry.status < 300 and resp.kind == BodyKind.JSON:
+                capture.note_read(entry.origin, entry.path, resp.value)
+            return
         raw_resp = entry.response_body()
         text = ""
         if resp.kind in (BodyKind.TEXT, BodyKind.HTML, BodyKind.XML) and raw_resp:
@@ -204,18 +219,18 @@ class OpSignals:
         ):
             self.html_documents += 1
         sent = _scalar_fields(body.value) if body.kind in (BodyKind.JSON, BodyKind.FORM) else {}
-        present = {k.lower() for k in sent} | {k.lower() for k, _ in entry.query}
-        if isinstance(body.value, dict):
-            present |= {k.lower() for k in body.value}
         if entry.status in _DEMAND_STATUSES:
+            present = {k.lower() for k, _ in entry.query}
+            if isinstance(body.value, dict):
+                present |= {k.lower() for k in body.value}
             for w in _error_words(resp, text):
                 if w not in present:
                     _add(self.demanded, w)
-        self._note_answer(entry, body, raw_resp)
-        if entry.method in ("GET", "HEAD"):
-            if 200 <= entry.status < 300 and resp.kind == BodyKind.JSON:
-                capture.note_read(entry.origin, entry.path, resp.value)
+        if read:
+            if len(self.answers) < _MAX_ANSWERS:
+                self.answers.setdefault(_digest(entry.url), "")
             return
+        self._note_answer(entry, raw_resp)
         if not (200 <= entry.status < 300) or not sent:
             return
         before = capture.read_before(entry.origin, entry.path)
@@ -234,8 +249,8 @@ class OpSignals:
             if after is not None:
                 capture.note_read(entry.origin, key, after)
 
-    def _note_answer(self, entry: HarEntry, body: Body, raw_resp: bytes | None) -> None:
-        req = _digest(entry.method, entry.url, entry.request_body(), body.kind)
+    def _note_answer(self, entry: HarEntry, raw_resp: bytes | None) -> None:
+        req = _digest(entry.method, entry.url, entry.request_body())
         ans = _digest(str(entry.status), raw_resp)
         prev = self.answers.get(req)
         if prev is None:
@@ -279,16 +294,18 @@ class CaptureSignals:
     set_cookies: dict[str, int] = field(default_factory=dict)
     csrf_sources: dict[str, int] = field(default_factory=dict)
     csrf_pages: dict[str, str] = field(default_factory=dict)  # meta:/input: source -> page path
-    reads: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
+    reads: dict[str, dict[str, Any]] = field(default_factory=dict)  # insertion order: LRU
 
     def note_entry(self, entry: HarEntry) -> None:
         """Look at any entry, kept or dropped: Set-Cookie, CSRF headers, pages' CSRF tokens."""
-        for name in set_cookie_names(entry):
-            _add(self.set_cookies, name)
-            if _CSRF.search(name):
-                _add(self.csrf_sources, f"cookie:{name}")
-        for k, _ in entry.response_headers:
-            if _CSRF.search(k) and k.lower() != "set-cookie":
+        for k, v in entry.response_headers:
+            low = k.lower()
+            if low == "set-cookie":
+                for name in _cookie_names(v):
+                    _add(self.set_cookies, name)
+                    if _CSRF.search(name):
+                        _add(self.csrf_sources, f"cookie:{name}")
+            elif "srf" in low:
                 _add(self.csrf_sources, f"header:{k}")
         mime = (entry.response_mime or entry.header("content-type", response=True) or "").lower()
         if "html" in mime and entry.status < 400:
@@ -308,10 +325,10 @@ class CaptureSignals:
         if not fields:
             return
         key = origin + path.rstrip("/")
+        self.reads.pop(key, None)
         self.reads[key] = fields
-        self.reads.move_to_end(key)
-        while len(self.reads) > _MAX_READS:
-            self.reads.popitem(last=False)
+        if len(self.reads) > _MAX_READS:
+            del self.reads[next(iter(self.reads))]
 
     def read_before(self, origin: str, path: str) -> tuple[str, dict[str, Any]] | None:
         """The last read of ``path`` or of its nearest parent resource, with the path it was."""
