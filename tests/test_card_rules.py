@@ -188,3 +188,45 @@ class TestJsonTokenLogin:
         assert card.login.secret_args == ["password"]
         assert "examples" not in card.input_schema["properties"]["password"]
         assert cards["list_projects"].login is None
+
+
+class TestDjangoStyleFormLogin:
+    """A form login whose CSRF token is a hidden input and a cookie (Django) is complete."""
+
+    def test_hidden_input_csrf(self) -> None:
+        from toolgen.build import build_cards
+        from zapi.analyzer.pipeline import analyze_entries
+
+        app = "https://dj.example"
+        page = (
+            '<!doctype html><html><form method="post"><input type="hidden" '
+            'name="csrfmiddlewaretoken" value="tok"><input name="username"></form></html>'
+        )
+        raws = [
+            entry(
+                "GET",
+                f"{app}/accounts/login/",
+                resp=page,
+                resp_mime="text/html",
+                resp_headers={"Set-Cookie": "csrftoken=abc; Path=/"},
+                resource_type="document",
+            ),
+            entry(
+                "POST",
+                f"{app}/accounts/login/",
+                302,
+                body="csrfmiddlewaretoken=tok&username=ann&password=pw",
+                body_mime="application/x-www-form-urlencoded",
+                resp_headers={"Location": "/", "Set-Cookie": "sessionid=s1; HttpOnly; Path=/"},
+                resource_type="document",
+            ),
+        ]
+        entries = [entry_from_raw(r, "t.har", i) for i, r in enumerate(raws)]
+        (card,) = build_cards(analyze_entries(entries))
+        assert card.name == "login" and card.login is not None
+        assert card.login.sets_cookies == ["sessionid"]
+        # The login form itself needs the token from its page's hidden input.
+        assert card.login.csrf_source == "input:csrfmiddlewaretoken"
+        assert card.login.csrf_page == "/accounts/login/"
+        assert sorted(card.input_schema["properties"]) == ["password", "username"]
+        assert card.csrf == {"field": "csrfmiddlewaretoken", "cookie": "csrftoken"}

@@ -231,13 +231,28 @@ def _idempotency(ev: OpEvidence, body_args: dict[str, str]) -> Idempotency:
     )
 
 
-def _csrf(ev: OpEvidence) -> dict[str, str] | None:
-    """The double-submit pair seen most often, as the card's ``csrf``."""
-    pairs = ev.csrf
-    if not pairs:
-        return None
-    c, h = min(pairs, key=lambda p: (-pairs[p], p))
-    return {"cookie": c, "header": h}
+def _csrf(ev: OpEvidence, fields: list[str], analysis: Analysis) -> dict[str, str] | None:
+    """The card's ``csrf``: the double-submit pair seen most often, and/or the body field.
+
+    A form that carries its CSRF token in a body field (``csrfmiddlewaretoken``)
+    names it as ``field``, with the cookie the server sets the token in, when
+    the capture shows one.
+    """
+    out: dict[str, str] = {}
+    if ev.csrf:
+        c, h = min(ev.csrf, key=lambda p: (-ev.csrf[p], p))
+        out = {"cookie": c, "header": h}
+    if fields:
+        out["field"] = sorted(fields)[0]
+        if not out.get("cookie"):
+            cookies = sorted(
+                k[len("cookie:") :]
+                for k in analysis.signals.csrf_sources
+                if k.startswith("cookie:")
+            )
+            if cookies:
+                out["cookie"] = cookies[0]
+    return out or None
 
 
 def _outcome(op: Operation) -> tuple[float, list[str], bool]:
@@ -265,6 +280,7 @@ class _Plan:
     output_schema: dict[str, Any]
     login: Login | None
     decision: Decision
+    csrf: dict[str, str] | None
 
 
 def _plan(op: Operation, analysis: Analysis, facts: CaptureFacts) -> _Plan:
@@ -289,7 +305,7 @@ def _plan(op: Operation, analysis: Analysis, facts: CaptureFacts) -> _Plan:
                     "enum": sorted(decision.per_value),
                     "x-action-safety": dict(sorted(decision.per_value.items())),
                 }
-    return _Plan(inputs, output, login, decision)
+    return _Plan(inputs, output, login, decision, _csrf(op.evidence, inputs.csrf_fields, analysis))
 
 
 def _card(op: Operation, name: str, plan: _Plan, ctx: _Ctx) -> ToolCard:
@@ -332,7 +348,7 @@ def _card(op: Operation, name: str, plan: _Plan, ctx: _Ctx) -> ToolCard:
         responses=_summary(ev),
         error_schemas=errors,
         auth=sorted(ev.auth),
-        csrf=_csrf(ev),
+        csrf=plan.csrf,
         verification=_verification(op, inp.body_args, inp.path_args, ctx)
         if safety != "read_only"
         else None,

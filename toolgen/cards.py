@@ -159,7 +159,11 @@ class ToolCard(_Model):
     responses: dict[str, str] = Field(description="status -> one-line summary of what was seen")
     error_schemas: dict[str, dict[str, Any]] = Field(default_factory=dict)
     auth: list[str] = Field(default_factory=list, description="securityScheme keys")
-    csrf: dict[str, str] | None = Field(None, description="{'cookie': ..., 'header': ...}")
+    csrf: dict[str, str] | None = Field(
+        None,
+        description="{'cookie': ..., 'header': ...} for double-submit; 'field': the body field "
+        "a form sends the token in (filled by the runtime, never an argument)",
+    )
     verification: Verification | None = None
     reconcile: Reconcile | None = None
     idempotency: Idempotency = Field(default_factory=Idempotency)
