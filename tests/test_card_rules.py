@@ -230,3 +230,43 @@ class TestDjangoStyleFormLogin:
         assert card.login.csrf_page == "/accounts/login/"
         assert sorted(card.input_schema["properties"]) == ["password", "username"]
         assert card.csrf == {"field": "csrfmiddlewaretoken", "cookie": "csrftoken"}
+
+
+class TestChangedEvidence:
+    """A write 'changed' a field only against a read of the same resource, never a create."""
+
+    def test_update_changes_create_does_not(self) -> None:
+        from toolgen.build import build_cards
+        from zapi.analyzer.pipeline import analyze_entries
+
+        api = "https://api.example"
+        raws = [
+            entry("GET", f"{api}/items/A-1", resp={"sku": "A-1", "qty": 5, "bin": "B1"}),
+            entry(
+                "PUT",
+                f"{api}/items/A-1",
+                body={"qty": 7, "bin": "B1", "note": "x"},
+                resp={"sku": "A-1", "qty": 7, "bin": "B1"},
+            ),
+            entry("GET", f"{api}/items", resp={"page": 1, "total": 2}),
+            entry(
+                "POST",
+                f"{api}/items",
+                body={"sku": "A-2", "qty": 1},
+                status=201,
+                resp={"sku": "A-2", "qty": 1},
+            ),
+            entry(
+                "POST",
+                f"{api}/items",
+                body={"sku": "A-3", "qty": 2},
+                status=201,
+                resp={"sku": "A-3", "qty": 2},
+            ),
+        ]
+        entries = [entry_from_raw(r, "t.har", i) for i, r in enumerate(raws)]
+        cards = {(c.method, c.path): c for c in build_cards(analyze_entries(entries))}
+        put = next(c for (m, _p), c in cards.items() if m == "PUT")
+        post = next(c for (m, _p), c in cards.items() if m == "POST")
+        assert sorted(put.input_schema["required"]) == [put.bindings[0].arg, "qty"]
+        assert post.input_schema.get("required", []) == []

@@ -246,8 +246,8 @@ class OpSignals:
                     _add(self.carried, f)
                 elif after is None or _same(after.get(f), v):
                     _add(self.changed, f)
-            if after is not None:
-                capture.note_read(entry.origin, key, after)
+            if after is not None and entry.method in ("PUT", "PATCH"):
+                capture.note_read(entry.origin, key, after)  # the resource as it is now
 
     def _note_answer(self, entry: HarEntry, raw_resp: bytes | None) -> None:
         req = _digest(entry.method, entry.url, entry.request_body())
