@@ -405,7 +405,9 @@ def _is_namespace(node: _Node) -> bool:
 
 
 def _is_strong(seg: str) -> bool:
-    return seg.startswith(PLACEHOLDER) or is_id_shape(classify(seg))
+    if seg.startswith(PLACEHOLDER):
+        return True
+    return not _VERSION.match(seg) and is_id_shape(classify(seg))
 
 
 def is_version(seg: str) -> bool:
@@ -583,10 +585,28 @@ def _decide(
     cands = [k for k in weak if k not in vocab]
     low = [k for k in cands if node.children[k].count <= 2]
     seen: list[dict[str, int]] = [{} for _ in range(_BEH_DEPTH)]
+    below = {k: _keys_by_depth(node.children[k]) for k in [*strong, *cands]}
     for k in [*strong, *cands]:
-        for d, keys in enumerate(_keys_by_depth(node.children[k])):
+        for d, keys in enumerate(below[k]):
             for key in keys:
                 seen[d][key] = seen[d].get(key, 0) + 1
+
+    def linked(k: str) -> bool:
+        """Some route word below ``k`` recurs below another sibling (or ``k`` is a leaf).
+
+        API groups (``/apis/apps.example.io/v1/deployments``) share only a version
+        below them: their continuations differ, so they stay literal.
+        """
+        if any(
+            seen[d][key] >= 2 and not _is_strong(key) and not _VERSION.match(key)
+            for d, keys in enumerate(below[k])
+            for key in keys
+        ):
+            return True
+        # Nothing recurs below: values under values (``/{owner}/{repo}``) are linked by
+        # shape; a version right below and then different words is a namespace.
+        return not any(_VERSION.match(key) for key in below[k][0])
+
     # A key below counts as a route word when it recurs under a real share of the siblings;
     # a value that recurs under two or three of thousands is a coincidence of the data.
     floor = max(2, (len(strong) + len(cands)) // 100)
@@ -605,7 +625,11 @@ def _decide(
     for k in low:
         for b in coarse[k]:
             shared_by[b] = shared_by.get(b, 0) + 1
-    members = [k for k in low if any(shared_by[b] >= 2 or b in strong_coarse for b in coarse[k])]
+    members = [
+        k
+        for k in low
+        if any(shared_by[b] >= 2 or b in strong_coarse for b in coarse[k]) and linked(k)
+    ]
     rare = [*strong, *low]
     if GREEDY not in strong and len(rare) >= 3 and _is_file_path_population(node, rare):
         return _Decision(rare, 0.8, "file paths of varying depth", greedy=True)
