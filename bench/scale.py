@@ -121,8 +121,11 @@ def run_eval(eval_dir: str, command: str, *extra: str) -> dict[str, Any]:
             check=False,
             stdout=subprocess.DEVNULL,
         )
-    with open(out) as fh:
-        rows = json.load(fh)
+    try:
+        with open(out) as fh:
+            rows = json.load(fh)
+    except (OSError, ValueError):
+        rows = [{"status": "runner failed", "wall_s": None, "peak_mb": None, "log": out}]
     os.unlink(out)
     row: dict[str, Any] = rows[0]
     row["tree_mb"] = round(s.peak_kb / 1024)

@@ -1,8 +1,9 @@
-"""Path templating on the shapes real apps use: versions, deep slug routes, named ids, file paths."""
+"""Path templating on real apps' shapes: versions, deep slug routes, named ids, file paths."""
 
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any
 
 from factories import entry
@@ -231,3 +232,28 @@ class TestProperties:
         for a, b in zip(bounds, bounds[1:], strict=False):
             merged.merge(Collector().feed_all(items[a:b]))
         assert _ops(merged.finish()) == _ops(whole)
+
+
+class TestConfidence:
+    """Each template says which evidence decided it; the report lists doubtful ones first."""
+
+    def test_reasons_name_the_evidence_and_report_sorts_by_confidence(self, tmp_path: Path) -> None:
+        import json
+        import re
+
+        from zapi.api import analyze
+
+        raw = TestFilePaths()._contents()
+        raw += [entry("GET", f"{H}/api/orders/{n}", resp={"id": n}) for n in (11, 12, 13)]
+        raw += [entry("GET", f"{H}/api/tags/{t}", resp={"n": 1}) for t in ("red-x", "blue-y")]
+        har = tmp_path / "in.har"
+        har.write_text(json.dumps({"log": {"version": "1.2", "entries": raw}}))
+        result = analyze([str(har)], str(tmp_path / "out"))
+        ops = {o.template.path: o.template for o in _analyze(raw).operations}
+        assert any("id-shaped values (integer)" in r for r in ops["/api/orders/{order_id}"].reasons)
+        files = next(t for p, t in ops.items() if p.startswith("/api/files/{"))
+        assert any("name as one id" in r for r in files.reasons)
+        report = Path(result.report_path).read_text()
+        table = report.split("## Operations", 1)[1].split("## Dropped", 1)[0]
+        confs = [float(m) for m in re.findall(r"\| (\d\.\d\d) \|", table)]
+        assert len(confs) >= 4 and confs == sorted(confs) and confs[0] < confs[-1]

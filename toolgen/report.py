@@ -34,10 +34,12 @@ def render_report(analysis: Analysis, cards: list[ToolCard], redactor: Redactor)
         "",
         "## Operations",
         "",
+        "Lowest confidence first: confirm these, or pin them with `--rules`.",
+        "",
         "| tool | method | path | safety | samples | confidence | why |",
         "|---|---|---|---|---|---|---|",
     ]
-    for c in cards:
+    for c in sorted(cards, key=lambda c: (c.confidence, c.name)):
         lines.append(
             f"| `{c.name}` | {c.method} | `{_cell(c.path)}` | {c.safety} | {c.provenance.samples} "
             f"| {c.confidence:.2f} | {_cell('; '.join(c.reasons))} |"
