@@ -131,6 +131,17 @@ class TestProvenance:
         op = next(o for o in analysis.operations if "{" in o.template.path)
         assert any("listed by the parent" in r for r in op.template.reasons)
 
+    def test_listed_under_a_parent_with_an_id(self) -> None:
+        """``/users/5/boards`` lists ``roadmap``: ``/users/5/boards/roadmap`` is an id."""
+        raw = [entry("GET", f"{H}/users/5/boards", resp=[{"key": "roadmap"}, {"key": "ops"}])]
+        raw += [entry("GET", f"{H}/users/5/boards/roadmap", resp={"key": "roadmap", "n": 1})]
+        raw += [entry("GET", f"{H}/users/6/boards/ops/cards", resp=[])]
+        assert _shape(_ops(_analyze(raw))) == {
+            "GET /users/{}/boards",
+            "GET /users/{}/boards/{}",
+            "GET /users/{}/boards/{}/cards",
+        }
+
     def test_name_from_another_route(self) -> None:
         """A queue name seen as ``queue_name`` in another route's body is an id here."""
         raw = [entry("GET", f"{H}/jobs/1", resp={"id": 1, "queue_name": "emails"})]

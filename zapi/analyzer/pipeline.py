@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -218,7 +219,7 @@ _ID_KEY = re.compile(
     r"^(?:id|ids|uuid|guid|key|keys|name|names|slug|path|username|login|handle|filename)$"
     r"|(?:_id|Id|ID|_ids|Ids|_key|Key|_name|Name|_slug|Slug|_uuid|Uuid|_path|Path)$"
 )
-MAX_ID_VALUES = 200_000  # distinct named values remembered (bounded memory)
+MAX_ID_VALUES = 50_000  # distinct named values remembered (bounded memory, ~25 MB)
 MAX_ID_SOURCES = 4  # request paths remembered per value
 _ID_KEYS_SEEN: dict[str, bool] = {}
 
@@ -372,7 +373,7 @@ class Collector:
         query = entry.query
         qkeys = ",".join(sorted({k for k, _ in query}))
         sig = f"{entry.status // 100}:{_body_sig(resp_body)}|q:{qkeys}"
-        self._note_named(parts.path, resp_body, req_body)
+        self._note_named(norm, resp_body, req_body)
         echoed = (
             _echoed_positions(raw_segs, norm, resp_body, req_body)
             if len(norm) == len(raw_segs)
@@ -398,14 +399,15 @@ class Collector:
             if protocol == "graphql" and isinstance(body.value, dict):
                 ev.graphql_kind = ev.graphql_kind or graphql_kind(body.value.get("query"))
 
-    def _note_named(self, path: str, *bodies: Body) -> None:
+    def _note_named(self, norm: tuple[str, ...], *bodies: Body) -> None:
+        """Remember the id/name/key values of the bodies, with the (normalised) path."""
         found: list[str] = []
         for body in bodies:
             if body.kind == BodyKind.JSON:
                 _named_values(body.value, found)
         if not found:
             return
-        where = unquote(path.rstrip("/")) or "/"
+        where = sys.intern("/" + "/".join(norm))  # ids are placeholders: paths repeat
         ids = self.id_values
         for v in found:
             src = ids.get(v)
