@@ -417,8 +417,8 @@ def is_version(seg: str) -> bool:
 
 def normalise_segment(seg: str) -> str:
     """Replace a strong-id segment with a placeholder carrying its shape."""
-    if not seg or _VERSION.match(seg):
-        return seg
+    if not seg or (seg.isalpha() and len(seg) != 24) or _VERSION.match(seg):
+        return seg  # letters only are a word (24 could be an ObjectId of a-f); versions
     shape = classify(seg)
     return PLACEHOLDER + shape.value if is_id_shape(shape) else seg
 
