@@ -102,6 +102,28 @@ class TestStructure:
             "DELETE /repos/{}/{}/hooks/{}",
         }
 
+    def test_only_deep_routes_under_slug_pairs(self) -> None:
+        """Slugs seen only in deep routes (five segments below them), each pair once or twice."""
+        tails = [
+            ("GET", "/deploy_config/envs/{n}/variables"),
+            ("DELETE", "/deploy_config/envs/{n}/variables/{m}"),
+            ("GET", "/pipelines/{n}/steps/{m}/test_reports"),
+        ]
+        raw = []
+        for i, (method, tail) in enumerate(tails):
+            for j in range(4):
+                k = 4 * i + j  # each owner twice, each repo name once (slugs are pairs)
+                owner, repo = SLUGS_A[k % 6], f"{SLUGS_B[k % 6]}{k}"
+                path = tail.format(n=100 + j, m=7 + i)
+                status = 204 if method == "DELETE" else 200
+                resp = None if method == "DELETE" else [{"key": "k", "value": "v"}]
+                raw.append(entry(method, f"{H}/repos/{owner}/{repo}{path}", status, resp=resp))
+        assert _shape(_ops(_analyze(raw))) == {
+            "GET /repos/{}/{}/deploy_config/envs/{}/variables",
+            "DELETE /repos/{}/{}/deploy_config/envs/{}/variables/{}",
+            "GET /repos/{}/{}/pipelines/{}/steps/{}/test_reports",
+        }
+
     def test_siblings_with_different_continuations_stay_literal(self) -> None:
         """API groups whose resources differ are distinct routes, not one ``{group}``."""
         groups = {
