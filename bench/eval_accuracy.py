@@ -4,7 +4,8 @@
 
 Prints the scorer's table (ops P/R/F1, path-parameter recall/precision, query,
 body and response recall, type agreement, wall time, peak memory) and checks
-the issue's thresholds, exiting 1 when a case misses one.
+the issue's thresholds, exiting 1 when a case misses one, lacks a figure, or no
+case was scored at all.
 """
 
 from __future__ import annotations
@@ -59,7 +60,9 @@ def main() -> int:
     subprocess.run(cmd, check=True)
     with open(out) as fh:
         data = json.load(fh)
-    failed = False
+    failed = not data
+    if not data:
+        print("no case was scored")
     for row in data:
         if row.get("status") != "ok" or "metrics" not in row:
             failed = True
@@ -68,7 +71,9 @@ def main() -> int:
         misses = []
         for label, (path, floor) in THRESHOLDS.items():
             v = _get(row["metrics"], path)
-            if isinstance(v, int | float) and v < floor:
+            if not isinstance(v, int | float):
+                misses.append(f"{label} missing")  # a figure not measured is not a pass
+            elif v < floor:
                 misses.append(f"{label} {v:.2f} < {floor}")
         if misses:
             failed = True

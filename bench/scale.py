@@ -1,7 +1,7 @@
 """Scale benchmark: zapi against a registry peer (harspec) on large captures, in one run.
 
-    python bench/scale.py [--eval ../shared/eval] [--before HEAD] [--skip-samples]
-                          [--skip-small] [--peer 'harspec {har} -o {outdir} --json -f curl']
+    python bench/scale.py [--eval ../shared/eval] [--before REV] [--skip-samples]
+                          [--skip-stress] [--peer 'harspec {har} -o {outdir} --json -f curl']
 
 Prints, with ratios zapi/peer measured in this run:
 
@@ -12,8 +12,14 @@ Prints, with ratios zapi/peer measured in this run:
    folder, analysed as one capture, compared with the single-file run;
 4. a HAR built from the project's own sample traffic (``samples/hars``,
    ``tests/data/har``) repeated to 100k entries: wall time and RSS (no truth, no F1);
-5. small inputs: the three public cases timed (best of 3) with the committed
-   ``--before`` revision (a ``git worktree``) and with the working tree.
+5. route-diverse captures: the public ``bitbucket`` case (deep routes under
+   slug ids) and a generated capture with thousands of distinct routes and slug
+   ids (built here, no network), zapi and the peer in the same run;
+6. small inputs (only with ``--before REV``): the three public cases timed (best
+   of 3) with that revision (a ``git worktree``) and with the working tree.
+
+A run that fails or leaves a figure missing is reported as a failure, never
+turned into a ratio.
 
 Peak RSS comes from ``/usr/bin/time -v`` via the eval runner (the largest single
 process, as the acceptance measures it); ``tree MB`` is the largest sum over the
@@ -115,8 +121,11 @@ def run_eval(eval_dir: str, command: str, *extra: str) -> dict[str, Any]:
             check=False,
             stdout=subprocess.DEVNULL,
         )
-    with open(out) as fh:
-        rows = json.load(fh)
+    try:
+        with open(out) as fh:
+            rows = json.load(fh)
+    except (OSError, ValueError):
+        rows = [{"status": "runner failed", "wall_s": None, "peak_mb": None, "log": out}]
     os.unlink(out)
     row: dict[str, Any] = rows[0]
     row["tree_mb"] = round(s.peak_kb / 1024)
@@ -242,19 +251,215 @@ def _fmt(v: Any) -> str:
     return f"{v:.2f}" if isinstance(v, float) else str(v)
 
 
+_WORDS = [
+    "alpha",
+    "bravo",
+    "charlie",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliet",
+    "kilo",
+    "lima",
+    "mike",
+    "november",
+    "oscar",
+    "papa",
+    "quebec",
+    "romeo",
+    "sierra",
+    "tango",
+    "uniform",
+    "victor",
+    "whiskey",
+    "xray",
+    "yankee",
+    "zulu",
+    "amber",
+    "cobalt",
+    "ember",
+    "frost",
+    "harbor",
+    "jasper",
+    "maple",
+    "onyx",
+    "pebble",
+    "quartz",
+    "river",
+    "summit",
+    "timber",
+]
+_CHILDREN = ("issues", "pulls", "hooks", "labels", "milestones", "releases", "deployments")
+
+
+def route_diverse_har(dst: str, entries: int = 20000, seed: int = 7) -> str:
+    """A capture with many distinct deep routes, each used with a few slug ids.
+
+    ``/api/v2/orgs/{org}/repos/{repo}/<child>[/{n}[/comments]]`` and
+    ``/api/v2/orgs/{org}/teams/{team}/members/{login}``: every slug is a fresh
+    word pair, so nearly every request has a path no other request has.
+    """
+    import random
+
+    if os.path.exists(dst):
+        return dst
+    rng = random.Random(seed)
+
+    def slug() -> str:
+        sep = rng.choice("-_")
+        tail = str(rng.randrange(1000)) if rng.random() < 0.4 else rng.choice(_WORDS)
+        return f"{rng.choice(_WORDS)}{sep}{tail}"
+
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    base = "http://127.0.0.1:9/api/v2"
+    with open(dst + ".tmp", "w", encoding="utf-8") as out:
+        out.write('{"log": {"version": "1.2", "creator": {"name": "bench", "version": "1"}, ')
+        out.write('"entries": [')
+        for i in range(entries):
+            org, repo = slug(), slug()
+            kind = rng.randrange(6)
+            method, body = "GET", {"id": rng.randrange(10**6), "name": repo, "owner": org}
+            if kind == 0:
+                path = f"/orgs/{org}/repos/{repo}"
+            elif kind == 1:
+                path = f"/orgs/{org}/repos/{repo}/{rng.choice(_CHILDREN)}"
+                body = {"items": [{"id": rng.randrange(10**6), "title": "t"}], "total": 1}
+            elif kind == 2:
+                path = f"/orgs/{org}/repos/{repo}/{rng.choice(_CHILDREN)}/{rng.randrange(10**5)}"
+                body = {"id": rng.randrange(10**6), "title": "t", "state": "open"}
+            elif kind == 3:
+                n = rng.randrange(10**5)
+                path = f"/orgs/{org}/repos/{repo}/{rng.choice(_CHILDREN)}/{n}/comments"
+                method, body = "POST", {"id": rng.randrange(10**6), "body": "b"}
+            elif kind == 4:
+                path = f"/orgs/{org}/teams/{slug()}/members/{slug()}"
+                body = {"login": path.rsplit("/", 1)[1], "role": "member"}
+            else:
+                path = f"/orgs/{org}"
+                body = {"id": rng.randrange(10**6), "login": org, "repos": rng.randrange(50)}
+            text = json.dumps(body)
+            entry: dict[str, Any] = {
+                "startedDateTime": "2026-01-01T00:00:00.000Z",
+                "time": 1,
+                "request": {
+                    "method": method,
+                    "url": base + path,
+                    "httpVersion": "HTTP/1.1",
+                    "headers": [{"name": "Accept", "value": "application/json"}],
+                    "queryString": [],
+                    "cookies": [],
+                    "headersSize": -1,
+                    "bodySize": -1,
+                },
+                "response": {
+                    "status": 201 if method == "POST" else 200,
+                    "statusText": "OK",
+                    "httpVersion": "HTTP/1.1",
+                    "headers": [{"name": "Content-Type", "value": "application/json"}],
+                    "cookies": [],
+                    "content": {"size": len(text), "mimeType": "application/json", "text": text},
+                    "redirectURL": "",
+                    "headersSize": -1,
+                    "bodySize": len(text),
+                },
+                "cache": {},
+                "timings": {"send": 0, "wait": 1, "receive": 0},
+            }
+            if method == "POST":
+                entry["request"]["postData"] = {
+                    "mimeType": "application/json",
+                    "text": json.dumps({"body": "b"}),
+                }
+            out.write(("" if i == 0 else ", ") + json.dumps(entry))
+        out.write("]}}")
+    os.replace(dst + ".tmp", dst)
+    return dst
+
+
+def _ratio(a: Any, b: Any) -> float | None:
+    """``a / b`` when both figures exist; a missing or zero figure gives ``None``."""
+    if not isinstance(a, int | float) or not isinstance(b, int | float) or not b:
+        return None
+    return a / b
+
+
+def _timed_or_none(cmd: str) -> tuple[float | None, int | None]:
+    """Wall and peak of a shell command; ``(None, None)`` when it fails."""
+    try:
+        return timed(["bash", "-c", cmd])
+    except subprocess.CalledProcessError:
+        return None, None
+
+
+def route_diverse(ev: str, peer: str, work: str, checks: dict[str, bool]) -> None:
+    """Section 5: bitbucket and a generated route-diverse capture, zapi vs the peer."""
+    print("\n## Route-diverse captures (zapi and peer in the same run)")
+    print("input | tool | status | wall s | peak MB | ops F1")
+    z = run_eval(ev, ZAPI, "--cases", "bitbucket")
+    p = run_eval(ev, peer, "--cases", "bitbucket")
+    for name, r in (("zapi", z), ("peer", p)):
+        print(
+            " | ".join(
+                _fmt(v) for v in ("bitbucket", name, r["status"], r["wall_s"], r["peak_mb"], _f1(r))
+            )
+        )
+    w = _ratio(z["wall_s"], p["wall_s"]) if z["status"] == p["status"] == "ok" else None
+    print(f"ratio zapi/peer (bitbucket): wall {_fmt(w)}")
+    checks["bitbucket wall <= 0.5x peer"] = w is not None and w <= 0.5
+    checks["bitbucket peak RSS <= 300 MB"] = z["status"] == "ok" and (z["peak_mb"] or 10**9) <= 300
+    har = route_diverse_har(os.path.join(CACHE, "route-diverse-20000", "traffic.har"))
+    res = {}
+    for name, tmpl in (("zapi", ZAPI), ("peer", peer)):
+        outdir = os.path.join(work, f"diverse-{name}")
+        cmd = tmpl.replace("{har}", shlex.quote(har)).replace("{outdir}", shlex.quote(outdir))
+        res[name] = _timed_or_none(cmd)
+        st = "ok" if res[name][0] is not None else "failed"
+        print(f"generated 20k | {name} | {st} | {_fmt(res[name][0])} | {_fmt(res[name][1])} | -")
+    w2 = _ratio(res["zapi"][0], res["peer"][0])
+    print(f"ratio zapi/peer (generated): wall {_fmt(w2)}")
+    checks["generated wall <= 0.5x peer"] = w2 is not None and w2 <= 0.5
+    checks["generated peak RSS <= 300 MB"] = (res["zapi"][1] or 10**9) <= 300
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--eval", default=os.path.join(ROOT, "..", "shared", "eval"))
     ap.add_argument("--peer", default=PEER, help="peer command template ({har}, {outdir})")
-    ap.add_argument("--before", default="HEAD", help="git revision for the small-input timing")
+    ap.add_argument(
+        "--before",
+        default=None,
+        help="git revision to time the small inputs against (section skipped without it; "
+        "comparing HEAD with an unchanged tree measures nothing)",
+    )
     ap.add_argument("--skip-samples", action="store_true")
-    ap.add_argument("--skip-small", action="store_true")
+    ap.add_argument("--skip-stress", action="store_true", help="sections 1-3 off")
     a = ap.parse_args()
     ev = os.path.abspath(a.eval)
     ok = True
+    checks: dict[str, bool] = {}
+    work = tempfile.mkdtemp(prefix="zapi-scale-")
+    route_diverse(ev, a.peer, work, checks)
+    if not a.skip_stress:
+        stress_sections(ev, a, work, checks)
+    if a.before:
+        small_inputs(ev, a.before, work, checks)
+    else:
+        print("\n## Small inputs: skipped (pass --before REV to compare with a revision)")
+    shutil.rmtree(work, ignore_errors=True)
+    print("\n## Acceptance")
+    for k, v in checks.items():
+        print(f"{'PASS' if v else 'FAIL'} {k}")
+        ok &= v
+    return 0 if ok else 1
 
+
+def stress_sections(ev: str, a: argparse.Namespace, work: str, checks: dict[str, bool]) -> None:
+    """Sections 1-4: the stress HAR, memory against size, ten pieces, sample traffic."""
     print("## Public stress HAR (100,000 entries)")
     z = run_eval(ev, ZAPI, "--stress")
     p = run_eval(ev, a.peer, "--stress")
@@ -268,20 +473,19 @@ def main() -> int:
                 for v in (name, r["status"], r["wall_s"], r["peak_mb"], r["tree_mb"], _f1(r))
             )
         )
-    wall_ratio = z["wall_s"] / p["wall_s"] if p["wall_s"] else None
-    rss_ratio = z["peak_mb"] / p["peak_mb"] if p["peak_mb"] else None
-    tree_ratio = z["tree_mb"] / p["tree_mb"] if p["tree_mb"] else None
+    both = z["status"] == p["status"] == "ok"
+    wall_ratio = _ratio(z["wall_s"], p["wall_s"]) if both else None
+    rss_ratio = _ratio(z["peak_mb"], p["peak_mb"]) if both else None
+    tree_ratio = _ratio(z["tree_mb"], p["tree_mb"]) if both else None
     print(
         f"ratios zapi/peer: wall {_fmt(wall_ratio)}, peak RSS {_fmt(rss_ratio)}, "
         f"tree RSS {_fmt(tree_ratio)}"
     )
     f1 = _f1(z)
-    checks = {
-        "F1 >= 0.95": f1 is not None and f1 >= 0.95,
-        "wall <= 0.5x peer": wall_ratio is not None and wall_ratio <= 0.5,
-        "peak RSS <= 300 MB": z["peak_mb"] is not None and z["peak_mb"] <= 300,
-        "tree RSS <= 300 MB": z["tree_mb"] <= 300,
-    }
+    checks["stress F1 >= 0.95"] = f1 is not None and f1 >= 0.95
+    checks["stress wall <= 0.5x peer"] = wall_ratio is not None and wall_ratio <= 0.5
+    checks["stress peak RSS <= 300 MB"] = z["peak_mb"] is not None and z["peak_mb"] <= 300
+    checks["stress tree RSS <= 300 MB"] = z["tree_mb"] <= 300
 
     print("\n## Peak memory against capture size (zapi)")
     print("entries | MB on disk | wall s | peak MB | tree MB | ops F1")
@@ -295,7 +499,6 @@ def main() -> int:
         )
 
     print("\n## One file vs ten pieces")
-    work = tempfile.mkdtemp(prefix="zapi-scale-")
     pieces = os.path.join(work, "pieces")
     split_har(stress, pieces, 10)
     out10 = os.path.join(work, "out10")
@@ -321,71 +524,67 @@ def main() -> int:
         for name, tmpl in (("zapi", ZAPI), ("peer", a.peer)):
             outdir = os.path.join(work, f"samples-{name}")
             cmd = tmpl.replace("{har}", shlex.quote(har)).replace("{outdir}", shlex.quote(outdir))
-            res[name] = timed(["bash", "-c", cmd])
-            print(f"{name} | {res[name][0]:.2f} | {res[name][1]}")
+            res[name] = _timed_or_none(cmd)
+            print(f"{name} | {_fmt(res[name][0])} | {_fmt(res[name][1])}")
         print(
-            f"ratios zapi/peer: wall {res['zapi'][0] / res['peer'][0]:.2f}, "
-            f"peak RSS {res['zapi'][1] / res['peer'][1]:.2f}"
+            f"ratios zapi/peer: wall {_fmt(_ratio(res['zapi'][0], res['peer'][0]))}, "
+            f"peak RSS {_fmt(_ratio(res['zapi'][1], res['peer'][1]))}"
         )
+        checks["samples run"] = res["zapi"][0] is not None
 
-    if not a.skip_small:
-        print(f"\n## Small inputs: {a.before} (git worktree) vs working tree, best of 3")
-        head = os.path.join(work, "before")
+
+def small_inputs(ev: str, before: str, work: str, checks: dict[str, bool]) -> None:
+    """Section 6: the small public cases, ``before`` revision vs the working tree."""
+    print(f"\n## Small inputs: {before} (git worktree) vs working tree, best of 3")
+    head = os.path.join(work, "before")
+    subprocess.run(
+        ["git", "-C", ROOT, "worktree", "add", "--detach", head, before],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        print("case | before s | after s | after/before | outputs identical")
+        slower = False
+        for case in CASES:
+            har = os.path.join(ev, "cases", case, "traffic.har")
+            best = {}
+            for label, cwd in (("before", head), ("after", ROOT)):
+                outd = os.path.join(work, f"small-{label}-{case}")
+                argv = [
+                    sys.executable,
+                    "-m",
+                    "zapi",
+                    "analyze",
+                    har,
+                    "-o",
+                    outd,
+                    "--no-progress",
+                ]
+                best[label] = min(timed(argv, cwd=cwd)[0] for _ in range(3))
+            same = (
+                subprocess.run(
+                    [
+                        "diff",
+                        "-r",
+                        os.path.join(work, f"small-before-{case}"),
+                        os.path.join(work, f"small-after-{case}"),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                ).returncode
+                == 0
+            )
+            ratio = best["after"] / best["before"]
+            slower |= ratio > 1.05
+            print(f"{case} | {best['before']:.2f} | {best['after']:.2f} | {ratio:.2f} | {same}")
+        checks["small inputs no slower (5% noise)"] = not slower
+    finally:
         subprocess.run(
-            ["git", "-C", ROOT, "worktree", "add", "--detach", head, a.before],
-            check=True,
+            ["git", "-C", ROOT, "worktree", "remove", "--force", head],
+            check=False,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        try:
-            print("case | before s | after s | after/before | outputs identical")
-            slower = False
-            for case in CASES:
-                har = os.path.join(ev, "cases", case, "traffic.har")
-                best = {}
-                for label, cwd in (("before", head), ("after", ROOT)):
-                    outd = os.path.join(work, f"small-{label}-{case}")
-                    argv = [
-                        sys.executable,
-                        "-m",
-                        "zapi",
-                        "analyze",
-                        har,
-                        "-o",
-                        outd,
-                        "--no-progress",
-                    ]
-                    best[label] = min(timed(argv, cwd=cwd)[0] for _ in range(3))
-                same = (
-                    subprocess.run(
-                        [
-                            "diff",
-                            "-r",
-                            os.path.join(work, f"small-before-{case}"),
-                            os.path.join(work, f"small-after-{case}"),
-                        ],
-                        stdout=subprocess.DEVNULL,
-                    ).returncode
-                    == 0
-                )
-                ratio = best["after"] / best["before"]
-                slower |= ratio > 1.05
-                print(f"{case} | {best['before']:.2f} | {best['after']:.2f} | {ratio:.2f} | {same}")
-            checks["small inputs no slower (5% noise)"] = not slower
-        finally:
-            subprocess.run(
-                ["git", "-C", ROOT, "worktree", "remove", "--force", head],
-                check=False,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-
-    shutil.rmtree(work, ignore_errors=True)
-    print("\n## Acceptance")
-    for k, v in checks.items():
-        print(f"{'PASS' if v else 'FAIL'} {k}")
-        ok &= v
-    return 0 if ok else 1
 
 
 if __name__ == "__main__":

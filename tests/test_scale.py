@@ -155,6 +155,8 @@ class TestParallel:
     def test_pretty_printed_har_splits_too(self, tmp_path: Path) -> None:
         """Cuts are found with whitespace between entries."""
         har = make_har(tmp_path / "pretty.har", 800, indent=1)
+        assert len(plan_units([str(har)], 2, set())) == 2, "no cut found between entries"
+        assert collect_parallel([str(har)], AnalyzeOptions(), Redactor(), 2) is not None
         analyze([str(har)], str(tmp_path / "seq"), workers=1)
         analyze([str(har)], str(tmp_path / "par"), workers=2)
         assert _tree(tmp_path / "seq") == _tree(tmp_path / "par")

@@ -56,10 +56,12 @@ def render_report(analysis: Analysis, cards: list[ToolCard], redactor: Redactor)
         "",
         "## Operations",
         "",
+        "Lowest confidence first: confirm these, or pin them with `--rules`.",
+        "",
         "| tool | method | path | safety | samples | confidence | why |",
         "|---|---|---|---|---|---|---|",
     ]
-    for c in cards:
+    for c in sorted(cards, key=lambda c: (c.confidence, c.name)):
         safety = c.safety + (f" ({'; '.join(c.safety_reasons)})" if c.safety_reasons else "")
         if c.login is not None:
             safety += "; logs in"

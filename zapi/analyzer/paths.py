@@ -26,11 +26,14 @@ from dataclasses import dataclass, field, replace
 from zapi.shapes import Shape, classify, is_id_shape
 
 __all__ = [
+    "GREEDY",
+    "PLACEHOLDER",
     "PathObservation",
     "Rules",
     "Template",
     "TemplateTrie",
     "build_templates",
+    "is_version",
     "param_name",
     "singular",
 ]
@@ -163,6 +166,18 @@ _VOCAB = frozenset(
         "bulk_update",
     ]
 )
+# Words that name an operation, not a thing: a body naming one as an id does not make it one.
+_CORE_VOCAB = frozenset(
+    {
+        *("me", "self", "current", "mine", "my", "search", "find", "query", "lookup"),
+        *("login", "logout", "signin", "signout", "signup", "register", "new", "create"),
+        *("count", "all", "batch", "bulk", "export", "import", "upload", "download"),
+    }
+)
+# Version segments (``v1``, ``v2beta1``, ``2.0``, ``3.1.0``) are route words, never ids.
+_VERSION = re.compile(r"^(?:v\d+(?:\.\d+)*(?:(?:alpha|beta|rc|a|b)\d*)?|\d+\.\d+(?:\.\d+)?)$", re.I)
+_MAX_VERSIONS = 4  # more distinct version-like values than this at one position are ids
+GREEDY = PLACEHOLDER + "path"  # a run of segments a body named as one id (a file path)
 _PARAM_RE = re.compile(r"\{([^{}]+?)\+?\}")
 _EXT = re.compile(r"^(.+?)(\.[A-Za-z][A-Za-z0-9]{0,5})$")
 
@@ -178,6 +193,9 @@ class PathObservation:
     signature: str = ""  # response / query behaviour summary
     echoed: tuple[int, ...] = ()  # segment positions whose value the bodies repeat
     values_only: bool = False  # placeholder segments were strong ids
+    sourced: tuple[int, ...] = ()  # positions whose value a body named as an id/name/key
+    listed: tuple[int, ...] = ()  # positions whose value the parent path's body listed
+    spans: tuple[tuple[int, int], ...] = ()  # [i, j) runs a body named as one id (a file path)
 
 
 @dataclass
@@ -189,6 +207,8 @@ class _Node:
     shapes: dict[str, int] = field(default_factory=dict)
     values_overflow: bool = False
     echoed: int = 0  # requests whose bodies repeated this segment's value
+    sourced: int = 0  # requests whose value a body named as an id/name/key field
+    listed: int = 0  # requests whose value the parent path's response listed
 
     def add_value(self, v: str, n: int) -> None:
         if not self.values_overflow:
@@ -202,6 +222,8 @@ class _Node:
     def merge(self, other: _Node) -> None:
         self.count += other.count
         self.echoed += other.echoed
+        self.sourced += other.sourced
+        self.listed += other.listed
         for m, sigs in other.ops.items():
             self.ops.setdefault(m, set()).update(sigs)
         for v, n in other.values.items():
@@ -287,9 +309,15 @@ class TemplateTrie:
         self.rules = rules or Rules()
 
     def fold(self, segments: tuple[str, ...]) -> tuple[str, ...]:
-        """Replace the values that land on a parameter with a placeholder of their shape."""
-        node = self.root
+        """Replace the values that land on a parameter with a placeholder of their shape.
+
+        A run of segments landing on a greedy parameter becomes one placeholder.
+        """
         out: list[str] = []
+        if _match(self.root, segments, 0, out) is not None:
+            return tuple(out)
+        node = self.root
+        out.clear()
         for i, seg in enumerate(segments):
             nxt = node.literals.get(seg)
             if nxt is not None and not seg.startswith("{"):
@@ -307,8 +335,12 @@ class TemplateTrie:
 
     def route(self, segments: Iterable[str]) -> Template | None:
         """The template a concrete (or placeholder) path belongs to."""
+        segs = _apply_force(tuple(segments), self.rules)
+        hit = _match(self.root, segs, 0, [])
+        if hit is not None:
+            return hit.template
         node = self.root
-        for seg in _apply_force(tuple(segments), self.rules):
+        for seg in segs:
             nxt = node.literals.get(seg)
             if nxt is None:
                 nxt = node.param
@@ -322,8 +354,44 @@ class TemplateTrie:
 class _TNode:
     literals: dict[str, _TNode] = field(default_factory=dict)
     param: _TNode | None = None
-    greedy: _TNode | None = None  # a parameter spanning the rest of the path
+    greedy: _TNode | None = None  # a parameter spanning one or more segments
     template: Template | None = None
+    spans: bool = False  # a greedy node with routes below it (else it takes the whole rest)
+
+
+def _match(node: _TNode, segs: tuple[str, ...], i: int, out: list[str]) -> _TNode | None:
+    """Route ``segs[i:]`` below ``node``: literals first, then a parameter, then a greedy one.
+
+    ``out`` receives the folded tokens (placeholders for parameter values).
+    """
+    if i == len(segs):
+        return node if node.template is not None else None
+    seg = segs[i]
+    n = len(out)
+    nxt = node.literals.get(seg)
+    if nxt is not None:
+        out.append(seg)
+        hit = _match(nxt, segs, i + 1, out)
+        if hit is not None:
+            return hit
+        del out[n:]
+    if node.param is not None and seg != GREEDY:
+        out.append(seg if seg.startswith(PLACEHOLDER) else PLACEHOLDER + classify(seg).value)
+        hit = _match(node.param, segs, i + 1, out)
+        if hit is not None:
+            return hit
+        del out[n:]
+    g = node.greedy
+    if g is not None:
+        out.append(GREEDY)
+        if not g.spans:
+            return g if g.template is not None else None
+        for j in range(i + 1, len(segs) + 1):  # the shortest run that routes the rest
+            hit = _match(g, segs, j, out)
+            if hit is not None:
+                return hit
+        del out[n:]
+    return None
 
 
 def _is_namespace(node: _Node) -> bool:
@@ -332,17 +400,25 @@ def _is_namespace(node: _Node) -> bool:
         return False
     value = next(iter(node.values))
     literal_children = [k for k in node.children if not _is_strong(k)]
-    return len(value) <= 4 and len(literal_children) >= 3 and node.count >= 3
+    short = len(value) <= 4 or classify(value) == Shape.DATE  # ``/2`` or ``/2024-06-01``
+    return short and len(literal_children) >= 3 and node.count >= 3
 
 
 def _is_strong(seg: str) -> bool:
-    return seg.startswith(PLACEHOLDER) or is_id_shape(classify(seg))
+    if seg.startswith(PLACEHOLDER):
+        return True
+    return not _VERSION.match(seg) and is_id_shape(classify(seg))
+
+
+def is_version(seg: str) -> bool:
+    """True for version segments (``v1``, ``v2beta1``, ``2.0``): literal route words."""
+    return bool(_VERSION.match(seg))
 
 
 def normalise_segment(seg: str) -> str:
     """Replace a strong-id segment with a placeholder carrying its shape."""
-    if not seg:
-        return seg
+    if not seg or (seg.isalpha() and len(seg) != 24) or _VERSION.match(seg):
+        return seg  # letters only are a word (24 could be an ObjectId of a-f); versions
     shape = classify(seg)
     return PLACEHOLDER + shape.value if is_id_shape(shape) else seg
 
@@ -367,6 +443,7 @@ class _Decision:
     confidence: float
     reason: str
     greedy: bool = False
+    spans: bool = False  # the greedy parameter has routes below it (``{path}/checkpoints``)
 
 
 def _leaf_paths(node: _Node, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -419,8 +496,21 @@ def _behaviour(
         for k, c in node.children.items():
             key = "*" if _is_strong(k) else k if k in shared[depth] else "?"
             out |= _behaviour(c, shared, f"{rel}/{key}", depth + 1)
+    elif node.children:
+        out |= _deep_ops(node, f"{rel}/...")  # deep routes still say what they do
     ok = {b for b in out if " 2:" in b}
     return frozenset(ok or out)
+
+
+def _deep_ops(node: _Node, rel: str) -> set[str]:
+    out: set[str] = set()
+    stack = list(node.children.values())
+    while stack:
+        n = stack.pop()
+        for m, sigs in n.ops.items():
+            out.update(f"{rel} {m} {sig}" for sig in sigs)
+        stack.extend(n.children.values())
+    return out
 
 
 def _coarse(behaviour: frozenset[str]) -> frozenset[str]:
@@ -428,7 +518,25 @@ def _coarse(behaviour: frozenset[str]) -> frozenset[str]:
     return frozenset(b.split("|q:", 1)[0] for b in behaviour)
 
 
-def _decide(node: _Node, forbidden: bool, forced_literal: set[str]) -> _Decision | None:
+def _rare(node: _Node) -> bool:
+    """Seen at most twice, or at most twice per distinct route below it.
+
+    A slug in ``/repos/{owner}/{repo}/...`` is used once or twice by each of the deep
+    routes below it; a literal collection is used far more often than it has routes.
+    """
+    return node.count <= 2 or node.count <= 2 * _routes_below(node)
+
+
+def _routes_below(node: _Node, depth: int = 0) -> int:
+    n = 1 if node.ops else 0
+    if depth < _BEH_DEPTH:
+        n += sum(_routes_below(c, depth + 1) for c in node.children.values())
+    return n
+
+
+def _decide(
+    node: _Node, forbidden: bool, forced_literal: set[str], depth_zero: bool = False
+) -> _Decision | None:
     """Split a node's children into literals and one parameter group.
 
     A weak (not id-shaped) value joins the parameter when it is rare (seen at
@@ -447,14 +555,58 @@ def _decide(node: _Node, forbidden: bool, forced_literal: set[str]) -> _Decision
             return None
         return _Decision(strong, 0.9, "id-shaped values; rule keeps word-like values literal")
     weak = [k for k in node.children if not _is_strong(k) and k]
-    vocab = {k for k in weak if k.lower() in _VOCAB or k in forced_literal}
+    versions = {k for k in weak if _VERSION.match(k)}
+    if len(versions) > _MAX_VERSIONS:
+        versions = set()  # a population of dotted numbers: ids, not versions
+    # Where values come from: a value the parent's response listed, or that a body named
+    # as an id/name/key field, is an identifier whatever its shape.
+    listed = [k for k in weak if node.children[k].listed and k not in versions]
+    sourced = [
+        k
+        for k in weak
+        if node.children[k].sourced
+        and k not in versions
+        and k not in listed
+        and k.lower() not in _CORE_VOCAB
+        and not depth_zero
+    ]
+    # A plain word a body named elsewhere (a command name, a label) joins only where no
+    # other literal stands beside it: ``/translations/default`` but not ``/{id}/restart``.
+    # Several such words side by side are more likely verbs (``/{id}/restart``, ``/{id}/interrupt``)
+    # unless they behave alike, which the member test below decides.
+    others = [k for k in weak if k not in listed]
+    sourced = [k for k in sourced if classify(k) != Shape.WORD or len(others) == 1]
+    known = set(listed) | set(sourced)
+    vocab = {
+        k
+        for k in weak
+        if (k.lower() in _VOCAB or k in forced_literal or k in versions) and k not in known
+    }
     cands = [k for k in weak if k not in vocab]
     low = [k for k in cands if node.children[k].count <= 2]
     seen: list[dict[str, int]] = [{} for _ in range(_BEH_DEPTH)]
+    below = {k: _keys_by_depth(node.children[k]) for k in [*strong, *cands]}
     for k in [*strong, *cands]:
-        for d, keys in enumerate(_keys_by_depth(node.children[k])):
+        for d, keys in enumerate(below[k]):
             for key in keys:
                 seen[d][key] = seen[d].get(key, 0) + 1
+
+    def linked(k: str) -> bool:
+        """Some route word below ``k`` recurs below another sibling (or ``k`` is a leaf).
+
+        API groups (``/apis/apps.example.io/v1/deployments``) share only a version
+        below them: their continuations differ, so they stay literal.
+        """
+        if any(
+            seen[d][key] >= 2 and not _is_strong(key) and not _VERSION.match(key)
+            for d, keys in enumerate(below[k])
+            for key in keys
+        ):
+            return True
+        # Nothing recurs below: values under values (``/{owner}/{repo}``) are linked by
+        # shape; a version right below and then different words is a namespace.
+        return not any(_VERSION.match(key) for key in below[k][0])
+
     # A key below counts as a route word when it recurs under a real share of the siblings;
     # a value that recurs under two or three of thousands is a coincidence of the data.
     floor = max(2, (len(strong) + len(cands)) // 100)
@@ -473,17 +625,22 @@ def _decide(node: _Node, forbidden: bool, forced_literal: set[str]) -> _Decision
     for k in low:
         for b in coarse[k]:
             shared_by[b] = shared_by.get(b, 0) + 1
-    members = [k for k in low if any(shared_by[b] >= 2 or b in strong_coarse for b in coarse[k])]
+    members = [
+        k
+        for k in low
+        if any(shared_by[b] >= 2 or b in strong_coarse for b in coarse[k]) and linked(k)
+    ]
     rare = [*strong, *low]
-    if len(rare) >= 3 and _is_file_path_population(node, rare):
+    if GREEDY not in strong and len(rare) >= 3 and _is_file_path_population(node, rare):
         return _Decision(rare, 0.8, "file paths of varying depth", greedy=True)
-    if not strong and not echo and len(members) < 2:
+    if not strong and not echo and not known and len(members) < 2:
         return None
     member_set = set(members)
-    params = list(strong) + [k for k in echo if k not in member_set]
-    few = bool(strong) and len(members) < 3
+    params = list(strong) + [k for k in [*echo, *listed, *sourced] if k not in member_set]
+    params = list(dict.fromkeys(params))
+    few = bool(strong) and len(members) + len(known) < 3
     for k in members:
-        if few and classify(k) == Shape.WORD:
+        if few and classify(k) == Shape.WORD and k not in known:
             continue  # a word does not join a population of ids on thin evidence
         params.append(k)
     if len(members) >= 3:
@@ -500,22 +657,36 @@ def _decide(node: _Node, forbidden: bool, forced_literal: set[str]) -> _Decision
                 params.append(k)
     if not params:
         return None
+    greedy = GREEDY in params
     n_values = sum(len(node.children[k].values) or 1 for k in params)
-    if strong and len(params) == len(strong):
+    if strong and len(params) == len(strong) and not greedy:
         conf = 0.97
         reason = "id-shaped values (" + ", ".join(sorted({s[1:] for s in strong})) + ")"
     else:
         conf = round(min(0.95, 0.55 + 0.4 * (1 - 1 / max(1, n_values))), 2)
         parts = []
+        if greedy:
+            conf = max(conf, 0.9)
+            parts.append("values with '/' that bodies name as one id (a file path)")
+        if listed:
+            conf = max(conf, 0.9)
+            parts.append(
+                f"value(s) {', '.join(sorted(listed)[:3])} listed by the parent's response"
+            )
+        if sourced:
+            conf = max(conf, 0.8)
+            parts.append(
+                f"value(s) {', '.join(sorted(sourced)[:3])} named as id/name/key in bodies"
+            )
         if echo:
             conf = max(conf, 0.85)
             parts.append(f"value(s) {', '.join(sorted(echo)[:3])} repeated in the bodies")
         if members:
             parts.append(f"{len(members)} distinct values, each rare and behaving alike")
-        if strong:
+        if strong and not greedy:
             parts.append("id-shaped values")
         reason = "; ".join(parts)
-    return _Decision(params, conf, reason)
+    return _Decision(params, conf, reason, greedy=greedy, spans=greedy)
 
 
 def build_templates(
@@ -528,15 +699,23 @@ def build_templates(
         root = roots.setdefault(ob.origin, _Node())
         root.count += ob.count
         node = root
-        for i, seg in enumerate(_apply_force(ob.segments, rules)):
+        for i, j, seg in _tokens(ob, rules):
             key = seg if seg.startswith("{") else normalise_segment(seg)
+            if j > i + 1:
+                key = GREEDY
             child = node.children.get(key)
             if child is None:
                 child = node.children[key] = _Node()
             child.count += ob.count
             if i in ob.echoed:
                 child.echoed += ob.count
+            if i in ob.sourced:
+                child.sourced += ob.count
+            if i in ob.listed:
+                child.listed += ob.count
             child.add_value(seg, ob.count)
+            if key == GREEDY:
+                child.shapes = {"path": child.count}
             node = child
         node.ops.setdefault(ob.method, set()).add(ob.signature)
     forbidden = {_norm_template(t) for t in rules.forbid}
@@ -545,6 +724,21 @@ def build_templates(
         trie = TemplateTrie(rules)
         _build(root, trie.root, [], [], forbidden, set(), (), 1.0)
         out[origin] = trie
+    return out
+
+
+def _tokens(ob: PathObservation, rules: Rules) -> list[tuple[int, int, str]]:
+    """The segments of an observation as ``(start, end, value)``; a span is one token."""
+    segs = _apply_force(ob.segments, rules)
+    if segs != ob.segments or not ob.spans:
+        return [(i, i + 1, s) for i, s in enumerate(segs)]
+    out: list[tuple[int, int, str]] = []
+    starts = dict(sorted(ob.spans, key=lambda sp: sp[1] - sp[0]))  # longest span per start
+    i = 0
+    while i < len(segs):
+        j = starts.get(i, i + 1)
+        out.append((i, j, "/".join(segs[i:j])))
+        i = j
     return out
 
 
@@ -614,6 +808,7 @@ def _build(
         _Node(children={k: v for k, v in node.children.items() if k not in forced}),
         here_forbidden,
         set(),
+        depth_zero=not path,
     )
     params = set(decision.param_keys) if decision else set()
     for k in sorted(node.children):
@@ -634,6 +829,26 @@ def _build(
         if prev is not None and path and path[-1].startswith("{"):
             prev = None if len(path) < 2 else prev
         name_used = set(used)
+        if decision.greedy and decision.spans:
+            word = _resource_word(path)
+            name = param_name(word, name_used).removesuffix("_id") + "_path" if word else "path"
+            name_used.add(name)
+            t = _TNode()
+            tnode.greedy = t
+            t.spans = True
+            reason = f"{{{name}}}: {decision.reason}; may contain '/'"
+            _build(
+                merged,
+                t,
+                [*path, "{" + name + "}"],
+                [*norm, "{}"],
+                forbidden,
+                name_used,
+                (*reasons, reason),
+                min(conf, decision.confidence),
+            )
+            _annotate(t, name, "path", merged)
+            return
         if decision.greedy:
             word = _resource_word(path)
             name = f"{_snake(singular(word))}_path" if word else "path"
@@ -690,8 +905,7 @@ def _annotate(t: _TNode, name: str, shape: str, merged: _Node) -> None:
                 param_examples=tuple(sorted({*tp.param_examples, (name, example)})),
             )
         stack.extend(n.literals.values())
-        if n.param is not None:
-            stack.append(n.param)
+        stack.extend(c for c in (n.param, n.greedy) if c is not None)
 
 
 def _resource_word(path: list[str]) -> str | None:

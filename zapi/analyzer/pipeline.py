@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ from zapi.analyzer.evidence import BodyStats, OpEvidence, ParamStats, ResponseSt
 from zapi.analyzer.filters import DEFAULT_FILTERS, Filter, Reason, drop_reason, first_party_hosts
 from zapi.analyzer.model import Analysis, AuthScheme, Operation
 from zapi.analyzer.paths import (
+    PLACEHOLDER,
     PathObservation,
     Rules,
     Template,
@@ -207,6 +209,46 @@ def _echoed_positions(
     return tuple(i for i in weak if raw[i] in values)
 
 
+# Body fields whose string values name things (ids, names, keys, slugs, file paths).
+_ID_KEY = re.compile(
+    r"^(?:id|ids|uuid|guid|key|keys|name|names|slug|path|username|login|handle|filename)$"
+    r"|(?:_id|Id|ID|_ids|Ids|_key|Key|_name|Name|_slug|Slug|_uuid|Uuid|_path|Path)$"
+)
+MAX_ID_VALUES = 50_000  # distinct named values remembered (bounded memory, ~25 MB)
+MAX_ID_SOURCES = 4  # request paths remembered per value
+_ID_KEYS_SEEN: dict[str, bool] = {}
+
+
+def _is_id_key(key: str) -> bool:
+    hit = _ID_KEYS_SEEN.get(key)
+    if hit is None:
+        hit = bool(_ID_KEY.search(key))
+        if len(_ID_KEYS_SEEN) < 65536:
+            _ID_KEYS_SEEN[key] = hit
+    return hit
+
+
+def _named_values(value: Any, out: list[str], depth: int = 0, key: str = "") -> None:
+    """String values of id/name/key fields in a JSON document (bounded depth and count)."""
+    if depth > 5 or len(out) >= 256:
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(v, str):
+                if 0 < len(v) <= 200 and not v.isdigit() and _is_id_key(k):
+                    out.append(v)
+            elif isinstance(v, dict | list):
+                _named_values(v, out, depth + 1, k)
+    elif isinstance(value, list):
+        named = bool(key) and _is_id_key(key)
+        for v in value[:25]:
+            if isinstance(v, str):
+                if named and 0 < len(v) <= 200 and not v.isdigit():
+                    out.append(v)
+            elif isinstance(v, dict | list):
+                _named_values(v, out, depth + 1, key)
+
+
 @dataclass
 class Collector:
     """Streaming accumulator: feed entries, then ``finish()`` for the Analysis."""
@@ -228,6 +270,8 @@ class Collector:
     compact_at: int = COMPACT_AT
     learned: dict[str, TemplateTrie] = field(default_factory=dict)
     signals: CaptureSignals = field(default_factory=CaptureSignals)
+    # value -> a few request paths whose bodies named it as an id/name/key
+    id_values: dict[str, list[str]] = field(default_factory=dict)
 
     # -- streaming -----------------------------------------------------------
     def feed_all(self, items: Iterable[HarEntry | SkippedEntry]) -> Collector:
@@ -321,7 +365,12 @@ class Collector:
         query = entry.query
         qkeys = ",".join(sorted({k for k, _ in query}))
         sig = f"{entry.status // 100}:{_body_sig(resp_body)}|q:{qkeys}"
-        echoed = _echoed_positions(raw_segs, norm, resp_body, req_body)
+        self._note_named(norm, resp_body, req_body)
+        echoed = (
+            _echoed_positions(raw_segs, norm, resp_body, req_body)
+            if len(norm) == len(raw_segs)
+            else ()
+        )
         if echoed:
             sig += "|e:" + ",".join(map(str, echoed))
         for disc, protocol, body in splits:
@@ -342,6 +391,63 @@ class Collector:
             if protocol == "graphql" and isinstance(body.value, dict):
                 ev.graphql_kind = ev.graphql_kind or graphql_kind(body.value.get("query"))
 
+    def _note_named(self, norm: tuple[str, ...], *bodies: Body) -> None:
+        """Remember the id/name/key values of the bodies, with the (normalised) path."""
+        found: list[str] = []
+        for body in bodies:
+            if body.kind == BodyKind.JSON:
+                _named_values(body.value, found)
+        if not found:
+            return
+        where = sys.intern("/" + "/".join(norm))  # ids are placeholders: paths repeat
+        ids = self.id_values
+        for v in found:
+            src = ids.get(v)
+            if src is None:
+                if len(ids) < MAX_ID_VALUES:
+                    ids[v] = [where]
+            elif where not in src:
+                src.append(where)
+                src.sort()
+                del src[MAX_ID_SOURCES:]
+
+    def _observation(
+        self, key: tuple[str, str, tuple[str, ...], str], count: int
+    ) -> PathObservation:
+        """A path observation with the provenance of its values (see ``paths``)."""
+        origin, method, segs, sig = key
+        sourced: list[int] = []
+        listed: list[int] = []
+        spans: list[tuple[int, int]] = []
+        ids = self.id_values
+        own = "/" + "/".join(segs)
+        for i, seg in enumerate(segs):
+            if seg.startswith(PLACEHOLDER) or i == 0:
+                continue
+            src = ids.get(seg)
+            if src is not None:
+                parent = "/" + "/".join(segs[:i])
+                if parent in src:
+                    listed.append(i)
+                elif any(p != own for p in src) or classify(seg) != Shape.WORD:
+                    sourced.append(i)
+            for j in range(i + 2, len(segs) + 1):
+                if segs[j - 1].startswith(PLACEHOLDER):
+                    break
+                if "/".join(segs[i:j]) in ids:
+                    spans.append((i, j))
+        return PathObservation(
+            origin=origin,
+            method=method,
+            segments=segs,
+            count=count,
+            signature=_ECHO.sub("", sig),
+            echoed=_echo_positions(sig),
+            sourced=tuple(sourced),
+            listed=tuple(listed),
+            spans=tuple(spans),
+        )
+
     def _fill(
         self,
         ev: OpEvidence,
@@ -359,8 +465,8 @@ class Collector:
         path = "/" + "/".join(raw_segs)
         if not ev.example_path or path < ev.example_path:
             ev.example_path = path
-        for i, (r, n) in enumerate(zip(raw_segs, norm, strict=True)):
-            if r != n:
+        for i, (r, n) in enumerate(zip(raw_segs, norm, strict=False)):
+            if r != n and len(raw_segs) == len(norm):
                 vals = ev.path_values.setdefault(str(i), [])
                 if r not in vals and len(vals) < 8:
                     vals.append(r)
@@ -421,17 +527,7 @@ class Collector:
         keeps memory bounded on captures of any length.
         """
         self.learned = build_templates(
-            (
-                PathObservation(
-                    origin=o,
-                    method=m,
-                    segments=s,
-                    count=n,
-                    signature=_ECHO.sub("", sig),
-                    echoed=_echo_positions(sig),
-                )
-                for (o, m, s, sig), n in self.observations.items()
-            ),
+            (self._observation(k, n) for k, n in self.observations.items()),
             self.options.rules,
         )
         obs: dict[tuple[str, str, tuple[str, ...], str], int] = {}
@@ -484,6 +580,14 @@ class Collector:
             if s not in self.sources:
                 self.sources.append(s)
         self.signals.merge(other.signals)
+        ids = self.id_values
+        for v, src in other.id_values.items():
+            mine_src = ids.get(v)
+            if mine_src is None:
+                if len(ids) < MAX_ID_VALUES:
+                    ids[v] = list(src)
+            else:
+                ids[v] = sorted({*mine_src, *src})[:MAX_ID_SOURCES]
 
     def shift_indexes(self, source: str, offset: int) -> None:
         """Add ``offset`` to the entry indexes of ``source`` (a range read apart from its start)."""
@@ -524,16 +628,9 @@ class Collector:
                 ex.append(h)
         analysis.entries_kept = self.entries_kept - sum(third.values())
         obs = [
-            PathObservation(
-                origin=o,
-                method=m,
-                segments=segs,
-                count=n,
-                signature=_ECHO.sub("", sig),
-                echoed=_echo_positions(sig),
-            )
-            for (o, m, segs, sig), n in sorted(self.observations.items())
-            if urlsplit(o).netloc in first
+            self._observation(k, n)
+            for k, n in sorted(self.observations.items())
+            if urlsplit(k[0]).netloc in first
         ]
         tries = build_templates(obs, opts.rules)
         merged: dict[tuple[str, str, str, str], tuple[Template, OpEvidence]] = {}
