@@ -77,27 +77,29 @@ def drive(page):
                 body: b === null ? undefined : b});
             return [r.status, await r.text()];
         }"""
-        status, text = page.evaluate(js, [method, path, None if body is None else json.dumps(body)])
+        data = None if body is None else json.dumps(body)
+        status, text = page.evaluate(js, [method, path, data])
         assert status < 400, (method, path, status, text)
         return json.loads(text) if text else None
 
+    base = "/api/contents/WORKDIR"
     call("GET", "/api/contents?content=1")
-    call("PUT", "/api/contents/%(dir)s", {"type": "directory"})
+    call("PUT", base, {"type": "directory"})
     for i in range(4):
-        made = call("POST", "/api/contents/%(dir)s", {"type": "file", "ext": ".txt"})
+        made = call("POST", base, {"type": "file", "ext": ".txt"})
         call("GET", "/api/contents/" + made["path"] + "?content=1&type=file")
-        name = "%(dir)s/report%%d.txt" %% i
-        call("PUT", "/api/contents/" + name, {"type": "file", "format": "text", "content": "draft %%d" %% i})
-        call("GET", "/api/contents/" + name + "?content=1&type=file")
-        call("PUT", "/api/contents/" + name, {"type": "file", "format": "text", "content": "final %%d" %% i})
-        new = "%(dir)s/renamed%%d.txt" %% i
-        call("PATCH", "/api/contents/" + name, {"path": new})
+        name = base + f"/report{i}.txt"
+        call("PUT", name, {"type": "file", "format": "text", "content": f"draft {i}"})
+        call("GET", name + "?content=1&type=file")
+        call("PUT", name, {"type": "file", "format": "text", "content": f"final {i}"})
+        new = f"WORKDIR/renamed{i}.txt"
+        call("PATCH", name, {"path": new})
         call("GET", "/api/contents/" + new + "?content=1&type=file")
-        call("GET", "/api/contents/%(dir)s?content=1")
+        call("GET", base + "?content=1")
         call("DELETE", "/api/contents/" + made["path"])
         call("DELETE", "/api/contents/" + new)
-        call("GET", "/api/contents/%(dir)s?content=1")
-''' % {"dir": DIR}
+        call("GET", base + "?content=1")
+'''.replace("WORKDIR", DIR)
 
 
 # -- the app -------------------------------------------------------------------------
@@ -232,7 +234,8 @@ class FaultProxy:
                 return
             if fault == "504_after_commit":
                 writer.write(
-                    b"HTTP/1.1 504 Gateway Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    b"HTTP/1.1 504 Gateway Timeout\r\n"
+                    b"Content-Length: 0\r\nConnection: close\r\n\r\n"
                 )
                 await writer.drain()
                 return
@@ -497,11 +500,12 @@ def main(argv: list[str] | None = None) -> int:
             cards = find_cards(rt.cards)
             print("cards:", {k: c.name for k, c in sorted(cards.items())})
             for k, c in sorted(cards.items()):
-                plan = c.verification
+                v, rc = c.verification, c.reconcile
                 print(
                     f"  {k}: verification "
-                    + (f"{plan.kind} via {plan.tool} {plan.args}" if plan else "none")
-                    + f"; reconcile {c.reconcile.kind + ' via ' + c.reconcile.tool if c.reconcile else 'none'}"
+                    + (f"{v.kind} via {v.tool} {v.args}" if v else "none")
+                    + "; reconcile "
+                    + (f"{rc.kind} via {rc.tool}" if rc else "none")
                 )
             trials = Trials(rt, cards, proxy, root)
             faulty = trials.run(opts.calls)
