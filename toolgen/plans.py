@@ -438,16 +438,8 @@ def _moved(
         return None, [bound]
     old = _bind(write, read, _same_params(write, read), "move verification")
     gone: dict[str, str] = {}
-    if not isinstance(old, str) and not old.patterns:
-        # the evidence: the new location recorded differs from the request's own path
-        new_ex = match_pattern(pattern, write.example(body_arg)) or {}
-        old_ex = {
-            rarg: str(write.example(src.removeprefix("arg:")))
-            for rarg, src in old.args.items()
-            if rarg in wanted
-        }
-        if any(new_ex.get(a) != old_ex.get(a) for a in wanted):
-            gone = old.args
+    if not isinstance(old, str) and not old.patterns and _moves_away(write, body_arg, pattern):
+        gone = old.args
     return Verification(
         kind="moved",
         tool=read.card.name,
@@ -456,6 +448,29 @@ def _moved(
         compare=_compare(write, read.out_props),
         gone_args=gone,
     ), []
+
+
+def _moves_away(write: _Tool, body_arg: str, pattern: str) -> bool:
+    """The evidence that the old location empties: the location the write's body named
+    is not one its own requests were sent to (a rename, not a save in place)."""
+    new = match_pattern(pattern, write.example(body_arg)) or {}
+    full = _tails(write)[0]
+    ev = write.op.evidence
+    sent: dict[str, set[str]] = {}
+    for path in [ev.example_path] if ev.example_path else []:
+        for name, value in (match_pattern(full, path) or {}).items():
+            sent.setdefault(name, set()).add(value)
+    for i, seg in enumerate(_segments(write.template)):
+        params = _PLACEHOLDER.findall(seg)
+        arg = write.path_arg(params[0]) if len(params) == 1 else None
+        if arg is None:
+            continue
+        seg_pattern = _PLACEHOLDER.sub("{" + arg + "}", seg)
+        for v in ev.path_values.get(str(i), []):
+            got = match_pattern(seg_pattern, v)
+            if got is not None:
+                sent.setdefault(arg, set()).add(got[arg])
+    return any(arg in sent and value not in sent[arg] for arg, value in new.items())
 
 
 def _created(write: _Tool, index: _Index) -> tuple[Verification | None, list[str]]:
