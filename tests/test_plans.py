@@ -346,6 +346,7 @@ class TestBinding:
         assert card.verification is not None and card.verification.kind == "created"
         assert card.verification.args == {"order_id": "response:/id"}
         assert card.reconcile is not None and card.reconcile.match == {"client_ref": "client_ref"}
+        assert card.reconcile.args == {"client_ref": "arg:client_ref"}  # the list filtered by it
         shop = load_cards(sample_outs["shop.har"])
         delete = shop["delete_order"].verification
         assert delete is not None and delete.kind == "deleted"

@@ -226,20 +226,21 @@ def _bind(
 ) -> _Bound | str:
     """Bind every required input of ``read``; the reason when one cannot be bound.
 
-    ``path_sources``: read argument -> (source, pattern) decided by the plan kind;
-    other path parameters come from the write's path parameter of the same name.
+    ``path_sources``: read argument -> (source, pattern) decided by the plan kind (path
+    parameters, or an optional filter such as a client-id query); other path parameters
+    come from the write's path parameter of the same name.
     """
     args: dict[str, str] = {}
     patterns: dict[str, str] = {}
     required = set(read.card.input_schema.get("required", []))
     for b in read.card.bindings:
-        if b.location != "path" and b.arg not in required:
-            continue
         if b.arg in path_sources:
             source, pattern = path_sources[b.arg]
             args[b.arg] = source
             if pattern:
                 patterns[b.arg] = pattern
+            continue
+        if b.location != "path" and b.arg not in required:
             continue
         same = next(
             (w for w in write.card.bindings if w.location == b.location and w.name == b.name),
