@@ -32,11 +32,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -176,6 +178,10 @@ class FaultProxy:
     ledger: list[Commit] = field(default_factory=list)
     injected: Counter[str] = field(default_factory=Counter)
     port: int = 0
+    kill_after_commits: int = 0  # workflow trials: SIGKILL this process group at the Nth write
+    kill_mode: str = "commit"  # "commit": after the server committed it; "before": unsent
+    kill_pgid: int = 0
+    kills: int = 0
     _loop: asyncio.AbstractEventLoop | None = None
 
     def pick(self, method: str) -> str:
@@ -204,6 +210,16 @@ class FaultProxy:
                 if k.strip().lower() == "content-length":
                     length = int(v.strip())
             body = await reader.readexactly(length) if length else b""
+            if self.kill_pgid and self.kill_mode == "before" and method not in ("GET", "HEAD"):
+                self.kill_after_commits -= 1
+                if self.kill_after_commits <= 0:
+                    # inside the write: intent recorded by the client, never reached the server
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(self.kill_pgid, signal.SIGKILL)
+                    self.kill_pgid = 0
+                    self.kills += 1
+                    writer.transport.abort()
+                    return
             fault = self.pick(method)
             self.injected[fault] += 1
             if fault == "429":
@@ -229,6 +245,16 @@ class FaultProxy:
             status = int(rlines[0].split(" ", 2)[1])
             if method not in ("GET", "HEAD", "OPTIONS"):
                 self.ledger.append(Commit(method, target.split("?", 1)[0], status))
+                if self.kill_pgid and self.kill_mode == "commit" and 200 <= status < 300:
+                    self.kill_after_commits -= 1
+                    if self.kill_after_commits <= 0:
+                        # inside the write: committed at the server, never answered
+                        with contextlib.suppress(ProcessLookupError):
+                            os.killpg(self.kill_pgid, signal.SIGKILL)
+                        self.kill_pgid = 0
+                        self.kills += 1
+                        writer.transport.abort()
+                        return
             if fault == "drop_after_commit":
                 writer.transport.abort()
                 return
@@ -431,15 +457,169 @@ class Trials:
         return tally
 
 
-def workflow_trials() -> None:
-    """Hook: workflow trials with kills (not run yet).
+PLAN = """
+schema_version: "1"
+name: file_flow
+inputs:
+  n: {type: string}
+steps:
+  - id: create
+    tool: CREATE
+    args: {type: file, ext: .txt}
+  - id: save
+    tool: SAVE
+    args: {SAVE_ARG: "doc${inputs.n}", type: file, format: text, content: "hello ${inputs.n}"}
+  - id: rename
+    tool: RENAME
+    args: {RENAME_ARG: "doc${inputs.n}", path: "WORKDIR/moved${inputs.n}.txt"}
+  - id: delete
+    tool: DELETE
+    args: {DELETE_ARG: "moved${inputs.n}"}
+"""
 
-    The plan: a YAML plan create -> save -> rename -> delete over the same cards, run
-    with ``zapi run`` under a private worker, SIGKILL at every step boundary, inside
-    each write (the proxy holds the answer) and right after each ``zapi runs resume
-    --set landed=...``; after each trial compare the run's final state with the
-    proxy's ledger and the disk (duplicated / lost / falsely succeeded).
+
+@dataclass
+class WorkflowTally:
+    """Outcomes of workflow trials with kills."""
+
+    trials: int = 0
+    kills: int = 0
+    operator_decisions: int = 0
+    succeeded: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    duplicated: int = 0
+    lost: int = 0
+    false_success: int = 0
+    notes: list[str] = field(default_factory=list)
+    stories: list[str] = field(default_factory=list)
+
+
+def workflow_trials(
+    work: Path, out: Path, cards: dict[str, ToolCard], proxy: FaultProxy, root: Path, token: str,
+    trials: int,
+) -> WorkflowTally:  # fmt: skip
+    """Run a create -> save -> rename -> delete plan with ``zapi run`` as a user would.
+
+    Each trial SIGKILLs the run's process group inside one write (write 1..4 in turn;
+    after the server committed it but before the answer, or before it reached the
+    server), then continues the run the way
+    an operator would: ``zapi run --run-id`` again after a crash, ``zapi runs resume
+    --set landed=...`` (with the server's truth) when the run parks on an unknown
+    outcome, killing again right after that decision, inside the re-sent write.
     """
+    plan = PLAN.replace("WORKDIR", DIR)
+    for kind in ("create", "save", "rename", "delete"):
+        c = cards[kind]
+        plan = plan.replace(kind.upper(), c.name, 1)
+        path = [b.arg for b in c.bindings if b.location == "path"]
+        if path:
+            plan = plan.replace(f"{kind.upper()}_ARG", path[0])
+    (work / "plan.yaml").write_text(plan)
+    (work / "cred.json").write_text(
+        json.dumps({"auth": {"header:Authorization": "env:ZAPI_BENCH_TOKEN"}})
+    )
+    env = {**os.environ, "ZAPI_BENCH_TOKEN": f"token {token}", "PYTHONPATH": str(ROOT)}
+    db = str(work / "runs.db")
+    tools = ["--tools", str(out), "--base-url", proxy.url, "--credentials", str(work / "cred.json")]
+    tally = WorkflowTally()
+
+    def cli(
+        args: list[str], kill_after: int = 0, mode: str = "commit"
+    ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "zapi", *args],
+            cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        if kill_after:
+            proxy.kill_after_commits, proxy.kill_mode = kill_after, mode
+            proxy.kill_pgid = proc.pid
+        text, _ = proc.communicate(timeout=120)
+        proxy.kill_pgid = 0
+        return subprocess.CompletedProcess(proc.args, proc.returncode, text, "")
+
+    def status(run_id: str) -> dict[str, Any]:
+        r = cli(["runs", "show", run_id, "--db", db, "--json"])
+        try:
+            data: dict[str, Any] = json.loads(r.stdout)
+        except ValueError:
+            return {"status": "unreadable", "raw": r.stdout[-300:]}
+        return data
+
+    proxy.faults_on = False
+    for t in range(trials):
+        run_id = f"trial-{t}"
+        mark = len(proxy.ledger)
+        before = {p.name for p in (root / DIR).iterdir()} if (root / DIR).is_dir() else set()
+        kills_before = proxy.kills
+        point, mode = t % 4 + 1, ("commit", "before")[(t // 4) % 2]
+        run = ["run", str(work / "plan.yaml"), "--input", f"n={t}", "--run-id", run_id,
+               "--db", db, "--timeout", "60", *tools]  # fmt: skip
+        cli(run, kill_after=point, mode=mode)
+        state: dict[str, Any] = {}
+        story = [f"{run_id}: kill {mode} write {point}"]
+        for _round in range(8):
+            state = status(run_id)
+            st = str(state.get("status", ""))
+            story.append(st)
+            if st in ("succeeded", "failed", "cancelled", "rejected", "rolled_back"):
+                break
+            if st == "paused":
+                committed = [c for c in proxy.ledger[mark:] if 200 <= c.status < 300]
+                landed = _parked_write_landed(state, committed)
+                tally.operator_decisions += 1
+                story.append(f"landed={landed}")
+                cli(
+                    ["runs", "resume", run_id, "--db", db, "--set", f"landed={landed}",
+                     "--wait", "--timeout", "60", *tools],
+                    kill_after=1 if story.count("landed=false") + story.count("landed=true") == 1
+                    else 0,
+                )  # fmt: skip
+                continue
+            cli(run)  # crashed (pending): start it again under the same run id
+        tally.trials += 1
+        tally.kills += proxy.kills - kills_before
+        tally.stories.append(" -> ".join(story) + f" (kills {proxy.kills - kills_before})")
+        final = str(state.get("status", "?"))
+        tally.statuses[final] += 1
+        commits = [c for c in proxy.ledger[mark:] if 200 <= c.status < 300]
+        creates = [c for c in commits if c.method == "POST"]
+        after = {p.name for p in (root / DIR).iterdir()}
+        new_files = after - before
+        if len(creates) > 1:
+            tally.duplicated += 1
+            tally.notes.append(f"{run_id}: {len(creates)} creates committed")
+        if final == "succeeded":
+            tally.succeeded += 1
+            if f"moved{t}.txt" in after or f"doc{t}.txt" in after or len(new_files) != 1:
+                tally.false_success += 1
+                tally.notes.append(f"{run_id}: succeeded but disk shows {sorted(new_files)}")
+        for name in new_files:  # leave the folder as it was for the next trial
+            if (root / DIR / name).is_file():
+                (root / DIR / name).unlink()
+    return tally
+
+
+def _parked_write_landed(state: dict[str, Any], committed: list[Commit]) -> str:
+    """The operator's finding for the parked step, from the server's ledger."""
+    text = json.dumps(state)
+    for method, marker in (("DELETE", "delete"), ("PATCH", "rename"), ("POST", "create")):
+        if f'"{marker}"' in text or marker in str(state.get("wait", "")):
+            return "true" if any(c.method == method for c in committed) else "false"
+    return "true" if committed else "false"
+
+
+def report_workflows(w: WorkflowTally) -> None:
+    print("\n== workflow trials (zapi run / zapi runs, SIGKILL inside writes and after decisions)")
+    print(
+        f"trials {w.trials}, kills {w.kills}, operator decisions {w.operator_decisions}, "
+        f"final {dict(sorted(w.statuses.items()))}"
+    )
+    print(f"duplicated {w.duplicated} | falsely succeeded {w.false_success}")
+    for story in w.stories:
+        print("  ", story)
+    for n in w.notes[:10]:
+        print("  -", n)
 
 
 def report(title: str, t: Tally, proxy: FaultProxy | None = None) -> None:
@@ -465,6 +645,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--cache", default=os.path.expanduser("~/.cache/zapi-bench"))
     ap.add_argument("--keep", default="")
+    ap.add_argument("--workflow-trials", type=int, default=0)
     opts = ap.parse_args(argv)
     venv = ensure_app(Path(opts.cache))
     token = secrets.token_hex(16)
@@ -513,6 +694,10 @@ def main(argv: list[str] | None = None) -> int:
             proxy.faults_on = False
             healthy = trials.run(opts.healthy_calls)
             report("healthy server", healthy)
+            wf = None
+            if opts.workflow_trials:
+                wf = workflow_trials(work, out, cards, proxy, root, token, opts.workflow_trials)
+                report_workflows(wf)
             ok = (
                 faulty.duplicated == 0
                 and faulty.lost == 0
@@ -533,7 +718,18 @@ def main(argv: list[str] | None = None) -> int:
                         "verified_share_healthy": round(
                             healthy.verified / max(healthy.landed, 1), 3
                         ),
-                        "workflow_trials": "not run (hook: workflow_trials)",
+                        "workflow_trials": (
+                            {
+                                "trials": wf.trials,
+                                "kills": wf.kills,
+                                "operator_decisions": wf.operator_decisions,
+                                "succeeded": wf.succeeded,
+                                "duplicated": wf.duplicated,
+                                "falsely_succeeded": wf.false_success,
+                            }
+                            if wf is not None
+                            else "not run (--workflow-trials N)"
+                        ),
                     },
                     sort_keys=True,
                 ),
