@@ -20,12 +20,15 @@ checked on disk after each call, so the figures are the server's truth:
 
 A second, fault-free pass gives the share of writes verified on a healthy server.
 
-Workflow trials with kills (``zapi run``/``zapi runs`` with SIGKILL at step boundaries,
-inside writes and after operator decisions) are not run here yet: ``workflow_trials``
-is the hook (see its docstring).
+``--workflow-trials N`` also runs N workflow trials as a user would: a create -> save
+-> rename -> delete plan with ``zapi run``, SIGKILLed inside one write (after the server
+committed it, or before it reached the server), continued with ``zapi run --run-id``
+after a crash and ``zapi runs resume --set landed=...`` (the server's truth) when the
+run parks, and killed again right after that decision, inside the re-sent write.
 
-Options: ``--calls N`` (default 320), ``--seed S``, ``--cache DIR`` (the venv; default
-``~/.cache/zapi-bench``), ``--keep DIR`` (keep the HAR, cards and action log there).
+Options: ``--calls N`` (default 320), ``--healthy-calls N`` (60), ``--seed S``,
+``--cache DIR`` (the venv; default ``~/.cache/zapi-bench``), ``--keep DIR`` (keep the
+HAR, cards, runs database and action log there), ``--workflow-trials N`` (0).
 """
 
 from __future__ import annotations
