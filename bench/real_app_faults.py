@@ -706,6 +706,7 @@ def main(argv: list[str] | None = None) -> int:
                 and faulty.lost == 0
                 and faulty.falsely_verified == 0
                 and faulty.calls >= 300
+                and (wf is None or (wf.duplicated == 0 and wf.false_success == 0))
             )
             print(
                 "\nRESULT",
