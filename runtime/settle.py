@@ -13,8 +13,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from runtime.policy import RetryPolicy
-from runtime.verify import Mismatch, check, expected_from, read_args, resolve_pointer
-from toolgen.cards import ToolCard
+from runtime.verify import (
+    MISSING,
+    Mismatch,
+    check,
+    expected_from,
+    is_absent,
+    read_args,
+    resolve_pointer,
+)
+from toolgen.cards import Reconcile, ToolCard, Verification
 from zapi.errors import ExecutionError
 
 __all__ = ["ReconcileResult", "Reader", "VerificationReport", "reconcile_write", "verify_write"]
@@ -51,34 +59,123 @@ def verify_write(
     read: Reader,
     policy: RetryPolicy,
     sleep: Callable[[float], None],
+    *,
+    headers: Mapping[str, str] | None = None,
 ) -> tuple[list[Mismatch], int] | None:
     """Read the written resource back (bounded polling); ``None`` when there is nothing to check.
 
+    What is read depends on the plan's kind: the same resource, its NEW location after a
+    move (and the old one, which must be gone), the resource the response created, or
+    for a delete, the resource, which must answer 404/410. ``headers`` are the write
+    response's headers (for plans bound to ``header:Location``).
+
     Returns:
-        The mismatches of the last read (empty when the write round-trips) and the reads made.
+        The mismatches of the last read (empty when the write shows) and the reads made.
     """
     plan = card.verification
     if plan is None:
         return None
-    rargs = read_args(plan.args, dict(args), data)
-    expected = expected_from(plan, dict(args))
-    if rargs is None or not expected:
+    rargs = read_args(plan.args, dict(args), data, headers=headers, patterns=plan.patterns)
+    if rargs is None:
         return None
+    expected = expected_from(plan, dict(args))
+    identity: dict[str, Any] = {}
+    for ptr, source in plan.expect.items():
+        got = read_args({"v": source}, dict(args), data, headers=headers)
+        if got is None:
+            return None
+        identity[ptr] = got["v"]
+    if plan.kind == "same" and not expected:
+        return None
+    gone: dict[str, Any] | None = None
+    if plan.kind == "moved" and plan.gone_args:
+        gone = read_args(plan.gone_args, dict(args), data, headers=headers)
+        if gone == rargs:
+            gone = None  # moved onto itself: nothing must be gone
     mismatches: list[Mismatch] = []
     reads = 0
     for i in range(policy.verify_attempts):
-        reads += 1
-        try:
-            observed = read(plan.tool, rargs)
-        except ExecutionError as exc:
-            observed = {"error": exc.code, "message": exc.message}
-            return [Mismatch(pointer="", expected=expected, observed=observed)], reads
-        mismatches = check(expected, observed)
-        if not mismatches:
+        mismatches, n, final = _verify_once(plan, rargs, expected, identity, gone, read)
+        reads += n
+        if not mismatches or final:
             break
         if i + 1 < policy.verify_attempts:
             sleep(policy.verify_interval_s)
     return mismatches, reads
+
+
+def _verify_once(
+    plan: Verification,
+    rargs: dict[str, Any],
+    expected: dict[str, Any],
+    identity: dict[str, Any],
+    gone: dict[str, Any] | None,
+    read: Reader,
+) -> tuple[list[Mismatch], int, bool]:
+    """One round of reads: (mismatches, reads made, whether re-reading cannot help)."""
+    try:
+        observed = read(plan.tool, rargs)
+    except ExecutionError as exc:
+        if is_absent(exc):
+            if plan.kind == "deleted":
+                return [], 1, True
+            return [Mismatch(pointer="", expected="the resource", observed="absent")], 1, False
+        observed = {"error": exc.code, "message": exc.message}
+        want = "absent (404/410)" if plan.kind == "deleted" else (expected or identity)
+        return [Mismatch(pointer="", expected=want, observed=observed)], 1, True
+    if plan.kind == "deleted":
+        if not plan.items_pointer:
+            return [Mismatch(pointer="", expected="absent (404/410)", observed="present")], 1, False
+        items = resolve_pointer(observed, plan.items_pointer)
+        hit = _find(items, identity) if isinstance(items, list) else None
+        if hit is not None:
+            return [Mismatch(pointer="", expected="absent from the list", observed=hit)], 1, False
+        return [], 1, False
+    target: Any = observed
+    if plan.items_pointer:
+        items = resolve_pointer(observed, plan.items_pointer)
+        target = _find(items, identity) if isinstance(items, list) else None
+        if target is None:
+            return (
+                [Mismatch(pointer=plan.items_pointer, expected=identity, observed=MISSING)],
+                1,
+                False,
+            )
+        mism = check(expected, target)
+    else:
+        mism = check({**expected, **identity}, target)
+    if mism or gone is None:
+        return mism, 1, False
+    try:
+        still = read(plan.tool, gone)
+    except ExecutionError as exc:
+        if is_absent(exc):
+            return [], 2, False
+        return (
+            [Mismatch(pointer="(old location)", expected="absent (404/410)", observed=exc.code)],
+            2,
+            True,
+        )
+    return (
+        [Mismatch(pointer="(old location)", expected="absent (404/410)", observed=_short(still))],
+        2,
+        False,
+    )
+
+
+def _find(items: Any, identity: Mapping[str, Any]) -> Any:
+    """The first item of a list whose identity fields all match (``None`` if none)."""
+    if not identity or not isinstance(items, list):
+        return None
+    for it in items:
+        if isinstance(it, dict) and not check(identity, it):
+            return it
+    return None
+
+
+def _short(data: Any) -> Any:
+    text = repr(data)
+    return data if len(text) <= 200 else text[:200] + "..."
 
 
 def reconcile_write(
@@ -92,24 +189,23 @@ def reconcile_write(
     verification read; "not landed" only after every bounded read showed nothing."""
     result = ReconcileResult(result="unknown", detail="the card has no reconcile plan")
     for i in range(policy.verify_attempts):
-        if card.reconcile is not None:
+        plan = card.reconcile
+        if plan is not None and plan.kind == "created":
             result = _reconcile_list(card, args, read)
+        elif plan is not None:
+            result = _reconcile_read(card, plan, args, read)
         elif card.verification is not None and card.method.upper() in ("PUT", "PATCH"):
-            plan = card.verification
-            rargs = read_args(plan.args, dict(args), None)
-            expected = expected_from(plan, dict(args))
-            if rargs is None or not expected:
-                return result
-            try:
-                seen = read(plan.tool, rargs)
-            except ExecutionError as exc:
-                return ReconcileResult(result="unknown", detail=f"{plan.tool} failed: {exc.code}")
-            mism = check(expected, seen)
-            result = ReconcileResult(
-                result="not_landed" if mism else "landed",
-                evidence=seen,
-                detail=f"{plan.tool} shows "
-                + ("the written values" if not mism else f"{len(mism)} field(s) not written"),
+            legacy = card.verification
+            result = _reconcile_read(
+                card,
+                Reconcile(
+                    tool=legacy.tool,
+                    args=legacy.args,
+                    patterns=legacy.patterns,
+                    match={a: p.lstrip("/") for a, p in legacy.compare.items()},
+                ),
+                args,
+                read,
             )
         if result.result != "not_landed":
             return result
@@ -118,11 +214,73 @@ def reconcile_write(
     return result
 
 
+def _reconcile_read(
+    card: ToolCard, plan: Reconcile, args: Mapping[str, Any], read: Reader
+) -> ReconcileResult:
+    """Read the resource (same, moved or deleted) and say whether the write shows."""
+    rargs = read_args(plan.args, dict(args), None, patterns=plan.patterns)
+    if rargs is None:
+        return ReconcileResult(result="unknown", detail="reconcile arguments are missing")
+    expected = {
+        "/" + f.replace("~", "~0").replace("/", "~1"): args[a]
+        for a, f in plan.match.items()
+        if a in args
+    }
+    if plan.kind == "same" and not expected:
+        return ReconcileResult(result="unknown", detail="nothing written to compare")
+    try:
+        seen = read(plan.tool, rargs)
+    except ExecutionError as exc:
+        if not is_absent(exc):
+            return ReconcileResult(result="unknown", detail=f"{plan.tool} failed: {exc.code}")
+        if plan.kind == "deleted":
+            return ReconcileResult(result="landed", detail=f"{plan.tool} answers {exc.code}: gone")
+        if plan.kind == "moved":
+            return _old_location(plan, args, rargs, read)
+        if card.method.upper() == "PUT":
+            return ReconcileResult(
+                result="not_landed", detail=f"{plan.tool} shows no resource where the PUT writes"
+            )
+        return ReconcileResult(result="unknown", detail=f"{plan.tool} shows no such resource")
+    if plan.kind == "deleted":
+        return ReconcileResult(
+            result="not_landed", evidence=seen, detail=f"{plan.tool} still shows the resource"
+        )
+    mism = check(expected, seen)
+    return ReconcileResult(
+        result="not_landed" if mism else "landed",
+        evidence=seen,
+        detail=f"{plan.tool} shows "
+        + ("the written values" if not mism else f"{len(mism)} field(s) not written"),
+    )
+
+
+def _old_location(
+    plan: Reconcile, args: Mapping[str, Any], new: dict[str, Any], read: Reader
+) -> ReconcileResult:
+    """The new location is empty: the move did not land if the old one still reads."""
+    old = read_args(plan.gone_args, dict(args), None) if plan.gone_args else None
+    if old is None or old == new:
+        return ReconcileResult(result="unknown", detail=f"{plan.tool} shows nothing at the target")
+    try:
+        seen = read(plan.tool, old)
+    except ExecutionError as exc:
+        return ReconcileResult(
+            result="unknown",
+            detail=f"{plan.tool} shows nothing at the target nor the source ({exc.code})",
+        )
+    return ReconcileResult(
+        result="not_landed",
+        evidence=seen,
+        detail=f"{plan.tool} still shows the resource at its old location, none at the new",
+    )
+
+
 def _reconcile_list(card: ToolCard, args: Mapping[str, Any], read: Reader) -> ReconcileResult:
     """Look for this call's item in the card's list read, matched by a client-generated id."""
     plan = card.reconcile
     assert plan is not None
-    rargs = read_args(plan.args, dict(args), None)
+    rargs = read_args(plan.args, dict(args), None, patterns=plan.patterns)
     if rargs is None:
         return ReconcileResult(result="unknown", detail="reconcile arguments are missing")
     try:

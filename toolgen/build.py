@@ -9,9 +9,7 @@ from toolgen.cards import (
     Idempotency,
     Login,
     Provenance,
-    Reconcile,
     ToolCard,
-    Verification,
 )
 from toolgen.inputs import (
     CaptureFacts,
@@ -25,6 +23,7 @@ from toolgen.inputs import dominant_body as _dominant
 from toolgen.login import login_info
 from toolgen.naming import tool_names
 from toolgen.safety import Decision, decide_safety
+from toolgen.plans import attach_plans
 from zapi.analyzer.bodies import BodyKind
 from zapi.analyzer.evidence import OpEvidence
 from zapi.analyzer.model import Analysis, Operation
@@ -64,134 +63,6 @@ def _summary(ev: OpEvidence) -> dict[str, str]:
         kinds = ", ".join(f"{k} x{b.count}" for k, b in sorted(rs.bodies.items())) or "no body"
         out[str(status)] = f"seen {rs.count} time(s); {kinds}"
     return out
-
-
-class _Ctx:
-    """Per-analysis lookups shared by the card builders."""
-
-    def __init__(self, analysis: Analysis, names: list[str]) -> None:
-        self.by_key: dict[tuple[str, str, str], tuple[Operation, str]] = {}
-        for op, name in zip(analysis.operations, names, strict=True):
-            if not op.discriminator:
-                self.by_key[(op.origin, op.method, op.template.path)] = (op, name)
-        self.outputs: dict[str, dict[str, Any]] = {}
-        for op, name in zip(analysis.operations, names, strict=True):
-            succ = _success(op.evidence)
-            self.outputs[name] = succ[1] if succ else {}
-
-    def get(self, origin: str, method: str, path: str) -> tuple[Operation, str] | None:
-        return self.by_key.get((origin, method, path))
-
-
-def _top_props(schema: dict[str, Any]) -> dict[str, Any]:
-    props = schema.get("properties")
-    return props if isinstance(props, dict) else {}
-
-
-def _items_of(schema: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    """Where the list of items is in a list response: ('', items) or ('/items', items)."""
-    if schema.get("type") == "array" and isinstance(schema.get("items"), dict):
-        return "", schema["items"]
-    best = None
-    for k, v in sorted(_top_props(schema).items()):
-        if (
-            isinstance(v, dict)
-            and v.get("type") in ("array", ["array", "null"])
-            and isinstance(v.get("items"), dict)
-            and _top_props(v["items"])
-            and (best is None or k in ("items", "data", "results"))
-        ):
-            best = (f"/{k}", v["items"])
-    return best
-
-
-def _verification(
-    op: Operation, body_args: dict[str, str], path_args: list[str], ctx: _Ctx
-) -> Verification | None:
-    """Read-after-write: the GET of the same resource, or of its parent resource."""
-    if op.method not in ("PUT", "PATCH", "POST") or not body_args:
-        return None
-    segs = op.template.path.split("/")
-    candidates = []
-    for cut in range(len(segs), 1, -1):
-        candidates.append("/".join(segs[:cut]))
-        if segs[cut - 1].startswith("{"):
-            break
-    created_id = None
-    if op.method == "POST" and not segs[-1].startswith("{"):
-        me = ctx.get(op.origin, op.method, op.template.path)
-        succ = ctx.outputs.get(me[1]) if me else None
-        if succ and "id" in _top_props(succ):
-            created_id = "response:/id"
-            for (o, m, p), (_read, _n) in ctx.by_key.items():
-                if (
-                    o == op.origin
-                    and m == "GET"
-                    and p.startswith(op.template.path + "/{")
-                    and (p.count("/") == op.template.path.count("/") + 1)
-                ):
-                    candidates.insert(0, p)
-    for cand in candidates:
-        hit = ctx.get(op.origin, "GET", cand)
-        if hit is None:
-            continue
-        read_op, read_name = hit
-        out_props = _top_props(ctx.outputs.get(read_name, {}))
-        compare = {arg: f"/{wire}" for arg, wire in sorted(body_args.items()) if wire in out_props}
-        if not compare:
-            continue
-        args = {}
-        for p in read_op.template.params:
-            if p in path_args:
-                args[p] = f"arg:{p}"
-            elif created_id:
-                args[p] = created_id
-            else:
-                break
-        else:
-            return Verification(tool=read_name, args=args, compare=compare)
-    return None
-
-
-def _reconcile(
-    op: Operation, body_args: dict[str, str], path_args: list[str], ctx: _Ctx
-) -> Reconcile | None:
-    """After an ambiguous POST/PATCH: a list read that shows whether the write landed."""
-    if op.method not in ("POST", "PATCH") or not body_args:
-        return None
-    if op.method == "PATCH":
-        hit = ctx.get(op.origin, "GET", op.template.path)
-        if hit is None:
-            return None
-        out = _top_props(ctx.outputs.get(hit[1], {}))
-        match = {a: w for a, w in sorted(body_args.items()) if w in out}
-        if not match:
-            return None
-        return Reconcile(
-            tool=hit[1],
-            args={p: f"arg:{p}" for p in hit[0].template.params if p in path_args},
-            match=match,
-        )
-    hit = ctx.get(op.origin, "GET", op.template.path)
-    if hit is None:
-        return None
-    read_op, read_name = hit
-    if any(p not in path_args for p in read_op.template.params):
-        return None
-    found = _items_of(ctx.outputs.get(read_name, {}))
-    if found is None:
-        return None
-    pointer, item_schema = found
-    props = _top_props(item_schema)
-    match = {a: w for a, w in sorted(body_args.items()) if w in props}
-    if not match:
-        return None
-    args = {p: f"arg:{p}" for p in read_op.template.params}
-    for qname in read_op.evidence.query:
-        for a, w in body_args.items():
-            if w == qname and w in match:
-                args[qname] = f"arg:{a}"
-    return Reconcile(tool=read_name, args=args, match=match, items_pointer=pointer)
 
 
 def _description(op: Operation, safety: str) -> str:
@@ -308,7 +179,7 @@ def _plan(op: Operation, analysis: Analysis, facts: CaptureFacts) -> _Plan:
     return _Plan(inputs, output, login, decision, _csrf(op.evidence, inputs.csrf_fields, analysis))
 
 
-def _card(op: Operation, name: str, plan: _Plan, ctx: _Ctx) -> ToolCard:
+def _card(op: Operation, name: str, plan: _Plan) -> ToolCard:
     ev = op.evidence
     inp = plan.inputs
     errors = {}
@@ -349,12 +220,6 @@ def _card(op: Operation, name: str, plan: _Plan, ctx: _Ctx) -> ToolCard:
         error_schemas=errors,
         auth=sorted(ev.auth),
         csrf=plan.csrf,
-        verification=_verification(op, inp.body_args, inp.path_args, ctx)
-        if safety != "read_only"
-        else None,
-        reconcile=_reconcile(op, inp.body_args, inp.path_args, ctx)
-        if safety != "read_only"
-        else None,
         idempotency=_idempotency(ev, inp.body_args),
         fixed=inp.fixed,
         login=plan.login,
@@ -387,10 +252,13 @@ def build_cards(analysis: Analysis, redactor: Redactor | None = None) -> list[To
         for p in plans
     ]
     names = tool_names(analysis.operations, hints)
-    ctx = _Ctx(analysis, names)
+    raw = [
+        _card(op, name, plan)
+        for op, name, plan in zip(analysis.operations, names, plans, strict=True)
+    ]
+    raw = attach_plans(raw, analysis.operations)  # verification/reconcile: toolgen/plans.py
     cards = []
-    for op, name, plan in zip(analysis.operations, names, plans, strict=True):
-        card = _card(op, name, plan, ctx)
+    for card in raw:
         data = scrub_document(card.model_dump(mode="json"), red)
         cards.append(ToolCard.model_validate(data))
     return cards

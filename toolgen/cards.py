@@ -17,6 +17,7 @@ __all__ = [
     "FixedValue",
     "Idempotency",
     "Login",
+    "PlanKind",
     "Provenance",
     "Reconcile",
     "ToolCard",
@@ -48,30 +49,89 @@ class Binding(_Model):
     whole_body: bool = Field(False, description="body: the argument is the entire body")
 
 
-class Verification(_Model):
-    """Read-after-write plan: call ``tool`` with ``args`` and compare fields."""
+PlanKind = Literal["same", "moved", "created", "deleted"]
+"""What a write does to the resource a plan reads: changes it in place, moves it to a new
+location, creates it, or deletes it."""
 
+_SOURCES = (
+    "read argument -> source: 'arg:NAME' (write argument), 'response:/json/pointer' "
+    "(the write's response), 'header:NAME' (a response header, e.g. Location), "
+    "'value:TEXT' (a recorded string constant) or 'json:VALUE' (a recorded typed constant)"
+)
+
+
+class Verification(_Model):
+    """Read-after-write plan: call ``tool`` with ``args`` and check what the read shows.
+
+    ``same``: the read shows the written fields. ``moved``: the read of the NEW location
+    (bound from the response or the write's arguments) shows them, and, when
+    ``gone_args`` is set, the old location answers 404/410. ``created``: the read of the
+    resource the response named shows them. ``deleted``: the read answers 404/410.
+    """
+
+    kind: PlanKind = "same"
     tool: str
-    args: dict[str, str] = Field(
+    args: dict[str, str] = Field(description=_SOURCES)
+    patterns: dict[str, str] = Field(
+        default_factory=dict,
         description=(
-            "read argument -> source: 'arg:NAME' (write argument) or 'response:/json/pointer'"
-        )
+            "read argument -> path pattern (a tail of the read's path template, e.g. "
+            "'work/{name}.txt'): the source value is a path or URL and the argument is "
+            "the part of it the placeholder matches"
+        ),
     )
     compare: dict[str, str] = Field(
-        description="write argument -> JSON pointer in the read response holding the same value"
+        default_factory=dict,
+        description="write argument -> JSON pointer in the read response holding the same value",
+    )
+    expect: dict[str, str] = Field(
+        default_factory=dict,
+        description="JSON pointer in the read response -> source of the identity value it holds",
+    )
+    items_pointer: str = Field(
+        "",
+        description=(
+            "JSON pointer of a list in the read response: the item whose 'expect' fields "
+            "match is the one compared (or, for 'deleted', must be absent)"
+        ),
+    )
+    gone_args: dict[str, str] = Field(
+        default_factory=dict,
+        description="moved: read arguments of the OLD location, which must answer 404/410",
     )
 
 
 class Reconcile(_Model):
-    """How to tell, after an ambiguous outcome, whether a write landed."""
+    """How to tell, after an ambiguous outcome, whether a write landed.
 
+    ``same``: the read of the resource shows the written fields. ``moved``: the new
+    location shows them (landed) or is absent while ``gone_args`` still reads (not
+    landed). ``created``: a listed item carries this call's identity (client id).
+    ``deleted``: the read answers 404/410 (landed) or still shows the resource. Without a
+    kind (cards written before kinds existed) a plan is the list match of ``created``.
+    """
+
+    kind: PlanKind = "created"
     tool: str
-    args: dict[str, str] = Field(description="read argument -> 'arg:NAME' or a literal 'value:...'")
+    args: dict[str, str] = Field(
+        description="read argument -> 'arg:NAME', 'value:TEXT' or 'json:VALUE'"
+    )
+    patterns: dict[str, str] = Field(
+        default_factory=dict, description="read argument -> path pattern (see Verification)"
+    )
     match: dict[str, str] = Field(
-        description="write argument -> field of a listed/returned item that must equal it"
+        default_factory=dict,
+        description=(
+            "write argument -> field of the listed/returned item that must equal it "
+            "(identity fields for 'created': ids, client refs, names)"
+        ),
     )
     items_pointer: str = Field(
         "", description="JSON pointer of the list of items in the read response"
+    )
+    gone_args: dict[str, str] = Field(
+        default_factory=dict,
+        description="moved: read arguments of the OLD location (still there: not landed)",
     )
 
 
