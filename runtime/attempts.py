@@ -171,7 +171,8 @@ class Attempts:
                 ok = sent.response.is_success
                 drift = diff_response(card.output_schema, sent.data) if ok else []
                 self.finished(attempt, intent, sent, drift=drift)
-                return self.succeed(sent.status, sent.data, drift, None)
+                headers = dict(sent.response.headers)
+                return self.succeed(sent.status, sent.data, drift, None, headers=headers)
             if sent.outcome is not Outcome.NOT_APPLIED and sent.outcome is not Outcome.AMBIGUOUS:
                 findings = (
                     error_findings(card, sent.status, sent.data) if sent.status is not None else []
@@ -366,13 +367,19 @@ class Attempts:
         data: Any,
         drift: list[Finding],
         reconciled: ReconcileResult | None,
+        *,
+        headers: dict[str, str] | None = None,
     ) -> CallResult:
-        """Verify (when asked and planned), record the call's end and return its result."""
+        """Verify (when asked and planned), record the call's end and return its result.
+
+        ``headers`` are the write response's (a plan may read the created resource at its
+        ``Location``).
+        """
         call = self.call
         card = call.card
         report = None
         if call.ctx.verify and card.is_write and card.verification is not None:
-            report = self.verify(data)
+            report = self.verify(data, headers)
         self.emit(
             CallFinished,
             ok=True,
@@ -408,7 +415,7 @@ class Attempts:
 
         return read
 
-    def verify(self, data: Any) -> VerificationReport | None:
+    def verify(self, data: Any, headers: dict[str, str] | None = None) -> VerificationReport | None:
         """Read the write back; record what was found.
 
         Raises:
@@ -416,7 +423,9 @@ class Attempts:
         """
         card = self.call.card
         rt = self.rt
-        outcome = verify_write(card, self.call.args, data, self.read(), rt.policy, rt.sleep)
+        outcome = verify_write(
+            card, self.call.args, data, self.read(), rt.policy, rt.sleep, headers=headers
+        )
         if outcome is None:
             self.emit(Verified, ok=True, reads=0, code="verification_skipped")
             return None
