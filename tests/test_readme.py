@@ -4,10 +4,11 @@ The walk runs in one scratch folder (with ``samples/`` linked in, as in a clone)
 a snippet may use what an earlier one wrote (``session.har``, ``out/``, ``login.json``).
 Rules the README source can rely on:
 
-- Every port ``8001``-``8099`` (in ``127.0.0.1:PORT`` and ``--port PORT``) is replaced by a
+- Every port ``8000``-``8999`` (in ``127.0.0.1:PORT`` and ``--port PORT``) is replaced by a
   free port, the same one everywhere, so the walk never meets a running server.
-- A shell line ``python -m samples.NAME ... &`` is started here, in the background, and
-  awaited until its port answers; it is stopped when the walk ends.
+- A shell line ``python -m samples.NAME ... &`` or ``zapi console|serve|worker ... &`` is
+  started here, in the background, and (with ``--port``) awaited until its port answers;
+  it is stopped when the walk ends.
 - ``pip install ... &&`` is dropped: the test already runs inside the installed package.
 - ``<!-- readme-test: file NAME -->`` before a block writes the block to ``NAME``.
 - ``<!-- readme-test: skip (REASON) -->`` before a block exempts it; REASON is required
@@ -43,8 +44,10 @@ _BLOCK = re.compile(
     r"^```(?P<lang>[A-Za-z]*)\n(?P<body>.*?)^```\s*$",
     re.M | re.S,
 )
-_PORT = re.compile(r"(?<=127\.0\.0\.1:)(80\d\d)\b|(?<=--port )(80\d\d)\b")
-_SERVER = re.compile(r"^\s*(python -m samples\.\w+ [^&]*?)\s*&\s*$")
+_PORT = re.compile(r"(?<=127\.0\.0\.1:)(8\d\d\d)\b|(?<=--port )(8\d\d\d)\b")
+_SERVER = re.compile(
+    r"^\s*((?:python -m samples\.\w+|zapi (?:console|serve|worker)) [^&]*?)\s*&\s*$"
+)
 _PIP = re.compile(r"^\s*pip install [^&]*&&\s*", re.M)
 
 
@@ -122,14 +125,17 @@ class Walk:
 
     def start_server(self, command: str) -> None:
         args = shlex.split(command)
-        args[0] = sys.executable
-        port = int(args[args.index("--port") + 1])
-        log = open(self.folder / f"server-{port}.log", "wb")  # noqa: SIM115 - lives with the server
+        if args[0] == "python":
+            args[0] = sys.executable
+        port = int(args[args.index("--port") + 1]) if "--port" in args else None
+        name = f"server-{port or len(self.servers)}.log"
+        log = open(self.folder / name, "wb")  # noqa: SIM115 - lives with the server
         proc = subprocess.Popen(
             args, cwd=self.folder, env=self.env, stdout=log, stderr=subprocess.STDOUT
         )
         self.servers.append(proc)
-        _wait_for_port(port, proc)
+        if port is not None:
+            _wait_for_port(port, proc)
 
     def run_shell(self, body: str) -> subprocess.CompletedProcess[str]:
         lines = []
