@@ -27,6 +27,9 @@ from samples.storefront.app import make_server as make_shop
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[1]
+WAIT = 180.0
+"""Ceiling for one run to settle: generous, so a busy 2-core machine only makes tests slower."""
+QUEUE_WAIT = 900.0
 
 
 @pytest.fixture(scope="module")
@@ -87,12 +90,12 @@ class Workers:
     def kill(self, proc: subprocess.Popen[str]) -> None:
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
+        proc.wait(60)
 
     def stop(self, proc: subprocess.Popen[str]) -> None:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
-        proc.wait(20)
+        proc.wait(60)
 
     def close(self) -> None:
         for proc in self.procs:
@@ -139,12 +142,12 @@ class TestCrashResume:
             probe_args={"point": point, "step": 3, "marker": str(marker)},
         )
         run_id = client.start(py("five_writes", skus=["B-1", "B-2", "B-3"], base=base))
-        assert first.wait(30) == -signal.SIGKILL
+        assert first.wait(WAIT) == -signal.SIGKILL
         assert marker.exists()
         mid = writes_of(erp, run_id)
         assert all(n == 1 for n in mid.values())
         workers.start()
-        info = client.wait(run_id, timeout_s=30)
+        info = client.wait(run_id, timeout_s=WAIT)
         assert info.status == "succeeded", info.summary()
         counts = writes_of(erp, run_id)
         assert counts == {f"{run_id}/{i}": 1 for i in range(1, 6)}
@@ -159,16 +162,18 @@ class TestCrashResume:
         assert erp.store.item("B-1") is not None
 
 
+@pytest.fixture(scope="module")
+def cards(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Tool cards analysed from the committed ERP HAR (once per module)."""
+    import zapi
+
+    out = tmp_path_factory.mktemp("rt-cards") / "out"
+    zapi.analyze([str(REPO / "samples/hars/erp_session.har")], str(out))
+    return str(out)
+
+
 class TestCrashResumeThroughTheRuntime:
     """Killed inside a write that goes through the real runtime, a run still writes once."""
-
-    @pytest.fixture(scope="class")
-    def cards(self, tmp_path_factory: pytest.TempPathFactory) -> str:
-        import zapi
-
-        out = tmp_path_factory.mktemp("rt-cards") / "out"
-        zapi.analyze([str(REPO / "samples/hars/erp_session.har")], str(out))
-        return str(out)
 
     @pytest.mark.parametrize(
         ("point", "step"), [("intent_begun", 1), ("sent", 1), ("intent_begun", 2), ("sent", 2)]
@@ -219,9 +224,9 @@ class TestCrashResumeThroughTheRuntime:
         run_id = client.start(
             RunSpec(kind="plan", workflow="rt_chaos", plan=plan, inputs={"sku": "C-4"})
         )
-        assert first.wait(30) == -signal.SIGKILL and marker.exists()
+        assert first.wait(WAIT) == -signal.SIGKILL and marker.exists()
         workers.start(**runtime_runner)
-        info = client.wait(run_id, timeout_s=30)
+        info = client.wait(run_id, timeout_s=WAIT)
         assert info.status == "succeeded", info.summary()
         writes = erp.store.ledger_snapshot()["writes"]
         stock = [w for w in writes if w["kind"] == "stock" and w.get("quantity") == quantity]
@@ -254,20 +259,20 @@ class TestApprovals:
         """Ten kills while parked; an approval sent with no worker up; a duplicate is ignored."""
         w = workers.start()
         run_id = client.start(py("approve_then_write", sku="C-1", quantity=77))
-        info = client.wait(run_id, timeout_s=20)
+        info = client.wait(run_id, timeout_s=WAIT)
         assert info.status == "waiting_approval"
         assert info.state is not None and info.state.wait is not None
         assert info.state.wait.values == {"quantity": 77}
         for _ in range(10):
             workers.kill(w)
             w = workers.start()
-            assert client.wait(run_id, timeout_s=20).status == "waiting_approval"
+            assert client.wait(run_id, timeout_s=WAIT).status == "waiting_approval"
         workers.kill(w)
         client.approve(run_id, by="alice", note="narrowed", changes={"quantity": 5})
         client.approve(run_id, by="alice", note="narrowed", changes={"quantity": 5})
         client.approve(run_id, by="bob", changes={"quantity": 9})
         workers.start()
-        info = client.wait(run_id, timeout_s=20, parked_ok=False)
+        info = client.wait(run_id, timeout_s=WAIT, parked_ok=False)
         assert info.status == "succeeded", info.summary()
         assert info.output["output"]["after"] == 5
         assert info.output["output"]["approved_by"] == "alice"
@@ -285,13 +290,13 @@ class TestApprovals:
 
         workers.start()
         run_id = client.start(py("approve_then_write", sku="C-2", quantity=3))
-        client.wait(run_id, timeout_s=20)
+        client.wait(run_id, timeout_s=WAIT)
         with pytest.raises(WorkflowError, match="no value warehouse"):
             client.approve(run_id, by="al", changes={"warehouse": "x"})
         with pytest.raises(WorkflowError, match="accepts approve, reject, cancel, not resume"):
             client.resume(run_id, by="al")
         d = client.reject(run_id, by="al", note="no")
-        info = client.wait(run_id, timeout_s=20, past=d)
+        info = client.wait(run_id, timeout_s=WAIT, past=d)
         assert info.status == "rejected"
         with pytest.raises(WorkflowError, match="not waiting"):
             client.approve(run_id, by="al")
@@ -299,13 +304,13 @@ class TestApprovals:
     def test_durable_deadline_times_out(self, workers: Workers, client: RunsClient) -> None:
         """An approval not given before its deadline rejects the run, across a restart."""
         w = workers.start()
-        run_id = client.start(py("approve_then_write", sku="C-3", quantity=3, timeout_s=3))
-        info = client.wait(run_id, timeout_s=20)
+        run_id = client.start(py("approve_then_write", sku="C-3", quantity=3, timeout_s=10))
+        info = client.wait(run_id, timeout_s=WAIT)
         assert info.state is not None and info.state.wait is not None
         assert info.state.wait.deadline is not None
         workers.kill(w)
         workers.start()
-        info = client.wait(run_id, timeout_s=20, parked_ok=False)
+        info = client.wait(run_id, timeout_s=WAIT, parked_ok=False)
         assert info.status == "rejected"
         assert "timed out by deadline" in info.output["message"]
 
@@ -322,9 +327,9 @@ class TestCompensation:
         before = {s: erp.store.item(s).quantity for s in self.SKUS}  # type: ignore[union-attr]
         workers.start()
         run_id = client.start(py("writes_then_approval", skus=self.SKUS, quantity=4242))
-        assert client.wait(run_id, timeout_s=20).status == "waiting_approval"
+        assert client.wait(run_id, timeout_s=WAIT).status == "waiting_approval"
         d = client.reject(run_id, by="carol", note="wrong")
-        info = client.wait(run_id, timeout_s=20, past=d)
+        info = client.wait(run_id, timeout_s=WAIT, past=d)
         assert info.status == "rejected"
         assert {s: erp.store.item(s).quantity for s in self.SKUS} == before  # type: ignore[union-attr]
         mine = [w for w in ledger(erp) if str(w["request_id"]).startswith(run_id)]
@@ -354,11 +359,11 @@ class TestCompensation:
             },
         )
         run_id = client.start(py("writes_then_approval", skus=skus, quantity=3131))
-        client.wait(run_id, timeout_s=20)
+        client.wait(run_id, timeout_s=WAIT)
         d = client.reject(run_id, by="dave")
-        assert w.wait(30) == -signal.SIGKILL
+        assert w.wait(WAIT) == -signal.SIGKILL
         workers.start()
-        assert client.wait(run_id, timeout_s=20, past=d).status == "rejected"
+        assert client.wait(run_id, timeout_s=WAIT, past=d).status == "rejected"
         assert {s: erp.store.item(s).quantity for s in skus} == before  # type: ignore[union-attr]
         assert writes_of(erp, run_id) == {
             f"{run_id}/{k}": 1 for k in ("2", "4", "6", "6/undo", "4/undo", "2/undo")
@@ -372,15 +377,15 @@ class TestCompensation:
         run_id = client.start(
             py("writes_then_approval", skus=["D-7", "D-8"], quantity=1, undo=False)
         )
-        client.wait(run_id, timeout_s=20)
+        client.wait(run_id, timeout_s=WAIT)
         d = client.reject(run_id, by="erin")
-        info = client.wait(run_id, timeout_s=20, past=d)
+        info = client.wait(run_id, timeout_s=WAIT, past=d)
         assert info.status == "paused"
         assert info.state is not None and info.state.wait is not None
         assert info.state.wait.name == "rollback blocked"
         assert "declares no compensation" in info.state.message
         client.cancel(run_id, by="erin")
-        info = client.wait(run_id, timeout_s=20, parked_ok=False)
+        info = client.wait(run_id, timeout_s=WAIT, parked_ok=False)
         assert info.status == "rejected"
         assert "rollback stopped at step 4 by erin" in info.output["message"]
 
@@ -399,7 +404,7 @@ class TestPermissions:
         workers.start(policy=str(policy))
         seen = erp.injector._requests
         run_id = client.start(py("five_writes", skus=["A-9"], base=1))
-        info = client.wait(run_id, timeout_s=20)
+        info = client.wait(run_id, timeout_s=WAIT)
         assert info.status == "failed"
         assert "denied" in info.output["message"]
         assert erp.injector._requests == seen
@@ -430,13 +435,13 @@ class TestPermissions:
         run_id = client.start(
             RunSpec(kind="plan", workflow="cancel_order", plan=plan, inputs={"order_id": order.id})
         )
-        info = client.wait(run_id, timeout_s=20)
+        info = client.wait(run_id, timeout_s=WAIT)
         assert info.status == "waiting_approval"
         assert info.state is not None and info.state.wait is not None
         assert info.state.wait.name == "allow shop_cancel_order"
         assert shop.store.order(order.id).status == "paid"
         d = client.approve(run_id, by="frank")
-        assert client.wait(run_id, timeout_s=20, past=d).status == "succeeded"
+        assert client.wait(run_id, timeout_s=WAIT, past=d).status == "succeeded"
         assert shop.store.order(order.id).status == "cancelled"
 
 
@@ -482,7 +487,7 @@ class TestPlans:
                     inputs={"order_id": order.id},
                 )
             )
-            info = client.wait(run_id, timeout_s=20)
+            info = client.wait(run_id, timeout_s=WAIT)
             assert info.status == "paused"
             assert info.state is not None and info.state.wait is not None
             assert info.state.wait.error is not None
@@ -495,7 +500,7 @@ class TestPlans:
         shop_requests = shop.injector._requests
         d = client.resume(run_id, by="ops")
         workers.start()
-        info = client.wait(run_id, timeout_s=20, past=d)
+        info = client.wait(run_id, timeout_s=WAIT, past=d)
         assert info.status == "succeeded", info.output
         assert info.output["output"] == {
             "order": order.id,
@@ -520,9 +525,9 @@ class TestAudit:
 
         workers.start()
         run_id = client.start(py("writes_then_approval", skus=["B-7", "B-8", "B-9"], quantity=8))
-        client.wait(run_id, timeout_s=20)
+        client.wait(run_id, timeout_s=WAIT)
         d = client.reject(run_id, by="gina", note="audit me")
-        client.wait(run_id, timeout_s=20, past=d)
+        client.wait(run_id, timeout_s=WAIT, past=d)
         lines = export_run(client, run_id)
         kinds = [line["type"] for line in lines]
         assert kinds[0] == "run" and lines[0]["inputs"]["quantity"] == 8
@@ -546,11 +551,11 @@ class TestReplay:
         """The mismatch fails the run with a clear message instead of mixing results."""
         w = workers.start()
         run_id = client.start(py("shifting", sku="A-2"))
-        assert client.wait(run_id, timeout_s=20).status == "waiting_approval"
+        assert client.wait(run_id, timeout_s=WAIT).status == "waiting_approval"
         workers.kill(w)
         workers.start(env={"ZAPI_FLOW_TOOL": "erp_list_orders"})
         d = client.approve(run_id, by="h")
-        info = client.wait(run_id, timeout_s=20, past=d)
+        info = client.wait(run_id, timeout_s=WAIT, past=d)
         assert info.status == "failed"
         assert "resume it with the code and plan it started with" in info.output["message"]
         assert info.output["error"]["code"] == "replay_mismatch"
@@ -599,7 +604,7 @@ class TestQueue:
         self, workers: Workers, client: RunsClient, erp: ErpServer
     ) -> None:
         """1,000 queued runs, two worker processes, each run exactly once, both workers busy."""
-        by_worker = run_queue(workers, client, erp, n_workers=2, n_runs=1000, timeout_s=150)
+        by_worker = run_queue(workers, client, erp, n_workers=2, n_runs=1000, timeout_s=QUEUE_WAIT)
         assert set(by_worker) == {"w1", "w2"}, by_worker
 
 
@@ -632,7 +637,9 @@ class TestPostgres:
         workers = Workers(tmp_path, pg_url, {"erp_url": erp.url, "shop_url": shop.url})
         client = RunsClient(pg_url)
         try:
-            by_worker = run_queue(workers, client, erp, n_workers=3, n_runs=1000, timeout_s=150)
+            by_worker = run_queue(
+                workers, client, erp, n_workers=3, n_runs=1000, timeout_s=QUEUE_WAIT
+            )
             assert set(by_worker) == {"w1", "w2", "w3"}, by_worker
         finally:
             client.close()
@@ -650,9 +657,9 @@ class TestPostgres:
                 probe_args={"point": "sent", "step": 2, "marker": str(tmp_path / "k")},
             )
             run_id = client.start(py("five_writes", skus=["C-7", "C-8"], base=7000))
-            assert w.wait(30) == -signal.SIGKILL
+            assert w.wait(WAIT) == -signal.SIGKILL
             workers.start()
-            assert client.wait(run_id, timeout_s=30).status == "succeeded"
+            assert client.wait(run_id, timeout_s=WAIT).status == "succeeded"
             assert writes_of(erp, run_id) == {f"{run_id}/{i}": 1 for i in range(1, 6)}
         finally:
             client.close()
@@ -750,7 +757,7 @@ class TestCli:
 
         workers.start()
         run_id = client.start(py("approve_then_write", sku="C-9", quantity=50))
-        client.wait(run_id, timeout_s=20)
+        client.wait(run_id, timeout_s=WAIT)
         db = workers.db_url
         assert main(["runs", "show", run_id, "--db", db]) == 0
         assert '"quantity": 50' in capsys.readouterr().out
@@ -774,7 +781,7 @@ class TestCli:
             )
             == 0
         )
-        info = client.wait(run_id, timeout_s=20, parked_ok=False)
+        info = client.wait(run_id, timeout_s=WAIT, parked_ok=False)
         assert info.output["output"]["after"] == 7
         assert main(["runs", "cancel", run_id, "--db", db]) == 1
         assert "already succeeded" in capsys.readouterr().err
@@ -855,7 +862,7 @@ class TestToolSetPinning:
         try:
             w = workers.start()
             run_id = client.start(py("five_writes", skus=["D-9"], base=900))
-            assert client.wait(run_id, timeout_s=20).status == "paused"
+            assert client.wait(run_id, timeout_s=WAIT).status == "paused"
         finally:
             erp.injector.configure(Faults())
         workers.kill(w)
@@ -943,7 +950,7 @@ class TestRealRuntime:
             rid = client.start(
                 RunSpec(kind="plan", workflow="rt", plan=plan, inputs={"sku": "B-5"})
             )
-            result = client.wait(rid, timeout_s=30, parked_ok=False)
+            result = client.wait(rid, timeout_s=WAIT, parked_ok=False)
             from runtime.workflows.audit import export_run
 
             story = export_run(client, rid)

@@ -306,4 +306,8 @@ def _status(engine: str, state: RunState | None, output: Any) -> str:
         return "cancelled"
     if engine in ("ERROR", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"):
         return "failed"
-    return state.status if state is not None else "running"
+    # The run publishes its final state a moment before the engine stores its output: a
+    # run is reported final only once the engine says so, together with that output.
+    if state is None or state.status in FINAL_STATUSES:
+        return "running"
+    return state.status

@@ -21,7 +21,7 @@ from dbos import DBOS, DBOSPortableJSONSerializer
 from dbos import error as dbos_error
 
 from runtime.workflows.definitions import DEFAULT_REGISTRY, Registry
-from runtime.workflows.intents import IntentLog, make_engine
+from runtime.workflows.intents import IntentLog, make_engine, require_driver
 from runtime.workflows.permissions import Policy
 from runtime.workflows.records import RunSpec
 from runtime.workflows.runner import ToolRunner
@@ -69,6 +69,7 @@ def prepare_database(url: str) -> None:
     Raises:
         WorkflowError: the database cannot be reached or migrated.
     """
+    require_driver(url)
     try:
         DBOS.migrate(url)
         if url.startswith("sqlite"):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import sqlalchemy as sa
 
-__all__ = ["Intent", "IntentLog", "make_engine"]
+from zapi.errors import WorkflowError
+
+__all__ = ["Intent", "IntentLog", "make_engine", "require_driver"]
 
 IntentState = Literal["in_flight", "done", "failed"]
 
@@ -25,8 +28,25 @@ _INTENTS = sa.Table(
 )
 
 
+def require_driver(url: str) -> None:
+    """Check that the database driver ``url`` needs is installed.
+
+    Raises:
+        WorkflowError: a ``postgresql://`` URL without the ``postgres`` extra installed.
+    """
+    if url.startswith("postgres") and importlib.util.find_spec("psycopg") is None:
+        raise WorkflowError(
+            "a postgresql:// runs database needs the Postgres driver: pip install 'zapi[postgres]'"
+        )
+
+
 def make_engine(url: str) -> sa.Engine:
-    """A SQLAlchemy engine for ``url`` (SQLite: immediate transactions, long busy timeout)."""
+    """A SQLAlchemy engine for ``url`` (SQLite: immediate transactions, long busy timeout).
+
+    Raises:
+        WorkflowError: the driver for ``url`` is not installed.
+    """
+    require_driver(url)
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
 

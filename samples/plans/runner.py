@@ -55,7 +55,7 @@ class SampleAppsRunner:
         token: str = "demo-token",
         user: str = "alice",
         password: str = "wonderland",
-        timeout_s: float = 5.0,
+        timeout_s: float = 30.0,
         tool_set: str = "",
     ) -> None:
         """Prepare clients for the apps whose URL is given (nothing is sent yet).
