@@ -578,22 +578,19 @@ def run_queue(
     ids = [client.start(py("one_write", sku=f"A-{i % 10 + 1}", quantity=i)) for i in range(n_runs)]
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        done = client._dbos.list_workflows(
-            workflow_ids=ids, status="SUCCESS", load_input=False, load_output=False
-        )
-        if len(done) == n_runs:
+        statuses = client.statuses(ids)
+        if sorted(statuses.values()) == ["SUCCESS"] * n_runs:
             break
         time.sleep(0.5)
-    statuses = client._dbos.list_workflows(workflow_ids=ids, load_input=False)
-    assert sorted(s.status for s in statuses) == ["SUCCESS"] * n_runs
+    assert sorted(client.statuses(ids).values()) == ["SUCCESS"] * n_runs
     per_run: dict[str, int] = {}
     for w in ledger(erp):
         rid = str(w["request_id"]).split("/")[0]
         per_run[rid] = per_run.get(rid, 0) + 1
     assert {rid: per_run.get(rid, 0) for rid in ids} == dict.fromkeys(ids, 1)
     by_worker: dict[str, int] = {}
-    for s in statuses:
-        by_worker[s.executor_id] = by_worker.get(s.executor_id, 0) + 1
+    for executor in client.executors(ids).values():
+        by_worker[executor] = by_worker.get(executor, 0) + 1
     return by_worker
 
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, overload
+from typing import Any, overload
 
 from runtime.workflows.compensation import Compensation
+from runtime.workflows.context import WorkflowContext
 from zapi.errors import WorkflowError
-
-if TYPE_CHECKING:
-    from runtime.workflows.context import WorkflowContext
 
 __all__ = ["DEFAULT_REGISTRY", "Definition", "Registry", "workflow"]
 

@@ -6,22 +6,19 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from runtime import verify as rw_verify
-from runtime.workflows import engine as eng
 from runtime.workflows.compensation import Compensation
-from runtime.workflows.context import RunStopped
+from runtime.workflows.context import Runnable, WorkflowContext
+from runtime.workflows.control import RunStopped
+from runtime.workflows.definitions import Registry
 from runtime.workflows.records import RunSpec
 from runtime.workflows.refs import references, resolve
 from zapi.errors import WorkflowError
-
-if TYPE_CHECKING:
-    from runtime.workflows.context import WorkflowContext
-    from runtime.workflows.definitions import Registry
 
 __all__ = [
     "ApprovalGate",
@@ -264,7 +261,7 @@ def _verify(ctx: WorkflowContext, step_id: str, plan: StepVerify, scope: dict[st
             "expected": expect,
             "mismatches": mismatches,
         }
-        eng.run_step("zapi.verification", lambda r=result: r)
+        ctx.checkpoint("zapi.verification", result)
         if not mismatches:
             return
         decision = ctx.operator_wait(
@@ -285,7 +282,7 @@ def _verify(ctx: WorkflowContext, step_id: str, plan: StepVerify, scope: dict[st
             )
 
 
-def definition_for(spec: RunSpec, registry: Registry) -> Any:
+def definition_for(spec: RunSpec, registry: Registry) -> Runnable:
     """The definition a run executes: its pinned plan, or a registered Python workflow.
 
     Raises:

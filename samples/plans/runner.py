@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from runtime.workflows.runner import Landed, NotLanded, ReconcileResult, ToolInfo
+from runtime.workflows.runner import Landed, NotLanded, Reconciled, ToolInfo
 from zapi.errors import (
     InvalidArguments,
     OutcomeUnknown,
@@ -130,7 +130,7 @@ class SampleAppsRunner:
 
     def reconcile(
         self, tool: str, args: Mapping[str, Any], *, idempotency_key: str | None = None
-    ) -> ReconcileResult:
+    ) -> Reconciled:
         """Read back whether a write landed."""
         if tool == "erp_set_stock":
             item = self._erp("GET", f"/api/items/{args['sku']}", "erp_get_item")
@@ -142,6 +142,23 @@ class SampleAppsRunner:
             found = page.get("orders", [])
             return Landed(found[0]) if found else NotLanded()
         raise OutcomeUnknown(f"{tool} has no reconcile read", tool=tool)
+
+    def call_detailed(
+        self, tool: str, args: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> tuple[Any, Mapping[str, Any]]:
+        """:meth:`call`; this runner has no verification or drift findings to add."""
+        return self.call(tool, args, idempotency_key=idempotency_key), {}
+
+    def read_back(
+        self, tool: str, args: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> Landed | None:
+        """The item (stock writes) or the order found by ``client_ref`` (creates)."""
+        if tool == "erp_set_stock":
+            return Landed(self._erp("GET", f"/api/items/{args['sku']}", "erp_get_item"))
+        if tool == "erp_create_order":
+            found = self.reconcile(tool, args, idempotency_key=idempotency_key)
+            return found if isinstance(found, Landed) else None
+        return None
 
     def close(self) -> None:
         """Close the HTTP clients."""
