@@ -87,6 +87,17 @@ class Workers:
         self.procs.append(proc)
         return proc
 
+    def app_version(self) -> str:
+        """The tool-set version these workers run (pin runs to it on a shared database)."""
+        from runtime.workflows import app_version_for
+        from samples.plans.runner import make_runner
+
+        runner = make_runner(**self.runner_args)
+        try:
+            return app_version_for(runner.fingerprint())
+        finally:
+            runner.close()
+
     def kill(self, proc: subprocess.Popen[str]) -> None:
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
@@ -569,13 +580,17 @@ def run_queue(
     n_workers: int,
     n_runs: int,
     timeout_s: float,
+    app_version: str | None = None,
 ) -> dict[str, int]:
     """Queue ``n_runs`` one-write runs to ``n_workers`` workers; check each ran exactly once."""
     import time
 
     for i in range(n_workers):
         workers.start(executor_id=f"w{i + 1}", worker_concurrency=16)
-    ids = [client.start(py("one_write", sku=f"A-{i % 10 + 1}", quantity=i)) for i in range(n_runs)]
+    ids = [
+        client.start(py("one_write", sku=f"A-{i % 10 + 1}", quantity=i), app_version=app_version)
+        for i in range(n_runs)
+    ]
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         statuses = client.statuses(ids)
@@ -612,16 +627,20 @@ def pg_url() -> str:
         if os.environ.get("CI") == "true":
             pytest.fail("ZAPI_TEST_PG_URL is not set: .ci/services should have started Postgres")
         pytest.skip("ZAPI_TEST_PG_URL is not set (source .ci/services to start Postgres)")
-    import sqlalchemy as sa
-
-    from runtime.workflows.intents import make_engine
-
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(sa.text("DROP SCHEMA IF EXISTS dbos CASCADE"))
-        conn.execute(sa.text("DROP TABLE IF EXISTS zapi_wf_intents"))
-    engine.dispose()
     return url
+
+
+def pg_workers(tmp_path: Path, pg_url: str, erp: ErpServer, shop: Any) -> Workers:
+    """Workers on the shared Postgres, isolated by a tool set of their own.
+
+    The database may be shared (other test sessions on this machine): workers only take
+    queued runs of their own tool set (app version), so a unique ``tool_set`` keeps them
+    and their runs apart without dropping anything another session is using.
+    """
+    import uuid
+
+    runner_args = {"erp_url": erp.url, "shop_url": shop.url, "tool_set": uuid.uuid4().hex}
+    return Workers(tmp_path, pg_url, runner_args)
 
 
 class TestPostgres:
@@ -631,11 +650,17 @@ class TestPostgres:
         self, pg_url: str, tmp_path: Path, erp: ErpServer, shop: Any
     ) -> None:
         """1,000 queued runs, three workers, each run exactly once, all three workers busy."""
-        workers = Workers(tmp_path, pg_url, {"erp_url": erp.url, "shop_url": shop.url})
+        workers = pg_workers(tmp_path, pg_url, erp, shop)
         client = RunsClient(pg_url)
         try:
             by_worker = run_queue(
-                workers, client, erp, n_workers=3, n_runs=1000, timeout_s=QUEUE_WAIT
+                workers,
+                client,
+                erp,
+                n_workers=3,
+                n_runs=1000,
+                timeout_s=QUEUE_WAIT,
+                app_version=workers.app_version(),
             )
             assert set(by_worker) == {"w1", "w2", "w3"}, by_worker
         finally:
@@ -646,14 +671,17 @@ class TestPostgres:
         self, pg_url: str, tmp_path: Path, erp: ErpServer, shop: Any
     ) -> None:
         """The write protocol holds on Postgres too: kill after send, restart, exact ledger."""
-        workers = Workers(tmp_path, pg_url, {"erp_url": erp.url, "shop_url": shop.url})
+        workers = pg_workers(tmp_path, pg_url, erp, shop)
         client = RunsClient(pg_url)
         try:
             w = workers.start(
                 probe="samples.plans.runner:kill_probe",
                 probe_args={"point": "sent", "step": 2, "marker": str(tmp_path / "k")},
             )
-            run_id = client.start(py("five_writes", skus=["C-7", "C-8"], base=7000))
+            run_id = client.start(
+                py("five_writes", skus=["C-7", "C-8"], base=7000),
+                app_version=workers.app_version(),
+            )
             assert w.wait(WAIT) == -signal.SIGKILL
             workers.start()
             assert client.wait(run_id, timeout_s=WAIT).status == "succeeded"
@@ -833,10 +861,18 @@ class TestChaos:
         self, pg_url: str, tmp_path: Path, erp: ErpServer, shop: Any
     ) -> None:
         """The multi-worker figures again, 3,000 runs on Postgres."""
-        workers = Workers(tmp_path, pg_url, {"erp_url": erp.url, "shop_url": shop.url})
+        workers = pg_workers(tmp_path, pg_url, erp, shop)
         client = RunsClient(pg_url)
         try:
-            run_queue(workers, client, erp, n_workers=3, n_runs=3000, timeout_s=600)
+            run_queue(
+                workers,
+                client,
+                erp,
+                n_workers=3,
+                n_runs=3000,
+                timeout_s=QUEUE_WAIT,
+                app_version=workers.app_version(),
+            )
         finally:
             client.close()
             workers.close()
