@@ -827,7 +827,7 @@ class TestChaos:
     """The chaos harness (bench/chaos.py): short here, the full trials behind --chaos."""
 
     def test_short_chaos(self) -> None:
-        """A few kill points plus random-time kills: every run exact."""
+        """Kill points, random-time kills and a kill right after an operator's answer: exact."""
         import io
 
         chaos = _chaos()
@@ -838,9 +838,13 @@ class TestChaos:
             parallel=2,
             out=out,
             points=[("sent", 2), ("finished", 4), ("intent_begun", 5), ("before_step", 3)],
+            operator_trials=1,
+            operator_points=[("intent_begun", "sent")],
         )
-        assert figures["trials"] == 6 and figures["exact"] == 6, out.getvalue()
-        assert figures["killed"] == 6, out.getvalue()
+        assert figures["trials"] == 7 and figures["exact"] == 7, out.getvalue()
+        aimed = {k: c for k, c in figures["by_point"].items() if k != "random"}
+        assert sum(c["killed"] for c in aimed.values()) == 5, out.getvalue()
+        assert figures["by_point"]["random"]["killed"] <= 2
 
     @pytest.mark.chaos
     def test_full_chaos(self) -> None:
@@ -850,11 +854,16 @@ class TestChaos:
         chaos = _chaos()
         out = io.StringIO()
         figures = chaos.run_chaos(
-            trials=50, random_kills=200, parallel=os.cpu_count() or 2, out=out
+            trials=50,
+            random_kills=200,
+            operator_trials=5,
+            parallel=os.cpu_count() or 2,
+            out=out,
         )
         print(out.getvalue())
         assert figures["failures"] == [], out.getvalue()
-        assert figures["exact"] == figures["trials"] == 50 * len(chaos.POINTS) + 200
+        total = 50 * len(chaos.POINTS) + 200 + 5 * len(chaos.OPERATOR_POINTS)
+        assert figures["exact"] == figures["trials"] == total
 
     @pytest.mark.chaos
     def test_postgres_queue_and_sqlite_queue_at_scale(

@@ -57,12 +57,16 @@ class SampleAppsRunner:
         password: str = "wonderland",
         timeout_s: float = 30.0,
         tool_set: str = "",
+        unreconcilable: tuple[str, ...] | list[str] = (),
     ) -> None:
         """Prepare clients for the apps whose URL is given (nothing is sent yet).
 
         ``tool_set`` is mixed into the fingerprint, to stand for a changed tool set in tests.
+        ``unreconcilable`` tools claim no reconcile read, so an in-flight write of theirs
+        needs an operator's answer (as on an app whose creates cannot be looked up).
         """
-        self.tool_set = tool_set
+        self.tool_set = tool_set + "".join(f"|no-reconcile:{t}" for t in unreconcilable)
+        self.unreconcilable = frozenset(unreconcilable)
         self.urls = {"erp": erp_url.rstrip("/"), "shop": shop_url.rstrip("/")}
         self.token, self.user, self.password = token, user, password
         self.erp = httpx.Client(
@@ -88,7 +92,7 @@ class SampleAppsRunner:
             self.urls[app] or f"http://{app}.invalid",
             safety,
             key,
-            recon,
+            recon and tool not in self.unreconcilable,
             credential=self.user if app == "erp" else "shop-token",
         )
 
