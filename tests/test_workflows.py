@@ -312,6 +312,18 @@ class TestApprovals:
         with pytest.raises(WorkflowError, match="not waiting"):
             client.approve(run_id, by="al")
 
+    def test_rejection_cannot_be_swallowed(
+        self, workers: Workers, client: RunsClient, erp: ErpServer
+    ) -> None:
+        """A workflow's ``except Exception`` around an approval does not turn a reject into a go."""
+        workers.start()
+        run_id = client.start(py("swallowing", sku="C-5", quantity=4))
+        assert client.wait(run_id, timeout_s=WAIT).status == "waiting_approval"
+        d = client.reject(run_id, by="zoe")
+        info = client.wait(run_id, timeout_s=WAIT, past=d)
+        assert info.status == "rejected", info.summary()
+        assert writes_of(erp, run_id) == {}
+
     def test_durable_deadline_times_out(self, workers: Workers, client: RunsClient) -> None:
         """An approval not given before its deadline rejects the run, across a restart."""
         w = workers.start()
@@ -885,6 +897,55 @@ class TestChaos:
         finally:
             client.close()
             workers.close()
+
+
+class TestImportGraph:
+    """runtime/workflows is a DAG, DBOS is imported in one module, no import is hidden."""
+
+    def test_no_cycle_and_one_dbos_module(self) -> None:
+        """Every import (module level, in functions, under TYPE_CHECKING) counts."""
+        import ast
+
+        pkg = REPO / "runtime" / "workflows"
+        graph: dict[str, set[str]] = {}
+        dbos_users = []
+        nested = []
+        for path in sorted(pkg.glob("*.py")):
+            name = path.stem
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            deps: set[str] = set()
+            top = set(map(id, tree.body))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    mods = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    mods = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+                else:
+                    continue
+                if any(m == "dbos" or m.startswith("dbos.") for m in mods):
+                    dbos_users.append(name)
+                ours = {m.split(".")[2] for m in mods if m.startswith("runtime.workflows.")}
+                ours &= {p.stem for p in pkg.glob("*.py")}
+                if ours and id(node) not in top:
+                    nested.append(f"{name}: {sorted(ours)}")
+                deps |= ours - {name}
+            graph[name] = deps
+        assert sorted(set(dbos_users)) == ["durable"]
+        assert nested == []
+        state: dict[str, int] = {}
+
+        def visit(node: str, trail: list[str]) -> None:
+            state[node] = 1
+            for dep in sorted(graph.get(node, ())):
+                if state.get(dep) == 1:
+                    raise AssertionError("import cycle: " + " -> ".join([*trail, node, dep]))
+                if dep not in state:
+                    visit(dep, [*trail, node])
+            state[node] = 2
+
+        for module in sorted(graph):
+            if module not in state and module != "__init__":
+                visit(module, [])
 
 
 class TestToolSetPinning:

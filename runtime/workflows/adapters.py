@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import runtime
 from runtime.executor import Runtime
 from runtime.verify import read_args
 from runtime.workflows.runner import Landed, NotLanded, Reconciled, ToolInfo, ToolRunner
@@ -174,8 +175,6 @@ def open_runtime_runner(
         ToolCardError: the folder holds no cards.
         ExecutionError: the credentials cannot be resolved.
     """
-    import runtime
-
     rt = runtime.open(
         tools, credentials=credentials, base_url=base_url, state=state if state is not None else ""
     )
