@@ -750,10 +750,10 @@ class TestCli:
         finally:
             erp.injector.configure(Faults())
         out = capsys.readouterr().out
-        assert code == 0, out
+        assert code == 3, out  # paused for a decision
         assert "run demo-1: paused" in out
         assert '"status": 504' in out
-        assert "next: zapi runs resume | cancel demo-1 --by NAME" in out
+        assert f"next: zapi runs resume | cancel demo-1 --by NAME --db {db} --runner" in out
         assert main(["runs", "list", "--db", db]) == 0
         assert "demo-1  paused" in capsys.readouterr().out
         assert main(["runs", "resume", "demo-1", "--by", "ops", "--db", db, *runner]) == 0
@@ -801,6 +801,15 @@ class TestCli:
         assert main(["runs", "approve", run_id, "--by", "ann", "--set", "nope=1", "--db", db]) == 1
         assert "has no value nope" in capsys.readouterr().err
         assert (
+            main(["runs", "approve", run_id, "--by", "a", "--set", "quantity=abc", "--db", db]) == 1
+        )
+        assert "is not of type 'integer'" in capsys.readouterr().err
+        assert (
+            main(["runs", "approve", run_id, "--by", "a", "--set", "quantity=5000", "--db", db])
+            == 1
+        )
+        assert "widens the request" in capsys.readouterr().err
+        assert (
             main(
                 [
                     "runs",
@@ -822,6 +831,88 @@ class TestCli:
         assert info.output["output"]["after"] == 7
         assert main(["runs", "cancel", run_id, "--db", db]) == 1
         assert "already succeeded" in capsys.readouterr().err
+
+
+class TestCliExitCodes:
+    """Scripts can tell a run's end from ``zapi run``'s exit code; hints name the right db."""
+
+    def test_exit_codes_and_python_workflows(
+        self,
+        tmp_path: Path,
+        erp: ErpServer,
+        shop: Any,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """0 succeeded, 3 parked, 4 denied, 1 failed; MODULE:FUNCTION starts a @workflow."""
+        from zapi.cli import main
+
+        db = str(tmp_path / "runs.db")
+        runner = ["--runner", "samples.plans.runner:make_runner", "--runner-arg"]
+        runner += [f"erp_url={erp.url}", "--db", db]
+        ok = ["run", "samples.plans.flows:one_write", "--input", "sku=A-3"]
+        assert main([*ok, "--input", "quantity=31", *runner]) == 0
+        assert "succeeded" in capsys.readouterr().out
+        parked = ["run", "samples.plans.flows:approve_then_write", "--input", "sku=A-3"]
+        assert main([*parked, "--input", "quantity=3", "--run-id", "p-1", *runner]) == 3
+        assert "waiting_approval" in capsys.readouterr().out
+        policy = tmp_path / "deny.yaml"
+        policy.write_text("default: deny\n")
+        code = main([*ok, "--input", "quantity=32", "--policy", str(policy), *runner])
+        assert code == 4, capsys.readouterr()
+        capsys.readouterr()
+        bad = ["run", "samples.plans.flows:one_write", "--input", "sku=NO-SUCH", "--input"]
+        assert main([*bad, "quantity=1", *runner]) == 1
+        assert "failed" in capsys.readouterr().out
+        assert main(["run", "samples.plans.flows:nothing_here", *runner]) == 2
+        assert "cannot import the workflow" in capsys.readouterr().err
+
+    def test_decision_pending_and_where_the_runs_are(
+        self,
+        tmp_path: Path,
+        workers: Workers,
+        client: RunsClient,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """A decision sent with no worker up shows as pending; wrong dbs and ids say so."""
+        from zapi.cli import main
+
+        w = workers.start()
+        run_id = client.start(py("approve_then_write", sku="C-6", quantity=9))
+        assert client.wait(run_id, timeout_s=WAIT).status == "waiting_approval"
+        workers.kill(w)
+        db = workers.db_url
+        assert (
+            main(["runs", "approve", run_id, "--by", "kim", "--set", "quantity=4", "--db", db]) == 0
+        )
+        assert "pending until a worker resumes the run" in capsys.readouterr().out
+        assert main(["runs", "show", run_id, "--db", db]) == 0
+        out = capsys.readouterr().out
+        assert "decision pending: approve by kim" in out and "next:" not in out
+        assert main(["runs", "resume", "run-nope", "--db", db]) == 1
+        assert "no such run 'run-nope'" in capsys.readouterr().err
+        elsewhere = tmp_path / "elsewhere" / "zapi-runs.db"
+        assert main(["runs", "list", "--db", str(elsewhere)]) == 1
+        assert f"no runs database at {elsewhere}" in capsys.readouterr().err
+        assert not elsewhere.exists()
+        assert main(["runs", "list", "--db", db]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith("runs in ") and "RUN" in out and run_id in out
+        workers.start()
+        info = client.wait(run_id, timeout_s=WAIT, parked_ok=False)
+        assert info.output["output"]["after"] == 4
+
+    def test_postgres_connection_failure_is_one_line(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Nobody listens on the port: one line naming the database, no driver pages."""
+        from zapi.cli import main
+
+        url = "postgresql://zapi:secret@127.0.0.1:9/nowhere"
+        assert main(["runs", "list", "--db", url]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error: cannot open the runs database postgresql://***@127.0.0.1:9/")
+        assert len(err.strip().splitlines()) == 1, err
+        assert "secret" not in err
 
 
 def _chaos() -> Any:

@@ -45,6 +45,7 @@ class RuntimeRunner:
             idempotency_key=bool(card.idempotency.header),
             reconcilable=reconcilable,
             credential=self.credential,
+            input_schema=card.input_schema,
         )
 
     def call(

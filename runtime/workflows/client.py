@@ -11,7 +11,7 @@ from typing import Any
 
 from runtime.workflows.approvals import build_decision, topic_for
 from runtime.workflows.durable import DurableClient, RunRow, prepare_database
-from runtime.workflows.intents import Intent, IntentLog, make_engine
+from runtime.workflows.intents import DecisionLog, Intent, IntentLog, make_engine
 from runtime.workflows.records import FINAL_STATUSES, STATE_EVENT, Decision, RunSpec, RunState
 from zapi.errors import WorkflowError
 
@@ -98,6 +98,7 @@ class RunsClient:
         self._dbos = DurableClient(database_url)
         self._sql = make_engine(database_url)
         self._intents: IntentLog | None = None
+        self._decisions: DecisionLog | None = None
 
     def close(self) -> None:
         """Release connections."""
@@ -242,7 +243,20 @@ class RunsClient:
             topic_for(decision.wait_id),
             idempotency_key=f"{run_id}:{decision.wait_id}:{action}:{by}",
         )
+        self._decision_log().sent(run_id, decision.wait_id, action, by, decision.at)
         return decision
+
+    def pending_decision(self, info: RunInfo) -> tuple[str, str, str] | None:
+        """``(action, by, at)`` of a decision sent to the wait ``info`` is parked at, which
+        no worker has applied yet (``None`` when there is none)."""
+        if not info.parked or info.state is None or info.state.wait is None:
+            return None
+        return self._decision_log().pending(info.run_id, info.state.wait.wait_id)
+
+    def _decision_log(self) -> DecisionLog:
+        if self._decisions is None:
+            self._decisions = DecisionLog(self._sql)
+        return self._decisions
 
     def approve(
         self, run_id: str, *, by: str, note: str = "", changes: Mapping[str, Any] | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -144,6 +144,7 @@ class WorkflowContext:
                 f"allow {tool}",
                 message=f"the policy requires an approval before {info.access} tool {tool!r}",
                 values={"args": args},
+                schema={"args": dict(info.input_schema)} if info.input_schema else None,
             )
             args = dict(approved.values.get("args", args))
         index = self.next_step()
@@ -167,12 +168,16 @@ class WorkflowContext:
         message: str = "",
         values: Mapping[str, Any] | None = None,
         timeout_s: float | None = None,
+        schema: Mapping[str, Mapping[str, Any]] | None = None,
+        narrow: Sequence[str] = (),
     ) -> Approval:
         """Park the run until someone approves or rejects ``name``; return the approved values.
 
-        The approver may change any of ``values`` (e.g. narrow a scope); the run continues
-        with exactly the approved values. A rejection or an expired ``timeout_s`` (a durable
-        deadline) stops the run and rolls back its committed steps.
+        The approver may change any of ``values``; each change must match its JSON Schema in
+        ``schema`` (default: the proposed value's JSON type), and a value named in ``narrow``
+        may only shrink (a number not above the proposal, a subset of a list). The run
+        continues with exactly the approved values. A rejection or an expired ``timeout_s``
+        (a durable deadline) stops the run and rolls back its committed steps.
         """
         self.next_step()
         values = dict(values or {})
@@ -185,6 +190,11 @@ class WorkflowContext:
             None,
             deadline,
             ["approve", "reject", "cancel"],
+        ).model_copy(
+            update={
+                "value_schema": {k: dict(v) for k, v in (schema or {}).items()},
+                "narrow": [n for n in narrow if n in values],
+            }
         )
         decision = self._wait(wait, "waiting_approval", deadline)
         if decision.action != "approve":
@@ -195,6 +205,13 @@ class WorkflowContext:
             )
         approved = {**values, **{k: v for k, v in decision.changes.items() if k in values}}
         return Approval(name, decision, approved)
+
+    def input_schema(self, tool: str) -> Mapping[str, Any] | None:
+        """The JSON Schema of ``tool``'s arguments, when the runner knows it."""
+        try:
+            return self._services.runner.info(tool).input_schema
+        except ZapiError:
+            return None
 
     def sleep(self, seconds: float) -> None:
         """Sleep durably: a restart does not restart the sleep."""

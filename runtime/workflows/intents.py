@@ -1,4 +1,4 @@
-"""The intent log: a write's intent is committed before it is sent, keyed by run and step."""
+"""The intent log (a write's intent, committed before it is sent) and the decisions sent to runs."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from zapi.errors import WorkflowError
 
-__all__ = ["Intent", "IntentLog", "make_engine", "require_driver"]
+__all__ = ["DecisionLog", "Intent", "IntentLog", "make_engine", "require_driver"]
 
 IntentState = Literal["in_flight", "done", "failed"]
 
@@ -25,6 +25,16 @@ _INTENTS = sa.Table(
     sa.Column("state", sa.String(20), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("record", sa.Text, nullable=True),
+)
+
+_DECISIONS = sa.Table(
+    "zapi_wf_decisions",
+    _META,
+    sa.Column("run_id", sa.String(200), primary_key=True),
+    sa.Column("wait_id", sa.String(50), primary_key=True),
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("by", sa.String(200), nullable=False),
+    sa.Column("at", sa.String(40), nullable=False),
 )
 
 
@@ -130,3 +140,41 @@ class IntentLog:
             )
             for r in rows
         ]
+
+
+class DecisionLog:
+    """Decisions sent to parked runs (table ``zapi_wf_decisions``), first one per wait.
+
+    A decision is a durable message that a worker applies when it resumes the run; until
+    then ``runs show`` uses this log to say that one is pending, and by whom.
+    """
+
+    def __init__(self, engine: sa.Engine) -> None:
+        """Use ``engine`` (owned by the caller) and create the table if needed."""
+        self.engine = engine
+        _META.create_all(engine, checkfirst=True)
+
+    def sent(self, run_id: str, wait_id: str, action: str, by: str, at: str) -> None:
+        """Remember a decision for ``wait_id`` (the first one sent is the one applied)."""
+        with self.engine.begin() as conn:
+            found = conn.execute(
+                sa.select(_DECISIONS.c.run_id).where(
+                    (_DECISIONS.c.run_id == run_id) & (_DECISIONS.c.wait_id == wait_id)
+                )
+            ).first()
+            if found is None:
+                conn.execute(
+                    sa.insert(_DECISIONS).values(
+                        run_id=run_id, wait_id=wait_id, action=action, by=by, at=at
+                    )
+                )
+
+    def pending(self, run_id: str, wait_id: str) -> tuple[str, str, str] | None:
+        """``(action, by, at)`` of the decision sent for ``wait_id``, if any."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(_DECISIONS).where(
+                    (_DECISIONS.c.run_id == run_id) & (_DECISIONS.c.wait_id == wait_id)
+                )
+            ).first()
+        return (row.action, row.by, row.at) if row is not None else None

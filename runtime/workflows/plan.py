@@ -65,12 +65,19 @@ class StepCompensate(_Model):
 
 
 class ApprovalGate(_Model):
-    """Park the run until a person approves; ``values`` may be changed by the approver."""
+    """Park the run until a person approves; ``values`` may be changed by the approver.
+
+    A changed value must match ``value_schema[name]`` when given, else the input schema of
+    the later step argument that uses it (``${steps.GATE.values.NAME}``), else the proposed
+    value's JSON type. Values listed in ``narrow`` may only shrink.
+    """
 
     name: str = ""
     message: str = ""
     values: dict[str, Any] = Field(default_factory=dict)
     timeout_s: float | None = None
+    value_schema: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    narrow: list[str] = Field(default_factory=list)
 
 
 class PlanStep(_Model):
@@ -216,6 +223,8 @@ class PlanDefinition:
                     message=gate["message"],
                     values=gate["values"],
                     timeout_s=gate["timeout_s"],
+                    schema={**self._used_schemas(ctx, step.id), **gate["value_schema"]},
+                    narrow=gate["narrow"],
                 )
                 scope["steps"][step.id] = {
                     "values": dict(approved.values),
@@ -233,6 +242,21 @@ class PlanDefinition:
         if self.plan.output is not None:
             return resolve(self.plan.output, scope)
         return {k: v.get("output", v.get("values")) for k, v in scope["steps"].items()}
+
+    def _used_schemas(self, ctx: WorkflowContext, gate: str) -> dict[str, dict[str, Any]]:
+        """``{value: schema}`` from the later step arguments that use a gate's values whole."""
+        out: dict[str, dict[str, Any]] = {}
+        prefix = f"${{steps.{gate}.values."
+        for later in self.plan.steps:
+            if later.tool is None:
+                continue
+            for arg, value in later.args.items():
+                if isinstance(value, str) and value.startswith(prefix) and value.endswith("}"):
+                    name = value[len(prefix) : -1]
+                    props = (ctx.input_schema(later.tool) or {}).get("properties", {})
+                    if isinstance(props.get(arg), dict):
+                        out.setdefault(name, dict(props[arg]))
+        return out
 
 
 def _compensation(spec: StepCompensate | None, scope: dict[str, Any], args: dict[str, Any]) -> Any:

@@ -158,6 +158,13 @@ class Wait(_Record):
     step: int
     message: str
     values: dict[str, Any] = Field(default_factory=dict)
+    value_schema: dict[str, Any] = Field(
+        default_factory=dict,
+        description="JSON Schema of each value an approver may change ({name: schema})",
+    )
+    narrow: list[str] = Field(
+        default_factory=list, description="values an approver may only narrow, never widen"
+    )
     error: dict[str, Any] | None = None
     deadline: str | None = None
     accepts: list[str]

@@ -22,6 +22,8 @@ class ToolInfo:
             key cannot apply a write twice.
         reconcilable: the runner can tell, by reading, whether a write landed.
         credential: name of the credential the runner calls it with (for the policy).
+        input_schema: JSON Schema of the tool's arguments, when the runner knows it (an
+            approver's changed values are checked against it).
     """
 
     name: str
@@ -31,6 +33,7 @@ class ToolInfo:
     idempotency_key: bool = False
     reconcilable: bool = False
     credential: str = ""
+    input_schema: Mapping[str, Any] | None = None
 
     @property
     def is_write(self) -> bool:

@@ -49,6 +49,7 @@ def approve_then_write(
         message=f"set {sku} from {before} to {quantity}?",
         values={"quantity": quantity},
         timeout_s=timeout_s,
+        narrow=["quantity"],
     )
     after = ctx.call("erp_set_stock", sku=sku, quantity=approved.values["quantity"])
     return {"before": before, "after": after["quantity"], "approved_by": approved.by}
