@@ -488,6 +488,38 @@ class TestPlans:
         plan = load_plan(REPO / "samples/plans/inventory_sync.yaml")
         assert plan.tools() == ["erp_get_item", "erp_set_stock", "shop_get_order"]
 
+    def test_approval_gate_narrows(
+        self, workers: Workers, client: RunsClient, erp: ErpServer, shop: Any
+    ) -> None:
+        """The README's approval syntax: a widening --set is refused, a narrowing one runs."""
+        from runtime.workflows import load_plan
+        from zapi.errors import WorkflowError
+
+        plan = load_plan(REPO / "samples/plans/approved_sync.yaml")
+        order = shop.store.orders("paid", 1, 1)[0][0]
+        line = order.to_json()["items"][0]
+        start = erp.store.item(line["sku"]).quantity  # type: ignore[union-attr]
+        workers.start()
+        run_id = client.start(
+            RunSpec(
+                kind="plan",
+                workflow=plan.name,
+                plan=plan.model_dump(mode="json"),
+                inputs={"order_id": order.id},
+            )
+        )
+        info = client.wait(run_id, timeout_s=WAIT)
+        assert info.status == "waiting_approval", info.summary()
+        assert info.state is not None and info.state.wait is not None
+        assert info.state.wait.narrow == ["quantity"]
+        with pytest.raises(WorkflowError, match="widens the request"):
+            client.approve(run_id, by="lee", changes={"quantity": line["quantity"] + 1})
+        d = client.approve(run_id, by="lee", changes={"quantity": 0})
+        info = client.wait(run_id, timeout_s=WAIT, past=d)
+        assert info.status == "succeeded", info.summary()
+        assert info.output["output"] == {"sku": line["sku"], "taken": 0, "approved_by": "lee"}
+        assert erp.store.item(line["sku"]).quantity == start  # type: ignore[union-attr]
+
     def test_inventory_sync_pauses_on_504_and_resumes(
         self, workers: Workers, client: RunsClient, erp: ErpServer, shop: Any
     ) -> None:
