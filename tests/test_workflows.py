@@ -947,6 +947,26 @@ class TestCliExitCodes:
         assert "secret" not in err
 
 
+class TestOptionalDependencies:
+    """A missing optional dependency is one line naming the extra that installs it."""
+
+    def test_postgres_without_its_driver(
+        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """No psycopg: ``pip install 'zapi[postgres]'``, before any connection is tried."""
+        import sys
+
+        from zapi.cli import main
+
+        monkeypatch.setitem(sys.modules, "psycopg", None)  # import psycopg now fails
+        assert main(["runs", "list", "--db", "postgresql://zapi@127.0.0.1:9/x"]) == 1
+        err = capsys.readouterr().err
+        assert err.strip().splitlines() == [
+            "error: a postgresql:// runs database needs the Postgres driver: "
+            "pip install 'zapi[postgres]'"
+        ]
+
+
 def _chaos() -> Any:
     import importlib
     import sys
