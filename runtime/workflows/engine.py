@@ -114,7 +114,8 @@ class Engine:
                 cannot be prepared.
         """
         durable.prepare_database(self.config.database_url)
-        intents = IntentLog(make_engine(self.config.database_url))
+        # Ready before launching: recovered runs start executing on other threads at once.
+        self.intents = IntentLog(make_engine(self.config.database_url))
         try:
             durable.launch(
                 database_url=self.config.database_url,
@@ -125,9 +126,9 @@ class Engine:
                 handler=self.execute,
             )
         except BaseException:
-            intents.engine.dispose()
+            self.intents.engine.dispose()
+            self.intents = None
             raise
-        self.intents = intents
         self._launched = True
         self._warn_stranded()
         return self
