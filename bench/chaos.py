@@ -4,7 +4,14 @@ A 5-step workflow (stock, order, stock, order, stock) runs against the ERP sampl
 starts a real worker process that kills itself (SIGKILL) at one probe point, restarts a clean
 worker, and checks: the run completed, the ERP ledger shows exactly one committed write per
 step (the runner tags each write with its step key), and no completed step ran twice. Random
-trials kill the worker from outside at a random moment instead.
+trials kill the worker from outside at a random moment instead; such a trial counts as
+killed only when the run was really in flight (started, not finished) at the kill. The
+calibration trial (no kill) must itself be exact, or the harness stops.
+
+Operator trials make the order create unreconcilable, kill the worker inside it, answer
+the paused run as an operator would (truthfully, from the server), and kill the next worker
+right after it acted on that answer (before, inside or after the resend): the run must end
+with one create and never reuse the old answer for the new send.
 
     python bench/chaos.py --trials 50 --random 200          # the acceptance figures
     python bench/chaos.py --trials 1 --random 5 --parallel 4  # a quick look
@@ -40,6 +47,13 @@ STEPS = 5
 POINTS = [
     (p, s) for s in range(1, STEPS + 1) for p in ("before_step", "intent_begun", "sent", "finished")
 ] + [("before_finish", STEPS)]
+OPERATOR_POINTS = [
+    (first, after)
+    for first in ("intent_begun", "sent")
+    for after in ("intent_begun", "sent", "finished")
+]
+"""(where the first worker dies inside the create, where the next dies after the answer)."""
+ORDER_STEP = 2
 SKUS = [f"{letter}-{n}" for letter in "ABCD" for n in range(1, 11)]
 
 
@@ -80,13 +94,15 @@ class Slot:
         self.client = RunsClient(self.db_url)
         self.k = 0
 
-    def start(self, **over: Any) -> subprocess.Popen[str]:
+    def start(
+        self, runner_args: dict[str, Any] | None = None, **over: Any
+    ) -> subprocess.Popen[str]:
         self.k += 1
         cfg = WorkerConfig(
             database_url=self.db_url,
             executor_id=self.executor,
             runner="samples.plans.runner:make_runner",
-            runner_args={"erp_url": self.erp_url},
+            runner_args={"erp_url": self.erp_url, **(runner_args or {})},
             modules=["samples.plans.flows"],
             poll_interval_s=0.05,
             **over,
@@ -108,10 +124,11 @@ def _check(slot: Slot, trial: Trial, erp: ErpServer) -> None:
         rid = str(w.get("request_id", ""))
         if rid.startswith(trial.run_id + "/"):
             trial.writes[rid] = trial.writes.get(rid, 0) + 1
+    # steps that committed (an operator trial also records the unknown outcomes it asked about)
     trial.steps_recorded = [
         s["output"]["step"]
         for s in slot.client.steps(trial.run_id)
-        if s["function_name"] == "zapi.step"
+        if s["function_name"] == "zapi.step" and s["output"]["outcome"] == "ok"
     ]
 
 
@@ -138,17 +155,21 @@ def run_trial(
         )
         trial.run_id = slot.client.start(spec, run_id=f"chaos-{seq}-{random.getrandbits(32):08x}")
         started = time.monotonic()
+        in_flight = True
         if delay_s is not None:
             time.sleep(delay_s)
             proc.send_signal(signal.SIGKILL)
             proc.wait(30)
+            # Killed in flight only if the run had started and not finished at the kill.
+            info = slot.client.get(trial.run_id)
+            in_flight = info.state is not None and info.engine_status == "PENDING"
         deadline = time.monotonic() + 60
         while proc.poll() is None and time.monotonic() < deadline:
             if slot.client.get(trial.run_id).final:
                 break
             time.sleep(0.05)
         trial.run_seconds = time.monotonic() - started
-        trial.killed = proc.returncode == -signal.SIGKILL
+        trial.killed = proc.returncode == -signal.SIGKILL and in_flight
         Slot.end(proc)
         proc = slot.start()
         try:
@@ -161,12 +182,104 @@ def run_trial(
     return trial
 
 
+def _landed(erp: ErpServer, key: str) -> bool:
+    """The operator's check: does the server's ledger show a write for this step?"""
+    return any(w.get("request_id") == key for w in erp.store.ledger_snapshot()["writes"])
+
+
+def run_operator_trial(slot: Slot, erp: ErpServer, seq: int, first: str, after: str) -> Trial:
+    """Kill inside the create, answer as an operator, kill right after the answer is used.
+
+    The first worker dies at ``first`` inside the (unreconcilable) create; the next parks
+    the run; the operator answers truthfully from the server's ledger with no worker up;
+    the worker that acts on the answer dies at ``after`` (inside the resend, or after
+    recording the settled step); later workers finish, asking the operator again if the
+    new send is unsettled. Counted as killed only when every expected kill happened.
+    """
+    t0 = time.monotonic()
+    trial = Trial(point=f"operator {first}/{after}")
+    args = {"unreconcilable": ["erp_create_order"]}
+    key_of = "{run}/" + str(ORDER_STEP)
+    try:
+        proc = slot.start(
+            args,
+            probe="samples.plans.runner:kill_probe",
+            probe_args={
+                "point": first,
+                "step": ORDER_STEP,
+                "marker": str(slot.dir / f"op-{seq}-a"),
+            },
+        )
+        skus = [SKUS[(seq * 3 + i) % len(SKUS)] for i in range(3)]
+        spec = RunSpec(
+            kind="python",
+            workflow="five_writes",
+            inputs={"skus": skus, "base": 200_000 + seq * 10, "customer": "chaos"},
+        )
+        trial.run_id = slot.client.start(spec, run_id=f"op-{seq}-{random.getrandbits(32):08x}")
+        proc.wait(120)
+        first_killed = proc.returncode == -signal.SIGKILL
+        Slot.end(proc)
+        key = key_of.format(run=trial.run_id)
+        second_kill = {
+            "probe": "samples.plans.runner:kill_probe",
+            "probe_args": {
+                "point": after,
+                "step": ORDER_STEP,
+                "marker": str(slot.dir / f"op-{seq}-b"),
+            },
+        }
+        second_killed = False
+        answers = 0
+        decision = None
+        for _ in range(6):
+            proc = slot.start(args, **(second_kill if answers == 1 else {}))
+            deadline = time.monotonic() + 120
+            while True:
+                info = slot.client.get(trial.run_id)
+                wait = info.state.wait if info.state is not None else None
+                stale = (
+                    decision is not None and wait is not None and wait.wait_id == decision.wait_id
+                )
+                if info.final or (info.parked and not stale) or proc.poll() is not None:
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"run {trial.run_id} is still {info.status}")
+                time.sleep(0.05)
+            Slot.end(proc)
+            if proc.returncode == -signal.SIGKILL:
+                second_killed = True
+                continue
+            if info.final:
+                break
+            # parked at a new wait: answer from the server, with no worker running
+            decision = slot.client.resume(
+                trial.run_id, by="chaos-operator", changes={"landed": _landed(erp, key)}
+            )
+            answers += 1
+        expected_second = first == "intent_begun" or after == "finished"
+        trial.killed = first_killed and second_killed == expected_second
+        proc = slot.start(args)
+        try:
+            _check(slot, trial, erp)
+        finally:
+            Slot.end(proc)
+        if answers == 0 and not trial.error:
+            trial.error = "the run never asked the operator"
+    except Exception as exc:  # a harness must report every failure, not stop at the first
+        trial.error = f"{type(exc).__name__}: {exc}"
+    trial.seconds = time.monotonic() - t0
+    return trial
+
+
 def run_chaos(
     *,
     trials: int,
     random_kills: int,
     parallel: int = 2,
     points: list[tuple[str, int]] | None = None,
+    operator_trials: int = 0,
+    operator_points: list[tuple[str, str]] | None = None,
     db_url: str | None = None,
     seed: int = 0,
     out: Any = sys.stdout,
@@ -179,8 +292,19 @@ def run_chaos(
     with make_erp(seed=seed) as erp, tempfile.TemporaryDirectory() as tmp:
         slots = [Slot(Path(tmp), i, erp.url, db_url) for i in range(parallel)]
         calib = run_trial(slots[0], erp, 0, "none", 99, None)  # a probe that never fires
+        if not calib.exact or calib.killed:
+            for slot in slots:
+                slot.client.close()
+            raise RuntimeError(
+                f"the calibration trial (no kill) is not exact: {calib.error or calib.writes}"
+            )
         span = max(calib.run_seconds, 0.1)  # random kills land inside a run
         plan += [("random", None, rng.uniform(0.0, span)) for _ in range(random_kills)]
+        plan += [
+            (f"operator:{first}:{after}", None, None)
+            for first, after in (operator_points or OPERATOR_POINTS)
+            for _ in range(operator_trials)
+        ]
         lanes: list[list[tuple[int, tuple[str, int | None, float | None]]]] = [[] for _ in slots]
         for i, job in enumerate(plan, 1):
             lanes[i % parallel].append((i, job))
@@ -190,7 +314,11 @@ def run_chaos(
 
         def lane(k: int) -> None:
             for seq, (p, s, d) in lanes[k]:
-                trial = run_trial(slots[k], erp, seq, p, s, d)
+                if p.startswith("operator:"):
+                    _, first, after = p.split(":")
+                    trial = run_operator_trial(slots[k], erp, seq, first, after)
+                else:
+                    trial = run_trial(slots[k], erp, seq, p, s, d)
                 with lock:
                     results.append(trial)
 
@@ -201,7 +329,7 @@ def run_chaos(
             slot.client.close()
     by_point: dict[str, Counter[str]] = {}
     for t in results:
-        key = t.point if not t.point.startswith("random") else "random"
+        key = "random" if t.point.startswith("random") else t.point
         c = by_point.setdefault(key, Counter())
         c["trials"] += 1
         c["killed"] += t.killed
@@ -230,6 +358,7 @@ def run_chaos(
     for t in failures[:10]:
         print(f"FAIL {t.point} {t.run_id}: {t.error or t.writes}", file=out)
     return {
+        "calibration_seconds": calib.run_seconds,
         "trials": total["trials"],
         "exact": total["exact"],
         "killed": total["killed"],
@@ -250,6 +379,9 @@ def main(argv: list[str] | None = None) -> int:
         default=os.cpu_count() or 2,
         help="trial lanes at once (default: CPU count)",
     )
+    parser.add_argument(
+        "--operator", type=int, default=5, help="trials per operator kill pair (6 pairs)"
+    )
     parser.add_argument("--db", help="postgresql://... (default: one SQLite file per lane)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -258,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     figures = run_chaos(
         trials=args.trials,
         random_kills=args.random,
+        operator_trials=args.operator,
         parallel=args.parallel,
         db_url=args.db,
         seed=args.seed,

@@ -327,8 +327,10 @@ class TestSmaller:
 class TestRunsList:
     """`zapi runs list` has a header and aligned columns."""
 
-    def test_header_on_an_empty_database(
+    def test_a_missing_database_is_named_not_created(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        assert main(["runs", "list", "--db", str(tmp_path / "runs.db")]) == 0
-        assert capsys.readouterr().out.split() == ["RUN", "STATUS", "KIND", "WORKFLOW", "STEP"]
+        db = tmp_path / "runs.db"
+        assert main(["runs", "list", "--db", str(db)]) == 1  # a missing database is not created
+        assert not db.exists()
+        assert "no runs database" in capsys.readouterr().err

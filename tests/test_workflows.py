@@ -27,6 +27,9 @@ from samples.storefront.app import make_server as make_shop
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[1]
+WAIT = 180.0
+"""Ceiling for one run to settle: generous, so a busy 2-core machine only makes tests slower."""
+QUEUE_WAIT = 900.0
 
 
 @pytest.fixture(scope="module")
@@ -84,15 +87,26 @@ class Workers:
         self.procs.append(proc)
         return proc
 
+    def app_version(self) -> str:
+        """The tool-set version these workers run (pin runs to it on a shared database)."""
+        from runtime.workflows import app_version_for
+        from samples.plans.runner import make_runner
+
+        runner = make_runner(**self.runner_args)
+        try:
+            return app_version_for(runner.fingerprint())
+        finally:
+            runner.close()
+
     def kill(self, proc: subprocess.Popen[str]) -> None:
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
+        proc.wait(60)
 
     def stop(self, proc: subprocess.Popen[str]) -> None:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
-        proc.wait(20)
+        proc.wait(60)
 
     def close(self) -> None:
         for proc in self.procs:
@@ -139,12 +153,12 @@ class TestCrashResume:
             probe_args={"point": point, "step": 3, "marker": str(marker)},
         )
         run_id = client.start(py("five_writes", skus=["B-1", "B-2", "B-3"], base=base))
-        assert first.wait(30) == -signal.SIGKILL
+        assert first.wait(WAIT) == -signal.SIGKILL
         assert marker.exists()
         mid = writes_of(erp, run_id)
         assert all(n == 1 for n in mid.values())
         workers.start()
-        info = client.wait(run_id, timeout_s=30)
+        info = client.wait(run_id, timeout_s=WAIT)
         assert info.status == "succeeded", info.summary()
         counts = writes_of(erp, run_id)
         assert counts == {f"{run_id}/{i}": 1 for i in range(1, 6)}
@@ -159,16 +173,18 @@ class TestCrashResume:
         assert erp.store.item("B-1") is not None
 
 
+@pytest.fixture(scope="module")
+def cards(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Tool cards analysed from the committed ERP HAR (once per module)."""
+    import zapi
+
+    out = tmp_path_factory.mktemp("rt-cards") / "out"
+    zapi.analyze([str(REPO / "samples/hars/erp_session.har")], str(out))
+    return str(out)
+
+
 class TestCrashResumeThroughTheRuntime:
     """Killed inside a write that goes through the real runtime, a run still writes once."""
-
-    @pytest.fixture(scope="class")
-    def cards(self, tmp_path_factory: pytest.TempPathFactory) -> str:
-        import zapi
-
-        out = tmp_path_factory.mktemp("rt-cards") / "out"
-        zapi.analyze([str(REPO / "samples/hars/erp_session.har")], str(out))
-        return str(out)
 
     @pytest.mark.parametrize(
         ("point", "step"), [("intent_begun", 1), ("sent", 1), ("intent_begun", 2), ("sent", 2)]
@@ -219,9 +235,9 @@ class TestCrashResumeThroughTheRuntime:
         run_id = client.start(
             RunSpec(kind="plan", workflow="rt_chaos", plan=plan, inputs={"sku": "C-4"})
         )
-        assert first.wait(30) == -signal.SIGKILL and marker.exists()
+        assert first.wait(WAIT) == -signal.SIGKILL and marker.exists()
         workers.start(**runtime_runner)
-        info = client.wait(run_id, timeout_s=30)
+        info = client.wait(run_id, timeout_s=WAIT)
         assert info.status == "succeeded", info.summary()
         writes = erp.store.ledger_snapshot()["writes"]
         stock = [w for w in writes if w["kind"] == "stock" and w.get("quantity") == quantity]
@@ -254,20 +270,20 @@ class TestApprovals:
         """Ten kills while parked; an approval sent with no worker up; a duplicate is ignored."""
         w = workers.start()
         run_id = client.start(py("approve_then_write", sku="C-1", quantity=77))
-        info = client.wait(run_id, timeout_s=20)
+        info = client.wait(run_id, timeout_s=WAIT)
         assert info.status == "waiting_approval"
         assert info.state is not None and info.state.wait is not None
         assert info.state.wait.values == {"quantity": 77}
         for _ in range(10):
             workers.kill(w)
             w = workers.start()
-            assert client.wait(run_id, timeout_s=20).status == "waiting_approval"
+            assert client.wait(run_id, timeout_s=WAIT).status == "waiting_approval"
         workers.kill(w)
         client.approve(run_id, by="alice", note="narrowed", changes={"quantity": 5})
         client.approve(run_id, by="alice", note="narrowed", changes={"quantity": 5})
         client.approve(run_id, by="bob", changes={"quantity": 9})
         workers.start()
-        info = client.wait(run_id, timeout_s=20, parked_ok=False)
+        info = client.wait(run_id, timeout_s=WAIT, parked_ok=False)
         assert info.status == "succeeded", info.summary()
         assert info.output["output"]["after"] == 5
         assert info.output["output"]["approved_by"] == "alice"
@@ -285,27 +301,39 @@ class TestApprovals:
 
         workers.start()
         run_id = client.start(py("approve_then_write", sku="C-2", quantity=3))
-        client.wait(run_id, timeout_s=20)
+        client.wait(run_id, timeout_s=WAIT)
         with pytest.raises(WorkflowError, match="no value warehouse"):
             client.approve(run_id, by="al", changes={"warehouse": "x"})
         with pytest.raises(WorkflowError, match="accepts approve, reject, cancel, not resume"):
             client.resume(run_id, by="al")
         d = client.reject(run_id, by="al", note="no")
-        info = client.wait(run_id, timeout_s=20, past=d)
+        info = client.wait(run_id, timeout_s=WAIT, past=d)
         assert info.status == "rejected"
         with pytest.raises(WorkflowError, match="not waiting"):
             client.approve(run_id, by="al")
 
+    def test_rejection_cannot_be_swallowed(
+        self, workers: Workers, client: RunsClient, erp: ErpServer
+    ) -> None:
+        """A workflow's ``except Exception`` around an approval does not turn a reject into a go."""
+        workers.start()
+        run_id = client.start(py("swallowing", sku="C-5", quantity=4))
+        assert client.wait(run_id, timeout_s=WAIT).status == "waiting_approval"
+        d = client.reject(run_id, by="zoe")
+        info = client.wait(run_id, timeout_s=WAIT, past=d)
+        assert info.status == "rejected", info.summary()
+        assert writes_of(erp, run_id) == {}
+
     def test_durable_deadline_times_out(self, workers: Workers, client: RunsClient) -> None:
         """An approval not given before its deadline rejects the run, across a restart."""
         w = workers.start()
-        run_id = client.start(py("approve_then_write", sku="C-3", quantity=3, timeout_s=3))
-        info = client.wait(run_id, timeout_s=20)
+        run_id = client.start(py("approve_then_write", sku="C-3", quantity=3, timeout_s=10))
+        info = client.wait(run_id, timeout_s=WAIT)
         assert info.state is not None and info.state.wait is not None
         assert info.state.wait.deadline is not None
         workers.kill(w)
         workers.start()
-        info = client.wait(run_id, timeout_s=20, parked_ok=False)
+        info = client.wait(run_id, timeout_s=WAIT, parked_ok=False)
         assert info.status == "rejected"
         assert "timed out by deadline" in info.output["message"]
 
@@ -322,9 +350,9 @@ class TestCompensation:
         before = {s: erp.store.item(s).quantity for s in self.SKUS}  # type: ignore[union-attr]
         workers.start()
         run_id = client.start(py("writes_then_approval", skus=self.SKUS, quantity=4242))
-        assert client.wait(run_id, timeout_s=20).status == "waiting_approval"
+        assert client.wait(run_id, timeout_s=WAIT).status == "waiting_approval"
         d = client.reject(run_id, by="carol", note="wrong")
-        info = client.wait(run_id, timeout_s=20, past=d)
+        info = client.wait(run_id, timeout_s=WAIT, past=d)
         assert info.status == "rejected"
         assert {s: erp.store.item(s).quantity for s in self.SKUS} == before  # type: ignore[union-attr]
         mine = [w for w in ledger(erp) if str(w["request_id"]).startswith(run_id)]
@@ -354,11 +382,11 @@ class TestCompensation:
             },
         )
         run_id = client.start(py("writes_then_approval", skus=skus, quantity=3131))
-        client.wait(run_id, timeout_s=20)
+        client.wait(run_id, timeout_s=WAIT)
         d = client.reject(run_id, by="dave")
-        assert w.wait(30) == -signal.SIGKILL
+        assert w.wait(WAIT) == -signal.SIGKILL
         workers.start()
-        assert client.wait(run_id, timeout_s=20, past=d).status == "rejected"
+        assert client.wait(run_id, timeout_s=WAIT, past=d).status == "rejected"
         assert {s: erp.store.item(s).quantity for s in skus} == before  # type: ignore[union-attr]
         assert writes_of(erp, run_id) == {
             f"{run_id}/{k}": 1 for k in ("2", "4", "6", "6/undo", "4/undo", "2/undo")
@@ -372,15 +400,15 @@ class TestCompensation:
         run_id = client.start(
             py("writes_then_approval", skus=["D-7", "D-8"], quantity=1, undo=False)
         )
-        client.wait(run_id, timeout_s=20)
+        client.wait(run_id, timeout_s=WAIT)
         d = client.reject(run_id, by="erin")
-        info = client.wait(run_id, timeout_s=20, past=d)
+        info = client.wait(run_id, timeout_s=WAIT, past=d)
         assert info.status == "paused"
         assert info.state is not None and info.state.wait is not None
         assert info.state.wait.name == "rollback blocked"
         assert "declares no compensation" in info.state.message
         client.cancel(run_id, by="erin")
-        info = client.wait(run_id, timeout_s=20, parked_ok=False)
+        info = client.wait(run_id, timeout_s=WAIT, parked_ok=False)
         assert info.status == "rejected"
         assert "rollback stopped at step 4 by erin" in info.output["message"]
 
@@ -399,7 +427,7 @@ class TestPermissions:
         workers.start(policy=str(policy))
         seen = erp.injector._requests
         run_id = client.start(py("five_writes", skus=["A-9"], base=1))
-        info = client.wait(run_id, timeout_s=20)
+        info = client.wait(run_id, timeout_s=WAIT)
         assert info.status == "failed"
         assert "denied" in info.output["message"]
         assert erp.injector._requests == seen
@@ -430,13 +458,13 @@ class TestPermissions:
         run_id = client.start(
             RunSpec(kind="plan", workflow="cancel_order", plan=plan, inputs={"order_id": order.id})
         )
-        info = client.wait(run_id, timeout_s=20)
+        info = client.wait(run_id, timeout_s=WAIT)
         assert info.status == "waiting_approval"
         assert info.state is not None and info.state.wait is not None
         assert info.state.wait.name == "allow shop_cancel_order"
         assert shop.store.order(order.id).status == "paid"
         d = client.approve(run_id, by="frank")
-        assert client.wait(run_id, timeout_s=20, past=d).status == "succeeded"
+        assert client.wait(run_id, timeout_s=WAIT, past=d).status == "succeeded"
         assert shop.store.order(order.id).status == "cancelled"
 
 
@@ -460,6 +488,38 @@ class TestPlans:
         plan = load_plan(REPO / "samples/plans/inventory_sync.yaml")
         assert plan.tools() == ["erp_get_item", "erp_set_stock", "shop_get_order"]
 
+    def test_approval_gate_narrows(
+        self, workers: Workers, client: RunsClient, erp: ErpServer, shop: Any
+    ) -> None:
+        """The README's approval syntax: a widening --set is refused, a narrowing one runs."""
+        from runtime.workflows import load_plan
+        from zapi.errors import WorkflowError
+
+        plan = load_plan(REPO / "samples/plans/approved_sync.yaml")
+        order = shop.store.orders("paid", 1, 1)[0][0]
+        line = order.to_json()["items"][0]
+        start = erp.store.item(line["sku"]).quantity  # type: ignore[union-attr]
+        workers.start()
+        run_id = client.start(
+            RunSpec(
+                kind="plan",
+                workflow=plan.name,
+                plan=plan.model_dump(mode="json"),
+                inputs={"order_id": order.id},
+            )
+        )
+        info = client.wait(run_id, timeout_s=WAIT)
+        assert info.status == "waiting_approval", info.summary()
+        assert info.state is not None and info.state.wait is not None
+        assert info.state.wait.narrow == ["quantity"]
+        with pytest.raises(WorkflowError, match="widens the request"):
+            client.approve(run_id, by="lee", changes={"quantity": line["quantity"] + 1})
+        d = client.approve(run_id, by="lee", changes={"quantity": 0})
+        info = client.wait(run_id, timeout_s=WAIT, past=d)
+        assert info.status == "succeeded", info.summary()
+        assert info.output["output"] == {"sku": line["sku"], "taken": 0, "approved_by": "lee"}
+        assert erp.store.item(line["sku"]).quantity == start  # type: ignore[union-attr]
+
     def test_inventory_sync_pauses_on_504_and_resumes(
         self, workers: Workers, client: RunsClient, erp: ErpServer, shop: Any
     ) -> None:
@@ -482,7 +542,7 @@ class TestPlans:
                     inputs={"order_id": order.id},
                 )
             )
-            info = client.wait(run_id, timeout_s=20)
+            info = client.wait(run_id, timeout_s=WAIT)
             assert info.status == "paused"
             assert info.state is not None and info.state.wait is not None
             assert info.state.wait.error is not None
@@ -495,7 +555,7 @@ class TestPlans:
         shop_requests = shop.injector._requests
         d = client.resume(run_id, by="ops")
         workers.start()
-        info = client.wait(run_id, timeout_s=20, past=d)
+        info = client.wait(run_id, timeout_s=WAIT, past=d)
         assert info.status == "succeeded", info.output
         assert info.output["output"] == {
             "order": order.id,
@@ -520,9 +580,9 @@ class TestAudit:
 
         workers.start()
         run_id = client.start(py("writes_then_approval", skus=["B-7", "B-8", "B-9"], quantity=8))
-        client.wait(run_id, timeout_s=20)
+        client.wait(run_id, timeout_s=WAIT)
         d = client.reject(run_id, by="gina", note="audit me")
-        client.wait(run_id, timeout_s=20, past=d)
+        client.wait(run_id, timeout_s=WAIT, past=d)
         lines = export_run(client, run_id)
         kinds = [line["type"] for line in lines]
         assert kinds[0] == "run" and lines[0]["inputs"]["quantity"] == 8
@@ -546,11 +606,11 @@ class TestReplay:
         """The mismatch fails the run with a clear message instead of mixing results."""
         w = workers.start()
         run_id = client.start(py("shifting", sku="A-2"))
-        assert client.wait(run_id, timeout_s=20).status == "waiting_approval"
+        assert client.wait(run_id, timeout_s=WAIT).status == "waiting_approval"
         workers.kill(w)
         workers.start(env={"ZAPI_FLOW_TOOL": "erp_list_orders"})
         d = client.approve(run_id, by="h")
-        info = client.wait(run_id, timeout_s=20, past=d)
+        info = client.wait(run_id, timeout_s=WAIT, past=d)
         assert info.status == "failed"
         assert "resume it with the code and plan it started with" in info.output["message"]
         assert info.output["error"]["code"] == "replay_mismatch"
@@ -564,31 +624,32 @@ def run_queue(
     n_workers: int,
     n_runs: int,
     timeout_s: float,
+    app_version: str | None = None,
 ) -> dict[str, int]:
     """Queue ``n_runs`` one-write runs to ``n_workers`` workers; check each ran exactly once."""
     import time
 
     for i in range(n_workers):
         workers.start(executor_id=f"w{i + 1}", worker_concurrency=16)
-    ids = [client.start(py("one_write", sku=f"A-{i % 10 + 1}", quantity=i)) for i in range(n_runs)]
+    ids = [
+        client.start(py("one_write", sku=f"A-{i % 10 + 1}", quantity=i), app_version=app_version)
+        for i in range(n_runs)
+    ]
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        done = client._dbos.list_workflows(
-            workflow_ids=ids, status="SUCCESS", load_input=False, load_output=False
-        )
-        if len(done) == n_runs:
+        statuses = client.statuses(ids)
+        if sorted(statuses.values()) == ["SUCCESS"] * n_runs:
             break
         time.sleep(0.5)
-    statuses = client._dbos.list_workflows(workflow_ids=ids, load_input=False)
-    assert sorted(s.status for s in statuses) == ["SUCCESS"] * n_runs
+    assert sorted(client.statuses(ids).values()) == ["SUCCESS"] * n_runs
     per_run: dict[str, int] = {}
     for w in ledger(erp):
         rid = str(w["request_id"]).split("/")[0]
         per_run[rid] = per_run.get(rid, 0) + 1
     assert {rid: per_run.get(rid, 0) for rid in ids} == dict.fromkeys(ids, 1)
     by_worker: dict[str, int] = {}
-    for s in statuses:
-        by_worker[s.executor_id] = by_worker.get(s.executor_id, 0) + 1
+    for executor in client.executors(ids).values():
+        by_worker[executor] = by_worker.get(executor, 0) + 1
     return by_worker
 
 
@@ -599,7 +660,7 @@ class TestQueue:
         self, workers: Workers, client: RunsClient, erp: ErpServer
     ) -> None:
         """1,000 queued runs, two worker processes, each run exactly once, both workers busy."""
-        by_worker = run_queue(workers, client, erp, n_workers=2, n_runs=1000, timeout_s=150)
+        by_worker = run_queue(workers, client, erp, n_workers=2, n_runs=1000, timeout_s=QUEUE_WAIT)
         assert set(by_worker) == {"w1", "w2"}, by_worker
 
 
@@ -610,16 +671,20 @@ def pg_url() -> str:
         if os.environ.get("CI") == "true":
             pytest.fail("ZAPI_TEST_PG_URL is not set: .ci/services should have started Postgres")
         pytest.skip("ZAPI_TEST_PG_URL is not set (source .ci/services to start Postgres)")
-    import sqlalchemy as sa
-
-    from runtime.workflows.intents import make_engine
-
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(sa.text("DROP SCHEMA IF EXISTS dbos CASCADE"))
-        conn.execute(sa.text("DROP TABLE IF EXISTS zapi_wf_intents"))
-    engine.dispose()
     return url
+
+
+def pg_workers(tmp_path: Path, pg_url: str, erp: ErpServer, shop: Any) -> Workers:
+    """Workers on the shared Postgres, isolated by a tool set of their own.
+
+    The database may be shared (other test sessions on this machine): workers only take
+    queued runs of their own tool set (app version), so a unique ``tool_set`` keeps them
+    and their runs apart without dropping anything another session is using.
+    """
+    import uuid
+
+    runner_args = {"erp_url": erp.url, "shop_url": shop.url, "tool_set": uuid.uuid4().hex}
+    return Workers(tmp_path, pg_url, runner_args)
 
 
 class TestPostgres:
@@ -629,10 +694,18 @@ class TestPostgres:
         self, pg_url: str, tmp_path: Path, erp: ErpServer, shop: Any
     ) -> None:
         """1,000 queued runs, three workers, each run exactly once, all three workers busy."""
-        workers = Workers(tmp_path, pg_url, {"erp_url": erp.url, "shop_url": shop.url})
+        workers = pg_workers(tmp_path, pg_url, erp, shop)
         client = RunsClient(pg_url)
         try:
-            by_worker = run_queue(workers, client, erp, n_workers=3, n_runs=1000, timeout_s=150)
+            by_worker = run_queue(
+                workers,
+                client,
+                erp,
+                n_workers=3,
+                n_runs=1000,
+                timeout_s=QUEUE_WAIT,
+                app_version=workers.app_version(),
+            )
             assert set(by_worker) == {"w1", "w2", "w3"}, by_worker
         finally:
             client.close()
@@ -642,17 +715,20 @@ class TestPostgres:
         self, pg_url: str, tmp_path: Path, erp: ErpServer, shop: Any
     ) -> None:
         """The write protocol holds on Postgres too: kill after send, restart, exact ledger."""
-        workers = Workers(tmp_path, pg_url, {"erp_url": erp.url, "shop_url": shop.url})
+        workers = pg_workers(tmp_path, pg_url, erp, shop)
         client = RunsClient(pg_url)
         try:
             w = workers.start(
                 probe="samples.plans.runner:kill_probe",
                 probe_args={"point": "sent", "step": 2, "marker": str(tmp_path / "k")},
             )
-            run_id = client.start(py("five_writes", skus=["C-7", "C-8"], base=7000))
-            assert w.wait(30) == -signal.SIGKILL
+            run_id = client.start(
+                py("five_writes", skus=["C-7", "C-8"], base=7000),
+                app_version=workers.app_version(),
+            )
+            assert w.wait(WAIT) == -signal.SIGKILL
             workers.start()
-            assert client.wait(run_id, timeout_s=30).status == "succeeded"
+            assert client.wait(run_id, timeout_s=WAIT).status == "succeeded"
             assert writes_of(erp, run_id) == {f"{run_id}/{i}": 1 for i in range(1, 6)}
         finally:
             client.close()
@@ -706,10 +782,10 @@ class TestCli:
         finally:
             erp.injector.configure(Faults())
         out = capsys.readouterr().out
-        assert code == 0, out
+        assert code == 3, out  # paused for a decision
         assert "run demo-1: paused" in out
         assert '"status": 504' in out
-        assert "next: zapi runs resume | cancel demo-1 --by NAME" in out
+        assert f"next: zapi runs resume | cancel demo-1 --by NAME --db {db} --runner" in out
         assert main(["runs", "list", "--db", db]) == 0
         assert "demo-1  paused" in capsys.readouterr().out
         assert main(["runs", "resume", "demo-1", "--by", "ops", "--db", db, *runner]) == 0
@@ -750,12 +826,21 @@ class TestCli:
 
         workers.start()
         run_id = client.start(py("approve_then_write", sku="C-9", quantity=50))
-        client.wait(run_id, timeout_s=20)
+        client.wait(run_id, timeout_s=WAIT)
         db = workers.db_url
         assert main(["runs", "show", run_id, "--db", db]) == 0
         assert '"quantity": 50' in capsys.readouterr().out
         assert main(["runs", "approve", run_id, "--by", "ann", "--set", "nope=1", "--db", db]) == 1
         assert "has no value nope" in capsys.readouterr().err
+        assert (
+            main(["runs", "approve", run_id, "--by", "a", "--set", "quantity=abc", "--db", db]) == 1
+        )
+        assert "is not of type 'integer'" in capsys.readouterr().err
+        assert (
+            main(["runs", "approve", run_id, "--by", "a", "--set", "quantity=5000", "--db", db])
+            == 1
+        )
+        assert "widens the request" in capsys.readouterr().err
         assert (
             main(
                 [
@@ -774,10 +859,112 @@ class TestCli:
             )
             == 0
         )
-        info = client.wait(run_id, timeout_s=20, parked_ok=False)
+        info = client.wait(run_id, timeout_s=WAIT, parked_ok=False)
         assert info.output["output"]["after"] == 7
         assert main(["runs", "cancel", run_id, "--db", db]) == 1
         assert "already succeeded" in capsys.readouterr().err
+
+
+class TestCliExitCodes:
+    """Scripts can tell a run's end from ``zapi run``'s exit code; hints name the right db."""
+
+    def test_exit_codes_and_python_workflows(
+        self,
+        tmp_path: Path,
+        erp: ErpServer,
+        shop: Any,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """0 succeeded, 3 parked, 4 denied, 1 failed; MODULE:FUNCTION starts a @workflow."""
+        from zapi.cli import main
+
+        db = str(tmp_path / "runs.db")
+        runner = ["--runner", "samples.plans.runner:make_runner", "--runner-arg"]
+        runner += [f"erp_url={erp.url}", "--db", db]
+        ok = ["run", "samples.plans.flows:one_write", "--input", "sku=A-3"]
+        assert main([*ok, "--input", "quantity=31", *runner]) == 0
+        assert "succeeded" in capsys.readouterr().out
+        parked = ["run", "samples.plans.flows:approve_then_write", "--input", "sku=A-3"]
+        assert main([*parked, "--input", "quantity=3", "--run-id", "p-1", *runner]) == 3
+        assert "waiting_approval" in capsys.readouterr().out
+        policy = tmp_path / "deny.yaml"
+        policy.write_text("default: deny\n")
+        code = main([*ok, "--input", "quantity=32", "--policy", str(policy), *runner])
+        assert code == 4, capsys.readouterr()
+        capsys.readouterr()
+        bad = ["run", "samples.plans.flows:one_write", "--input", "sku=NO-SUCH", "--input"]
+        assert main([*bad, "quantity=1", *runner]) == 1
+        assert "failed" in capsys.readouterr().out
+        assert main(["run", "samples.plans.flows:nothing_here", *runner]) == 2
+        assert "cannot import the workflow" in capsys.readouterr().err
+
+    def test_decision_pending_and_where_the_runs_are(
+        self,
+        tmp_path: Path,
+        workers: Workers,
+        client: RunsClient,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """A decision sent with no worker up shows as pending; wrong dbs and ids say so."""
+        from zapi.cli import main
+
+        w = workers.start()
+        run_id = client.start(py("approve_then_write", sku="C-6", quantity=9))
+        assert client.wait(run_id, timeout_s=WAIT).status == "waiting_approval"
+        workers.kill(w)
+        db = workers.db_url
+        assert (
+            main(["runs", "approve", run_id, "--by", "kim", "--set", "quantity=4", "--db", db]) == 0
+        )
+        assert "pending until a worker resumes the run" in capsys.readouterr().out
+        assert main(["runs", "show", run_id, "--db", db]) == 0
+        out = capsys.readouterr().out
+        assert "decision pending: approve by kim" in out and "next:" not in out
+        assert main(["runs", "resume", "run-nope", "--db", db]) == 1
+        assert "no such run 'run-nope'" in capsys.readouterr().err
+        elsewhere = tmp_path / "elsewhere" / "zapi-runs.db"
+        assert main(["runs", "list", "--db", str(elsewhere)]) == 1
+        assert f"no runs database at {elsewhere}" in capsys.readouterr().err
+        assert not elsewhere.exists()
+        assert main(["runs", "list", "--db", db]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith("runs in ") and "RUN" in out and run_id in out
+        workers.start()
+        info = client.wait(run_id, timeout_s=WAIT, parked_ok=False)
+        assert info.output["output"]["after"] == 4
+
+    def test_postgres_connection_failure_is_one_line(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Nobody listens on the port: one line naming the database, no driver pages."""
+        from zapi.cli import main
+
+        url = "postgresql://zapi:secret@127.0.0.1:9/nowhere"
+        assert main(["runs", "list", "--db", url]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error: cannot open the runs database postgresql://***@127.0.0.1:9/")
+        assert len(err.strip().splitlines()) == 1, err
+        assert "secret" not in err
+
+
+class TestOptionalDependencies:
+    """A missing optional dependency is one line naming the extra that installs it."""
+
+    def test_postgres_without_its_driver(
+        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """No psycopg: ``pip install 'zapi[postgres]'``, before any connection is tried."""
+        import sys
+
+        from zapi.cli import main
+
+        monkeypatch.setitem(sys.modules, "psycopg", None)  # import psycopg now fails
+        assert main(["runs", "list", "--db", "postgresql://zapi@127.0.0.1:9/x"]) == 1
+        err = capsys.readouterr().err
+        assert err.strip().splitlines() == [
+            "error: a postgresql:// runs database needs the Postgres driver: "
+            "pip install 'zapi[postgres]'"
+        ]
 
 
 def _chaos() -> Any:
@@ -795,7 +982,7 @@ class TestChaos:
     """The chaos harness (bench/chaos.py): short here, the full trials behind --chaos."""
 
     def test_short_chaos(self) -> None:
-        """A few kill points plus random-time kills: every run exact."""
+        """Kill points, random-time kills and a kill right after an operator's answer: exact."""
         import io
 
         chaos = _chaos()
@@ -806,9 +993,13 @@ class TestChaos:
             parallel=2,
             out=out,
             points=[("sent", 2), ("finished", 4), ("intent_begun", 5), ("before_step", 3)],
+            operator_trials=1,
+            operator_points=[("intent_begun", "sent")],
         )
-        assert figures["trials"] == 6 and figures["exact"] == 6, out.getvalue()
-        assert figures["killed"] == 6, out.getvalue()
+        assert figures["trials"] == 7 and figures["exact"] == 7, out.getvalue()
+        aimed = {k: c for k, c in figures["by_point"].items() if k != "random"}
+        assert sum(c["killed"] for c in aimed.values()) == 5, out.getvalue()
+        assert figures["by_point"]["random"]["killed"] <= 2
 
     @pytest.mark.chaos
     def test_full_chaos(self) -> None:
@@ -818,24 +1009,86 @@ class TestChaos:
         chaos = _chaos()
         out = io.StringIO()
         figures = chaos.run_chaos(
-            trials=50, random_kills=200, parallel=os.cpu_count() or 2, out=out
+            trials=50,
+            random_kills=200,
+            operator_trials=5,
+            parallel=os.cpu_count() or 2,
+            out=out,
         )
         print(out.getvalue())
         assert figures["failures"] == [], out.getvalue()
-        assert figures["exact"] == figures["trials"] == 50 * len(chaos.POINTS) + 200
+        total = 50 * len(chaos.POINTS) + 200 + 5 * len(chaos.OPERATOR_POINTS)
+        assert figures["exact"] == figures["trials"] == total
 
     @pytest.mark.chaos
     def test_postgres_queue_and_sqlite_queue_at_scale(
         self, pg_url: str, tmp_path: Path, erp: ErpServer, shop: Any
     ) -> None:
         """The multi-worker figures again, 3,000 runs on Postgres."""
-        workers = Workers(tmp_path, pg_url, {"erp_url": erp.url, "shop_url": shop.url})
+        workers = pg_workers(tmp_path, pg_url, erp, shop)
         client = RunsClient(pg_url)
         try:
-            run_queue(workers, client, erp, n_workers=3, n_runs=3000, timeout_s=600)
+            run_queue(
+                workers,
+                client,
+                erp,
+                n_workers=3,
+                n_runs=3000,
+                timeout_s=QUEUE_WAIT,
+                app_version=workers.app_version(),
+            )
         finally:
             client.close()
             workers.close()
+
+
+class TestImportGraph:
+    """runtime/workflows is a DAG, DBOS is imported in one module, no import is hidden."""
+
+    def test_no_cycle_and_one_dbos_module(self) -> None:
+        """Every import (module level, in functions, under TYPE_CHECKING) counts."""
+        import ast
+
+        pkg = REPO / "runtime" / "workflows"
+        graph: dict[str, set[str]] = {}
+        dbos_users = []
+        nested = []
+        for path in sorted(pkg.glob("*.py")):
+            name = path.stem
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            deps: set[str] = set()
+            top = set(map(id, tree.body))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    mods = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    mods = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+                else:
+                    continue
+                if any(m == "dbos" or m.startswith("dbos.") for m in mods):
+                    dbos_users.append(name)
+                ours = {m.split(".")[2] for m in mods if m.startswith("runtime.workflows.")}
+                ours &= {p.stem for p in pkg.glob("*.py")}
+                if ours and id(node) not in top:
+                    nested.append(f"{name}: {sorted(ours)}")
+                deps |= ours - {name}
+            graph[name] = deps
+        assert sorted(set(dbos_users)) == ["durable"]
+        assert nested == []
+        state: dict[str, int] = {}
+
+        def visit(node: str, trail: list[str]) -> None:
+            state[node] = 1
+            for dep in sorted(graph.get(node, ())):
+                if state.get(dep) == 1:
+                    raise AssertionError("import cycle: " + " -> ".join([*trail, node, dep]))
+                if dep not in state:
+                    visit(dep, [*trail, node])
+            state[node] = 2
+
+        for module in sorted(graph):
+            if module not in state and module != "__init__":
+                visit(module, [])
 
 
 class TestToolSetPinning:
@@ -855,7 +1108,7 @@ class TestToolSetPinning:
         try:
             w = workers.start()
             run_id = client.start(py("five_writes", skus=["D-9"], base=900))
-            assert client.wait(run_id, timeout_s=20).status == "paused"
+            assert client.wait(run_id, timeout_s=WAIT).status == "paused"
         finally:
             erp.injector.configure(Faults())
         workers.kill(w)
@@ -943,7 +1196,7 @@ class TestRealRuntime:
             rid = client.start(
                 RunSpec(kind="plan", workflow="rt", plan=plan, inputs={"sku": "B-5"})
             )
-            result = client.wait(rid, timeout_s=30, parked_ok=False)
+            result = client.wait(rid, timeout_s=WAIT, parked_ok=False)
             from runtime.workflows.audit import export_run
 
             story = export_run(client, rid)

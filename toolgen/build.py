@@ -22,8 +22,8 @@ from toolgen.inputs import body_schema as body_schema
 from toolgen.inputs import dominant_body as _dominant
 from toolgen.login import login_info
 from toolgen.naming import tool_names
-from toolgen.safety import Decision, decide_safety
 from toolgen.plans import attach_plans
+from toolgen.safety import Decision, decide_safety
 from zapi.analyzer.bodies import BodyKind
 from zapi.analyzer.evidence import OpEvidence
 from zapi.analyzer.model import Analysis, Operation

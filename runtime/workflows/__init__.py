@@ -16,6 +16,7 @@ from runtime.workflows.approvals import Approval
 from runtime.workflows.client import RunInfo, RunsClient
 from runtime.workflows.compensation import Compensation
 from runtime.workflows.context import WorkflowContext
+from runtime.workflows.control import RunStopped
 from runtime.workflows.definitions import DEFAULT_REGISTRY, Registry, workflow
 from runtime.workflows.engine import Engine, EngineConfig, app_version_for
 from runtime.workflows.permissions import Grant, Policy, load_policy
@@ -39,6 +40,7 @@ __all__ = [
     "Registry",
     "RunInfo",
     "RunSpec",
+    "RunStopped",
     "RunState",
     "RunsClient",
     "StepRecord",

@@ -6,8 +6,10 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import runtime
 from runtime.executor import Runtime
-from runtime.workflows.runner import Landed, NotLanded, ReconcileResult, ToolInfo, ToolRunner
+from runtime.verify import read_args
+from runtime.workflows.runner import Landed, NotLanded, Reconciled, ToolInfo, ToolRunner
 from zapi.errors import OutcomeUnknown, ToolCardError
 
 __all__ = ["RoutingRunner", "RuntimeRunner", "open_runtime_runner"]
@@ -43,6 +45,7 @@ class RuntimeRunner:
             idempotency_key=bool(card.idempotency.header),
             reconcilable=reconcilable,
             credential=self.credential,
+            input_schema=card.input_schema,
         )
 
     def call(
@@ -66,7 +69,7 @@ class RuntimeRunner:
 
     def reconcile(
         self, tool: str, args: Mapping[str, Any], *, idempotency_key: str | None = None
-    ) -> ReconcileResult:
+    ) -> Reconciled:
         """Ask the runtime's reconcile read whether the write landed."""
         prepared = self.runtime.prepare(tool, dict(args), idempotency_key=idempotency_key)
         found = self.runtime.reconcile(tool, prepared)
@@ -77,6 +80,28 @@ class RuntimeRunner:
         raise OutcomeUnknown(
             f"{tool}: reconcile could not tell: {found.detail}", tool=tool, reconcile=found.detail
         )
+
+    def read_back(
+        self, tool: str, args: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> Landed | None:
+        """The created/changed resource: the reconcile read's match, else the verification read.
+
+        Raises:
+            ExecutionError: the read failed.
+        """
+        card = self.runtime.cards.get(tool)
+        if card is None:
+            raise ToolCardError(f"no tool {tool!r} in this tool set", tool=tool)
+        prepared = self.runtime.prepare(tool, dict(args), idempotency_key=idempotency_key)
+        if card.reconcile is not None:
+            found = self.runtime.reconcile(tool, prepared)
+            if found.result == "landed":
+                return Landed(found.evidence)
+        plan = card.verification
+        rargs = read_args(plan.args, prepared, None) if plan is not None else None
+        if plan is None or rargs is None:
+            return None
+        return Landed(self.runtime.execute(plan.tool, rargs, verify=False).data)
 
     def fingerprint(self) -> str:
         """Digest of the tool cards."""
@@ -114,11 +139,23 @@ class RoutingRunner:
         """Call through the runner that has ``tool``."""
         return self._for(tool).call(tool, args, idempotency_key=idempotency_key)
 
+    def call_detailed(
+        self, tool: str, args: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> tuple[Any, Mapping[str, Any]]:
+        """Call (with findings) through the runner that has ``tool``."""
+        return self._for(tool).call_detailed(tool, args, idempotency_key=idempotency_key)
+
     def reconcile(
         self, tool: str, args: Mapping[str, Any], *, idempotency_key: str | None = None
-    ) -> ReconcileResult:
+    ) -> Reconciled:
         """Reconcile through the runner that has ``tool``."""
         return self._for(tool).reconcile(tool, args, idempotency_key=idempotency_key)
+
+    def read_back(
+        self, tool: str, args: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> Landed | None:
+        """Read back through the runner that has ``tool``."""
+        return self._for(tool).read_back(tool, args, idempotency_key=idempotency_key)
 
     def fingerprint(self) -> str:
         """Digest of every runner's fingerprint, in order."""
@@ -139,8 +176,6 @@ def open_runtime_runner(
         ToolCardError: the folder holds no cards.
         ExecutionError: the credentials cannot be resolved.
     """
-    import runtime
-
     rt = runtime.open(
         tools, credentials=credentials, base_url=base_url, state=state if state is not None else ""
     )

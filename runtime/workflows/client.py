@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dbos import DBOSClient, EnqueueOptions
-from dbos import error as dbos_error
-
 from runtime.workflows.approvals import build_decision, topic_for
-from runtime.workflows.engine import (
-    APP_NAME,
-    QUEUE,
-    STATE_EVENT,
-    WORKFLOW_NAME,
-    prepare_database,
-    serializer,
-)
-from runtime.workflows.intents import Intent, IntentLog, make_engine
-from runtime.workflows.records import FINAL_STATUSES, Decision, RunSpec, RunState
+from runtime.workflows.durable import DurableClient, RunRow, prepare_database
+from runtime.workflows.intents import DecisionLog, Intent, IntentLog, make_engine
+from runtime.workflows.records import FINAL_STATUSES, STATE_EVENT, Decision, RunSpec, RunState
 from zapi.errors import WorkflowError
 
-__all__ = ["RunInfo", "RunsClient"]
+__all__ = ["RunInfo", "RunsClient", "sqlite_path"]
 
 PARKED = frozenset({"waiting_approval", "paused"})
 
@@ -84,27 +75,34 @@ class RunsClient:
     a worker resumes the run; a repeated decision for the same wait is never applied twice.
     """
 
-    def __init__(self, database_url: str, *, prepare: bool = True) -> None:
-        """Connect (creating the database first unless ``prepare`` is false).
+    def __init__(self, database_url: str, *, prepare: bool = True, create: bool = True) -> None:
+        """Connect (creating or migrating the database first unless ``prepare`` is false).
+
+        With ``create=False`` a SQLite file that does not exist is an error instead of a new,
+        empty database (for commands that only read or decide existing runs).
 
         Raises:
-            WorkflowError: the database cannot be reached or created.
+            WorkflowError: the database does not exist (``create=False``), cannot be
+                reached or created, or its driver is not installed.
         """
         self.database_url = database_url
+        path = sqlite_path(database_url)
+        if not create and path is not None and not os.path.exists(path):
+            raise WorkflowError(
+                f"no runs database at {path}: pass --db with the database the run was "
+                "started on (or set ZAPI_RUNS_DB)",
+                path=path,
+            )
         if prepare:
             prepare_database(database_url)
-        try:
-            self._dbos = DBOSClient(
-                system_database_url=database_url, serializer=serializer(), application_name=APP_NAME
-            )
-        except Exception as exc:  # DBOS/SQLAlchemy: many types for an unreachable database
-            raise WorkflowError(f"cannot open workflow database: {exc}") from exc
+        self._dbos = DurableClient(database_url)
         self._sql = make_engine(database_url)
         self._intents: IntentLog | None = None
+        self._decisions: DecisionLog | None = None
 
     def close(self) -> None:
         """Release connections."""
-        self._dbos.destroy()
+        self._dbos.close()
         self._sql.dispose()
 
     def __enter__(self) -> RunsClient:
@@ -125,21 +123,15 @@ class RunsClient:
         Without ``app_version`` the run goes to workers of the newest tool set and is pinned
         to it from then on. Starting the same ``run_id`` twice returns the existing run.
         """
-        options: EnqueueOptions = {
-            "workflow_name": WORKFLOW_NAME,
-            "queue_name": QUEUE,
-            "workflow_id": run_id or f"run-{uuid.uuid4().hex[:12]}",
-        }
-        if app_version:
-            options["app_version"] = app_version
-        handle: Any = self._dbos.enqueue(options, spec.model_dump(mode="json"))
-        return str(handle.get_workflow_id())
+        return self._dbos.enqueue(
+            spec.model_dump(mode="json"), run_id or f"run-{uuid.uuid4().hex[:12]}", app_version
+        )
 
     # -- reading ---------------------------------------------------------------------------
 
     def state(self, run_id: str) -> RunState | None:
         """The run's last published state (``None`` before it first ran)."""
-        raw = self._dbos.get_event(run_id, STATE_EVENT, timeout_seconds=0)
+        raw = self._dbos.event(run_id, STATE_EVENT)
         return RunState.model_validate(raw) if raw else None
 
     def get(self, run_id: str) -> RunInfo:
@@ -148,22 +140,40 @@ class RunsClient:
         Raises:
             WorkflowError: no such run.
         """
-        found = self._dbos.list_workflows(workflow_ids=[run_id])
+        found = self._dbos.rows(run_ids=[run_id])
         if not found:
-            raise WorkflowError(f"no run {run_id!r} in this database", run_id=run_id)
+            raise WorkflowError(
+                f"no such run {run_id!r} in {self.where()}; pass --db with the database the run "
+                "was started on",
+                run_id=run_id,
+            )
         return self._info(found[0])
+
+    def where(self) -> str:
+        """The database, for messages (a SQLite path, or the URL without its password)."""
+        path = sqlite_path(self.database_url)
+        if path is not None:
+            return path
+        head, sep, tail = self.database_url.partition("@")
+        return f"{head.split('://')[0]}://***@{tail}" if sep else self.database_url
+
+    def statuses(self, run_ids: list[str]) -> dict[str, str]:
+        """The engine status of each run (``SUCCESS``, ``PENDING``...) without loading inputs."""
+        return {r.run_id: r.status for r in self._dbos.rows(run_ids=run_ids, load=False)}
+
+    def executors(self, run_ids: list[str]) -> dict[str, str]:
+        """The worker (executor id) that ran each run."""
+        return {r.run_id: r.executor_id or "" for r in self._dbos.rows(run_ids=run_ids, load=False)}
 
     def list_runs(self, *, limit: int = 50, status: str | None = None) -> list[RunInfo]:
         """Recent runs, newest first (optionally only those with our ``status``)."""
-        rows = self._dbos.list_workflows(
-            name=WORKFLOW_NAME, limit=limit if not status else None, sort_desc=True
-        )
+        rows = self._dbos.rows(limit=limit if not status else None)
         infos = [self._info(r) for r in rows]
         return [i for i in infos if status is None or i.status == status][:limit]
 
     def steps(self, run_id: str) -> list[dict[str, Any]]:
         """The engine's checkpointed operations of a run, in order."""
-        return [dict(s) for s in self._dbos.list_workflow_steps(run_id)]
+        return self._dbos.steps(run_id)
 
     def intents(self, run_id: str) -> list[Intent]:
         """The run's write intents (including any still in flight)."""
@@ -223,6 +233,7 @@ class RunsClient:
         Raises:
             WorkflowError: the run is not waiting for this kind of decision.
         """
+        self.get(run_id)  # "no such run" before "not waiting"
         decision = build_decision(
             run_id, self.state(run_id), action, by=by, note=note, changes=changes
         )
@@ -232,7 +243,20 @@ class RunsClient:
             topic_for(decision.wait_id),
             idempotency_key=f"{run_id}:{decision.wait_id}:{action}:{by}",
         )
+        self._decision_log().sent(run_id, decision.wait_id, action, by, decision.at)
         return decision
+
+    def pending_decision(self, info: RunInfo) -> tuple[str, str, str] | None:
+        """``(action, by, at)`` of a decision sent to the wait ``info`` is parked at, which
+        no worker has applied yet (``None`` when there is none)."""
+        if not info.parked or info.state is None or info.state.wait is None:
+            return None
+        return self._decision_log().pending(info.run_id, info.state.wait.wait_id)
+
+    def _decision_log(self) -> DecisionLog:
+        if self._decisions is None:
+            self._decisions = DecisionLog(self._sql)
+        return self._decisions
 
     def approve(
         self, run_id: str, *, by: str, note: str = "", changes: Mapping[str, Any] | None = None
@@ -265,36 +289,38 @@ class RunsClient:
         if info.parked:
             self.decide(run_id, "cancel", by=by, note=note)
             return "cancel sent; the run rolls back its committed steps"
-        try:
-            self._dbos.cancel_workflow(run_id)
-        except dbos_error.DBOSException as exc:
-            raise WorkflowError(f"cannot cancel {run_id}: {exc}", run_id=run_id) from exc
+        self._dbos.cancel(run_id)
         return "stopped (no rollback: it was not parked)"
 
     # -- internals -------------------------------------------------------------------------
 
-    def _info(self, status: Any) -> RunInfo:
-        run_id = status.workflow_id
-        raw_input = status.input or {}
-        args = raw_input.get("args") or [{}]
-        spec = args[0] if args and isinstance(args[0], dict) else {}
-        state = self.state(run_id) if status.status not in ("ENQUEUED", "DELAYED") else None
-        ours = _status(status.status, state, status.output)
+    def _info(self, row: RunRow) -> RunInfo:
+        run_id = row.run_id
+        spec = row.spec
+        state = self.state(run_id) if row.status not in ("ENQUEUED", "DELAYED") else None
         return RunInfo(
             run_id=run_id,
-            status=ours,
+            status=_status(row.status, state, row.output),
             workflow=str(spec.get("workflow", "")),
             kind=str(spec.get("kind", "")),
             inputs=dict(spec.get("inputs") or {}),
             plan=spec.get("plan"),
-            engine_status=status.status,
-            app_version=status.app_version,
-            executor_id=status.executor_id,
-            created_at=status.created_at,
-            updated_at=status.updated_at,
+            engine_status=row.status,
+            app_version=row.app_version,
+            executor_id=row.executor_id,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
             state=state,
-            output=status.output if status.status != "ERROR" else {"error": str(status.error)},
+            output=row.output if row.status != "ERROR" else {"error": row.error},
         )
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file of a ``sqlite:///PATH`` URL (``None`` for other databases or in-memory)."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = url.removeprefix("sqlite:///").split("?")[0]
+    return path if path and path != ":memory:" else None
 
 
 def _status(engine: str, state: RunState | None, output: Any) -> str:
@@ -306,4 +332,8 @@ def _status(engine: str, state: RunState | None, output: Any) -> str:
         return "cancelled"
     if engine in ("ERROR", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"):
         return "failed"
-    return state.status if state is not None else "running"
+    # The run publishes its final state a moment before the engine stores its output: a
+    # run is reported final only once the engine says so, together with that output.
+    if state is None or state.status in FINAL_STATUSES:
+        return "running"
+    return state.status

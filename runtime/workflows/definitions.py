@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
+import os
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, overload
+from typing import Any, overload
 
 from runtime.workflows.compensation import Compensation
+from runtime.workflows.context import WorkflowContext
 from zapi.errors import WorkflowError
 
-if TYPE_CHECKING:
-    from runtime.workflows.context import WorkflowContext
-
-__all__ = ["DEFAULT_REGISTRY", "Definition", "Registry", "workflow"]
+__all__ = ["DEFAULT_REGISTRY", "Definition", "Registry", "resolve_target", "workflow"]
 
 WorkflowFn = Callable[..., Any]
 
@@ -69,6 +70,34 @@ class Registry:
 
 
 DEFAULT_REGISTRY = Registry()
+
+
+def resolve_target(target: str, registry: Registry = DEFAULT_REGISTRY) -> tuple[str, str]:
+    """``MODULE:FUNCTION`` of a ``@workflow`` -> (module, registered workflow name).
+
+    The module is imported from the current directory too (a worker process started
+    here imports it the same way).
+
+    Raises:
+        WorkflowError: the target is not ``MODULE:FUNCTION``, cannot be imported, or is
+            not decorated with ``@workflow``.
+    """
+    module, sep, attr = target.partition(":")
+    if not sep or not module or not attr:
+        raise WorkflowError(
+            f"{target!r}: no such plan file; give a YAML/JSON plan or MODULE:FUNCTION of a "
+            "@workflow (e.g. myflows:restock)"
+        )
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        fn = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise WorkflowError(f"{target!r}: cannot import the workflow ({exc})") from exc
+    for name in registry.names():
+        if registry.get(name).fn is fn:
+            return module, name
+    raise WorkflowError(f"{target!r} is not decorated with @workflow")
 
 
 @overload

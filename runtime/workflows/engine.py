@@ -1,88 +1,46 @@
-"""The workflow engine: DBOS Transact behind a small interface (launch, steps, waits, events).
+"""The workflow engine: one worker process's runs, on the durable layer (``durable.py``).
 
-DBOS is a process singleton with a global registry of workflow functions. This module is the
-only one that imports it: it registers one generic DBOS workflow, ``zapi.run``, which looks
-up the active :class:`Engine` and interprets a :class:`~runtime.workflows.records.RunSpec`
-(a registered Python workflow or a pinned plan). User code never touches DBOS, and the
-engine could be swapped for another durable executor behind the same small surface.
+The engine resolves each run's definition (a registered Python workflow or a pinned plan),
+hands it with the tools, the intent log and the policy to a :class:`WorkflowContext`, and
+lets the context run it. DBOS itself is only touched in :mod:`runtime.workflows.durable`,
+so the engine could be moved to another durable executor behind the same small surface.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dbos import DBOS, DBOSPortableJSONSerializer
-from dbos import error as dbos_error
-
+from runtime.workflows import durable
+from runtime.workflows.context import Services, WorkflowContext
 from runtime.workflows.definitions import DEFAULT_REGISTRY, Registry
 from runtime.workflows.intents import IntentLog, make_engine
 from runtime.workflows.permissions import Policy
+from runtime.workflows.plan import definition_for
 from runtime.workflows.records import RunSpec
 from runtime.workflows.runner import ToolRunner
 from runtime.workflows.steps import Probe
-from zapi.errors import ReplayMismatch, WorkflowError
+from zapi.errors import ZapiError
 
 __all__ = [
     "ENGINE_VERSION",
-    "QUEUE",
-    "WORKFLOW_NAME",
     "Engine",
     "EngineConfig",
     "app_version_for",
-    "prepare_database",
-    "serializer",
 ]
 
-WORKFLOW_NAME = "zapi.run"
-QUEUE = "zapi-runs"
-APP_NAME = "zapi"
 ENGINE_VERSION = "1"
 """Bumped when the interpretation of a recorded run changes incompatibly."""
-STATE_EVENT = "zapi.state"
 
 logger = logging.getLogger("zapi.workflows")
-
-_lock = threading.Lock()
-_active: Engine | None = None
-
-
-def serializer() -> DBOSPortableJSONSerializer:
-    """The JSON serializer for everything DBOS stores (never pickle)."""
-    return DBOSPortableJSONSerializer()
 
 
 def app_version_for(fingerprint: str) -> str:
     """The DBOS application version of a tool set: runs are pinned to the tools they began with."""
     digest = hashlib.sha256(f"{ENGINE_VERSION}\n{fingerprint}".encode()).hexdigest()
     return f"zapi-{digest[:16]}"
-
-
-def prepare_database(url: str) -> None:
-    """Create or migrate the system database (and switch a SQLite file to WAL).
-
-    Raises:
-        WorkflowError: the database cannot be reached or migrated.
-    """
-    try:
-        DBOS.migrate(url)
-        if url.startswith("sqlite"):
-            engine = make_engine(url)
-            with engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
-            engine.dispose()
-    except Exception as exc:  # DBOS and SQLAlchemy raise many types for an unreachable database
-        raise WorkflowError(f"cannot prepare workflow database {_safe(url)}: {exc}") from exc
-
-
-def _safe(url: str) -> str:
-    head, sep, tail = url.partition("@")
-    return f"{head.split('://')[0]}://***@{tail}" if sep else url
 
 
 @dataclass(frozen=True)
@@ -149,60 +107,37 @@ class Engine:
         self._launched = False
 
     def launch(self) -> Engine:
-        """Start DBOS: recover this executor's pending runs and start taking queued runs.
+        """Start the worker: recover this executor's pending runs and take queued runs.
 
         Raises:
             WorkflowError: another engine is running in this process, or the database
                 cannot be prepared.
         """
-        global _active
-        with _lock:
-            if _active is not None:
-                raise WorkflowError(
-                    "a workflow engine is already running in this process; shut it down first"
-                )
-            prepare_database(self.config.database_url)
-            self.intents = IntentLog(make_engine(self.config.database_url))
-            _active = self
+        durable.prepare_database(self.config.database_url)
+        # Ready before launching: recovered runs start executing on other threads at once.
+        self.intents = IntentLog(make_engine(self.config.database_url))
         try:
-            DBOS(
-                config={
-                    "name": APP_NAME,
-                    "system_database_url": self.config.database_url,
-                    "application_version": self.app_version,
-                    "executor_id": self.config.executor_id,
-                    "serializer": serializer(),
-                    "log_level": "WARNING",
-                    "run_migrations": True,
-                    "notification_listener_polling_interval_sec": self.config.poll_interval_s,
-                    "max_executor_threads": max(64, self.config.worker_concurrency * 4),
-                }
-            )
-            DBOS.launch()
-            DBOS.register_queue(
-                QUEUE,
+            durable.launch(
+                database_url=self.config.database_url,
+                app_version=self.app_version,
+                executor_id=self.config.executor_id,
+                poll_interval_s=self.config.poll_interval_s,
                 worker_concurrency=self.config.worker_concurrency,
-                polling_interval_sec=self.config.poll_interval_s,
-                on_conflict="always_update",
+                handler=self.execute,
             )
         except BaseException:
-            with _lock:
-                _active = None
-            DBOS.destroy()
+            self.intents.engine.dispose()
+            self.intents = None
             raise
         self._launched = True
         self._warn_stranded()
         return self
 
     def shutdown(self) -> None:
-        """Stop DBOS. Runs in progress stay durable and resume in the next worker."""
-        global _active
+        """Stop the worker. Runs in progress stay durable and resume in the next worker."""
         if self._launched:
-            DBOS.destroy()
+            durable.shutdown()
         self._launched = False
-        with _lock:
-            if _active is self:
-                _active = None
         if self.intents is not None:
             self.intents.engine.dispose()
 
@@ -216,79 +151,33 @@ class Engine:
 
     def _warn_stranded(self) -> None:
         """Log runs waiting for a tool set other than this worker's (they will not run here)."""
-        stranded = [
-            s
-            for s in DBOS.list_workflows(
-                status=["PENDING", "ENQUEUED"], name=WORKFLOW_NAME, load_input=False
-            )
-            if s.app_version and s.app_version != self.app_version
-        ]
-        for status in stranded:
+        for run_id, version in durable.stranded_runs(self.app_version):
             self.log.warning(
                 "run %s is pinned to tool set %s, this worker runs %s: it will not run here; "
                 "start a worker with the tools it began with",
-                status.workflow_id,
-                status.app_version,
+                run_id,
+                version,
                 self.app_version,
             )
 
     # -- inside a run ---------------------------------------------------------------------
 
-    def execute(self, raw_spec: dict[str, Any]) -> dict[str, Any]:
-        """Interpret one run (called by the DBOS workflow)."""
-        from runtime.workflows.context import WorkflowContext
-
+    def execute(self, run_id: str, raw_spec: dict[str, Any]) -> dict[str, Any]:
+        """Interpret one run (called by the durable layer on a worker thread)."""
+        assert self.intents is not None, "execute runs only in a launched engine"
         spec = RunSpec.model_validate(raw_spec)
-        ctx = WorkflowContext(self, str(DBOS.workflow_id), spec)
-        return ctx.run_to_end()
-
-
-def run_step(name: str, fn: Callable[..., Any], *args: Any) -> Any:
-    """Run ``fn(*args)`` as a checkpointed step of the current run.
-
-    Raises:
-        ReplayMismatch: the recorded run has another kind of operation at this point.
-    """
-    try:
-        return DBOS.run_step({"name": name}, fn, *args)
-    except dbos_error.DBOSUnexpectedStepError as exc:
-        raise ReplayMismatch(
-            f"run {DBOS.workflow_id}: the code now asks for {name!r} where the recorded run "
-            f"has another operation ({exc}); resume it with the code it started with",
-            run_id=DBOS.workflow_id,
-        ) from exc
-
-
-def recv(topic: str, timeout_s: float) -> Any:
-    """Durably wait up to ``timeout_s`` for a message on ``topic`` (``None`` on timeout)."""
-    try:
-        return DBOS.recv(topic, timeout_seconds=timeout_s)
-    except dbos_error.DBOSUnexpectedStepError as exc:
-        raise ReplayMismatch(
-            f"run {DBOS.workflow_id}: the code now waits where the recorded run did something "
-            f"else ({exc}); resume it with the code it started with",
-            run_id=DBOS.workflow_id,
-        ) from exc
-
-
-def publish(key: str, value: Any) -> None:
-    """Set a durable event of the current run (read by clients)."""
-    DBOS.set_event(key, value)
-
-
-def sleep(seconds: float) -> None:
-    """Durable sleep inside a run."""
-    DBOS.sleep(seconds)
-
-
-def now() -> float:
-    """The current time as a checkpointed step (replays return the recorded time)."""
-    return float(run_step("zapi.clock", time.time))
-
-
-@DBOS.workflow(name=WORKFLOW_NAME, max_recovery_attempts=None)
-def _zapi_run(spec: dict[str, Any]) -> dict[str, Any]:
-    engine = _active
-    if engine is None:
-        raise WorkflowError("no workflow engine is active in this process")
-    return engine.execute(spec)
+        services = Services(
+            journal=durable.RunJournal(),
+            runner=self.runner,
+            intents=self.intents,
+            policy=self.policy,
+            probe=self.probe,
+            wait_chunk_s=self.config.wait_chunk_s,
+        )
+        try:
+            # Resolved before the first checkpoint, so a worker missing the workflow fails
+            # the run at the same point on a first run and on a replay.
+            definition = definition_for(spec, self.registry)
+        except ZapiError as exc:
+            return WorkflowContext(services, run_id, spec, None).fail(exc)
+        return WorkflowContext(services, run_id, spec, definition).run_to_end()

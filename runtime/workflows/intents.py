@@ -1,14 +1,17 @@
-"""The intent log: a write's intent is committed before it is sent, keyed by run and step."""
+"""The intent log (a write's intent, committed before it is sent) and the decisions sent to runs."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import sqlalchemy as sa
 
-__all__ = ["Intent", "IntentLog", "make_engine"]
+from zapi.errors import WorkflowError
+
+__all__ = ["DecisionLog", "Intent", "IntentLog", "make_engine", "require_driver"]
 
 IntentState = Literal["in_flight", "done", "failed"]
 
@@ -24,9 +27,36 @@ _INTENTS = sa.Table(
     sa.Column("record", sa.Text, nullable=True),
 )
 
+_DECISIONS = sa.Table(
+    "zapi_wf_decisions",
+    _META,
+    sa.Column("run_id", sa.String(200), primary_key=True),
+    sa.Column("wait_id", sa.String(50), primary_key=True),
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("by", sa.String(200), nullable=False),
+    sa.Column("at", sa.String(40), nullable=False),
+)
+
+
+def require_driver(url: str) -> None:
+    """Check that the database driver ``url`` needs is installed.
+
+    Raises:
+        WorkflowError: a ``postgresql://`` URL without the ``postgres`` extra installed.
+    """
+    if url.startswith("postgres") and importlib.util.find_spec("psycopg") is None:
+        raise WorkflowError(
+            "a postgresql:// runs database needs the Postgres driver: pip install 'zapi[postgres]'"
+        )
+
 
 def make_engine(url: str) -> sa.Engine:
-    """A SQLAlchemy engine for ``url`` (SQLite: immediate transactions, long busy timeout)."""
+    """A SQLAlchemy engine for ``url`` (SQLite: immediate transactions, long busy timeout).
+
+    Raises:
+        WorkflowError: the driver for ``url`` is not installed.
+    """
+    require_driver(url)
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
 
@@ -110,3 +140,41 @@ class IntentLog:
             )
             for r in rows
         ]
+
+
+class DecisionLog:
+    """Decisions sent to parked runs (table ``zapi_wf_decisions``), first one per wait.
+
+    A decision is a durable message that a worker applies when it resumes the run; until
+    then ``runs show`` uses this log to say that one is pending, and by whom.
+    """
+
+    def __init__(self, engine: sa.Engine) -> None:
+        """Use ``engine`` (owned by the caller) and create the table if needed."""
+        self.engine = engine
+        _META.create_all(engine, checkfirst=True)
+
+    def sent(self, run_id: str, wait_id: str, action: str, by: str, at: str) -> None:
+        """Remember a decision for ``wait_id`` (the first one sent is the one applied)."""
+        with self.engine.begin() as conn:
+            found = conn.execute(
+                sa.select(_DECISIONS.c.run_id).where(
+                    (_DECISIONS.c.run_id == run_id) & (_DECISIONS.c.wait_id == wait_id)
+                )
+            ).first()
+            if found is None:
+                conn.execute(
+                    sa.insert(_DECISIONS).values(
+                        run_id=run_id, wait_id=wait_id, action=action, by=by, at=at
+                    )
+                )
+
+    def pending(self, run_id: str, wait_id: str) -> tuple[str, str, str] | None:
+        """``(action, by, at)`` of the decision sent for ``wait_id``, if any."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(_DECISIONS).where(
+                    (_DECISIONS.c.run_id == run_id) & (_DECISIONS.c.wait_id == wait_id)
+                )
+            ).first()
+        return (row.action, row.by, row.at) if row is not None else None

@@ -6,22 +6,19 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from runtime import verify as rw_verify
-from runtime.workflows import engine as eng
 from runtime.workflows.compensation import Compensation
-from runtime.workflows.context import RunStopped
+from runtime.workflows.context import Runnable, WorkflowContext
+from runtime.workflows.control import RunStopped
+from runtime.workflows.definitions import Registry
 from runtime.workflows.records import RunSpec
 from runtime.workflows.refs import references, resolve
 from zapi.errors import WorkflowError
-
-if TYPE_CHECKING:
-    from runtime.workflows.context import WorkflowContext
-    from runtime.workflows.definitions import Registry
 
 __all__ = [
     "ApprovalGate",
@@ -68,12 +65,19 @@ class StepCompensate(_Model):
 
 
 class ApprovalGate(_Model):
-    """Park the run until a person approves; ``values`` may be changed by the approver."""
+    """Park the run until a person approves; ``values`` may be changed by the approver.
+
+    A changed value must match ``value_schema[name]`` when given, else the input schema of
+    the later step argument that uses it (``${steps.GATE.values.NAME}``), else the proposed
+    value's JSON type. Values listed in ``narrow`` may only shrink.
+    """
 
     name: str = ""
     message: str = ""
     values: dict[str, Any] = Field(default_factory=dict)
     timeout_s: float | None = None
+    value_schema: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    narrow: list[str] = Field(default_factory=list)
 
 
 class PlanStep(_Model):
@@ -219,6 +223,8 @@ class PlanDefinition:
                     message=gate["message"],
                     values=gate["values"],
                     timeout_s=gate["timeout_s"],
+                    schema={**self._used_schemas(ctx, step.id), **gate["value_schema"]},
+                    narrow=gate["narrow"],
                 )
                 scope["steps"][step.id] = {
                     "values": dict(approved.values),
@@ -236,6 +242,21 @@ class PlanDefinition:
         if self.plan.output is not None:
             return resolve(self.plan.output, scope)
         return {k: v.get("output", v.get("values")) for k, v in scope["steps"].items()}
+
+    def _used_schemas(self, ctx: WorkflowContext, gate: str) -> dict[str, dict[str, Any]]:
+        """``{value: schema}`` from the later step arguments that use a gate's values whole."""
+        out: dict[str, dict[str, Any]] = {}
+        prefix = f"${{steps.{gate}.values."
+        for later in self.plan.steps:
+            if later.tool is None:
+                continue
+            for arg, value in later.args.items():
+                if isinstance(value, str) and value.startswith(prefix) and value.endswith("}"):
+                    name = value[len(prefix) : -1]
+                    props = (ctx.input_schema(later.tool) or {}).get("properties", {})
+                    if isinstance(props.get(arg), dict):
+                        out.setdefault(name, dict(props[arg]))
+        return out
 
 
 def _compensation(spec: StepCompensate | None, scope: dict[str, Any], args: dict[str, Any]) -> Any:
@@ -264,7 +285,7 @@ def _verify(ctx: WorkflowContext, step_id: str, plan: StepVerify, scope: dict[st
             "expected": expect,
             "mismatches": mismatches,
         }
-        eng.run_step("zapi.verification", lambda r=result: r)
+        ctx.checkpoint("zapi.verification", result)
         if not mismatches:
             return
         decision = ctx.operator_wait(
@@ -285,7 +306,7 @@ def _verify(ctx: WorkflowContext, step_id: str, plan: StepVerify, scope: dict[st
             )
 
 
-def definition_for(spec: RunSpec, registry: Registry) -> Any:
+def definition_for(spec: RunSpec, registry: Registry) -> Runnable:
     """The definition a run executes: its pinned plan, or a registered Python workflow.
 
     Raises:

@@ -13,11 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "FINAL_STATUSES",
     "SCHEMA_VERSION",
+    "STATE_EVENT",
     "Attempt",
     "Decision",
     "RunSpec",
     "RunState",
     "RunStatus",
+    "Settlement",
     "StepRecord",
     "Wait",
     "args_digest",
@@ -26,6 +28,8 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = "1"
+STATE_EVENT = "zapi.state"
+"""The durable event a run publishes its :class:`RunState` under."""
 
 RunStatus = Literal[
     "queued",
@@ -86,6 +90,23 @@ class Attempt(_Record):
     action: Literal["send", "resend", "reconcile"]
     outcome: Outcome | Literal["landed", "not_landed"]
     error: dict[str, Any] | None = None
+    send: int | None = Field(
+        None, description="the intent's send number this entry is about (a verdict names it)"
+    )
+
+
+class Settlement(_Record):
+    """An operator's verdict on one send of a write: it binds to that send and no other.
+
+    A later send of the same step is a new attempt of the intent and needs its own
+    settlement; a replay that finds the intent past ``send`` ignores this one.
+    """
+
+    send: int = Field(ge=1, description="the intent's send number the operator judged")
+    landed: bool
+    by: str
+    output: Any = None
+    output_given: bool = False
 
 
 class StepRecord(_Record):
@@ -105,6 +126,12 @@ class StepRecord(_Record):
     error: dict[str, Any] | None = None
     attempts: list[Attempt] = Field(default_factory=list)
     reconciled: bool = False
+    sends: int = Field(0, description="sends of this write so far (its intent's attempt count)")
+    output_from: Literal["response", "read", "operator", "none"] = Field(
+        "response",
+        description="where ``result`` came from: the write's answer, a read of the resource "
+        "after a settlement, the operator, or nowhere (landed, unread)",
+    )
     verification: dict[str, Any] | None = None
     drift: list[dict[str, Any]] = Field(default_factory=list)
     started_at: str
@@ -131,6 +158,13 @@ class Wait(_Record):
     step: int
     message: str
     values: dict[str, Any] = Field(default_factory=dict)
+    value_schema: dict[str, Any] = Field(
+        default_factory=dict,
+        description="JSON Schema of each value an approver may change ({name: schema})",
+    )
+    narrow: list[str] = Field(
+        default_factory=list, description="values an approver may only narrow, never widen"
+    )
     error: dict[str, Any] | None = None
     deadline: str | None = None
     accepts: list[str]

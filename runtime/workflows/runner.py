@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
-__all__ = ["Landed", "NotLanded", "ReconcileResult", "ToolInfo", "ToolRunner"]
+__all__ = ["Landed", "NotLanded", "Reconciled", "ToolInfo", "ToolRunner"]
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,8 @@ class ToolInfo:
             key cannot apply a write twice.
         reconcilable: the runner can tell, by reading, whether a write landed.
         credential: name of the credential the runner calls it with (for the policy).
+        input_schema: JSON Schema of the tool's arguments, when the runner knows it (an
+            approver's changed values are checked against it).
     """
 
     name: str
@@ -31,6 +33,7 @@ class ToolInfo:
     idempotency_key: bool = False
     reconcilable: bool = False
     credential: str = ""
+    input_schema: Mapping[str, Any] | None = None
 
     @property
     def is_write(self) -> bool:
@@ -57,7 +60,8 @@ class NotLanded:
     """Reconciliation found the write was not applied: sending it is safe."""
 
 
-ReconcileResult = Landed | NotLanded
+Reconciled = Landed | NotLanded
+"""What a reconcile read found (the runtime's own ``ReconcileResult`` adds ``unknown``)."""
 
 
 @runtime_checkable
@@ -90,13 +94,35 @@ class ToolRunner(Protocol):
         """
         ...
 
+    def call_detailed(
+        self, tool: str, args: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> tuple[Any, Mapping[str, Any]]:
+        """Like :meth:`call`, plus what the step record keeps: ``verification`` and ``drift``.
+
+        A runner without such findings returns ``(self.call(...), {})``.
+        """
+        ...
+
     def reconcile(
         self, tool: str, args: Mapping[str, Any], *, idempotency_key: str | None = None
-    ) -> ReconcileResult:
+    ) -> Reconciled:
         """Find out whether an earlier send of this write (with this key) landed.
 
         Raises:
             OutcomeUnknown: the runner cannot tell.
+        """
+        ...
+
+    def read_back(
+        self, tool: str, args: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> Landed | None:
+        """Read the resource a landed write produced (its verification or reconcile read).
+
+        Used when an operator settles a write as landed, so the step still has an output.
+        ``None`` when the runner has no such read for ``tool``.
+
+        Raises:
+            ExecutionError: the read failed.
         """
         ...
 

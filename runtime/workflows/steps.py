@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from runtime.workflows.intents import Intent, IntentLog
 from runtime.workflows.permissions import Policy
-from runtime.workflows.records import Attempt, StepRecord, args_digest, utc_iso
+from runtime.workflows.records import Attempt, Settlement, StepRecord, args_digest, utc_iso
 from runtime.workflows.runner import Landed, ToolInfo, ToolRunner
 from zapi.errors import (
     ExecutionError,
@@ -60,8 +60,8 @@ class StepCall:
     args: Mapping[str, Any]
     role: Literal["step", "compensation"] = "step"
     name: str = ""
-    assume: Literal["landed", "not_landed"] | None = None
-    """An operator's word on an in-flight write that cannot be reconciled."""
+    settlement: Settlement | None = None
+    """An operator's verdict on one send of this write; it applies to that send only."""
 
 
 class _Builder:
@@ -70,13 +70,24 @@ class _Builder:
         self.started = utc_iso()
         self.attempts = list(prior)
         self.safety = ""
+        self.sends = 0
 
     def attempt(
-        self, action: Literal["send", "resend", "reconcile"], outcome: Any, error: Any = None
+        self,
+        action: Literal["send", "resend", "reconcile"],
+        outcome: Any,
+        error: Any = None,
+        *,
+        send: int | None = None,
     ) -> None:
         self.attempts.append(
             Attempt(
-                n=len(self.attempts) + 1, at=utc_iso(), action=action, outcome=outcome, error=error
+                n=len(self.attempts) + 1,
+                at=utc_iso(),
+                action=action,
+                outcome=outcome,
+                error=error,
+                send=send,
             )
         )
 
@@ -87,6 +98,7 @@ class _Builder:
         result: Any = None,
         error: dict[str, Any] | None = None,
         reconciled: bool = False,
+        output_from: Literal["response", "read", "operator", "none"] = "response",
         verification: dict[str, Any] | None = None,
         drift: list[dict[str, Any]] | None = None,
     ) -> StepRecord:
@@ -106,6 +118,8 @@ class _Builder:
             error=error,
             attempts=self.attempts,
             reconciled=reconciled,
+            sends=self.sends,
+            output_from=output_from,
             verification=verification,
             drift=drift or [],
             started_at=self.started,
@@ -163,12 +177,9 @@ def execute_step(
 def _invoke(
     runner: ToolRunner, tool: str, args: Mapping[str, Any], key: str | None
 ) -> tuple[Any, dict[str, Any]]:
-    """Call a tool; with a runner that reports them, also its verification and drift findings."""
-    detailed = getattr(runner, "call_detailed", None)
-    if callable(detailed):
-        result, extras = detailed(tool, args, idempotency_key=key)
-        return result, dict(extras)
-    return runner.call(tool, args, idempotency_key=key), {}
+    """Call a tool; also return the runner's verification and drift findings."""
+    result, extras = runner.call_detailed(tool, args, idempotency_key=key)
+    return result, dict(extras)
 
 
 def _write(
@@ -184,6 +195,7 @@ def _write(
         return intent.record
     b.attempts = _prior(intent)
     sent = intent.attempts if intent is not None else 0
+    b.sends = sent
     action: Literal["send", "resend"] = "send"
     if intent is not None and intent.state == "in_flight":
         if sum(1 for a in b.attempts if a.action != "reconcile") < sent:
@@ -194,45 +206,73 @@ def _write(
                     "code": "interrupted",
                     "message": "the worker stopped with this request in flight",
                 },
+                send=sent,
             )
-        resolved = _resolve_in_flight(call, info, runner, intents, b)
+        resolved = _resolve_in_flight(call, info, runner, intents, b, sent)
         if resolved is not None:
             return resolved
         action = "resend"
     intents.begin(call.key, call.run_id, call.tool, sent + 1)
+    b.sends = sent + 1
     probe("intent_begun", call)
     try:
         result, extras = _invoke(runner, call.tool, call.args, call.key)
     except ExecutionError as exc:
         probe("sent", call)
         outcome = classify(exc)
-        b.attempt(action, outcome, exc.to_dict())
+        b.attempt(action, outcome, exc.to_dict(), send=sent + 1)
         record = b.record(outcome, error=exc.to_dict()).model_dump(mode="json")
         intents.finish(call.key, "failed" if outcome == "failed" else "in_flight", record)
         return record
     probe("sent", call)
-    b.attempt(action, "ok")
+    b.attempt(action, "ok", send=sent + 1)
     record = b.record("ok", result=result, **extras).model_dump(mode="json")
     intents.finish(call.key, "done", record)
     return record
 
 
 def _resolve_in_flight(
-    call: StepCall, info: ToolInfo, runner: ToolRunner, intents: IntentLog, b: _Builder
+    call: StepCall, info: ToolInfo, runner: ToolRunner, intents: IntentLog, b: _Builder, sent: int
 ) -> dict[str, Any] | None:
-    """Decide an in-flight write: a finished record, or ``None`` when resending is safe."""
+    """Decide an in-flight write: a finished record, or ``None`` when resending is safe.
+
+    An operator's settlement counts only for the send it judged (``sent``, the intent's
+    last send); after any later send it is stale, and that send is reconciled or put to
+    the operator again, never resent on the old word.
+    """
     if info.idempotency_key:
         return None  # the server deduplicates a resend under the same key
-    if call.assume == "not_landed":
+    verdict = call.settlement
+    if verdict is not None and verdict.send != sent:
         b.attempt(
-            "reconcile", "not_landed", {"code": "operator", "message": "operator: not landed"}
+            "reconcile",
+            "unknown",
+            {
+                "code": "stale_settlement",
+                "message": f"{verdict.by} judged send {verdict.send}; send {sent} is unsettled",
+            },
+            send=sent,
+        )
+        verdict = None
+    if verdict is not None and not verdict.landed:
+        b.attempt(
+            "reconcile",
+            "not_landed",
+            {"code": "operator", "message": f"{verdict.by}: send {sent} did not land"},
+            send=sent,
         )
         return None
-    if call.assume == "landed":
-        b.attempt("reconcile", "landed", {"code": "operator", "message": "operator: landed"})
-        record = b.record("ok", reconciled=True).model_dump(mode="json")
-        intents.finish(call.key, "done", record)
-        return record
+    if verdict is not None:
+        b.attempt(
+            "reconcile",
+            "landed",
+            {"code": "operator", "message": f"{verdict.by}: send {sent} landed"},
+            send=sent,
+        )
+        result, source = _landed_output(call, runner, verdict)
+        done = b.record("ok", result=result, reconciled=True, output_from=source)
+        intents.finish(call.key, "done", done.model_dump(mode="json"))
+        return done.model_dump(mode="json")
     if not info.reconcilable:
         error = {
             "code": "outcome_unknown",
@@ -241,23 +281,37 @@ def _resolve_in_flight(
                 "read; check the target by hand, then resume with --set landed=true or "
                 "--set landed=false"
             ),
-            "context": {"tool": call.tool, "args": dict(call.args)},
+            "context": {"tool": call.tool, "args": dict(call.args), "send": sent},
         }
-        b.attempt("reconcile", "unknown", error)
+        b.attempt("reconcile", "unknown", error, send=sent)
         record = b.record("unknown", error=error).model_dump(mode="json")
         intents.finish(call.key, "in_flight", record)
         return record
     try:
         found = runner.reconcile(call.tool, call.args, idempotency_key=call.key)
     except ExecutionError as exc:
-        b.attempt("reconcile", "unknown", exc.to_dict())
+        b.attempt("reconcile", "unknown", exc.to_dict(), send=sent)
         record = b.record("unknown", error=exc.to_dict()).model_dump(mode="json")
         intents.finish(call.key, "in_flight", record)
         return record
     if isinstance(found, Landed):
-        b.attempt("reconcile", "landed")
-        record = b.record("ok", result=found.result, reconciled=True).model_dump(mode="json")
-        intents.finish(call.key, "done", record)
-        return record
-    b.attempt("reconcile", "not_landed")
+        b.attempt("reconcile", "landed", send=sent)
+        landed = b.record("ok", result=found.result, reconciled=True, output_from="read")
+        intents.finish(call.key, "done", landed.model_dump(mode="json"))
+        return landed.model_dump(mode="json")
+    b.attempt("reconcile", "not_landed", send=sent)
     return None
+
+
+def _landed_output(
+    call: StepCall, runner: ToolRunner, verdict: Settlement
+) -> tuple[Any, Literal["read", "operator", "none"]]:
+    """The output of a write settled as landed: the operator's, else a read of the resource."""
+    if verdict.output_given:
+        return verdict.output, "operator"
+    try:
+        found = runner.read_back(call.tool, call.args, idempotency_key=call.key)
+    except ExecutionError as exc:
+        logger.warning("read-back of %s (%s) failed: %s", call.key, call.tool, exc.message)
+        return None, "none"
+    return (found.result, "read") if found is not None else (None, "none")

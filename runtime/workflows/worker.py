@@ -140,7 +140,7 @@ def spawn_worker(
     )
 
 
-def wait_ready(proc: subprocess.Popen[str], timeout_s: float = 30.0) -> str:
+def wait_ready(proc: subprocess.Popen[str], timeout_s: float = 120.0) -> str:
     """Block until a spawned worker prints its ready line; return it.
 
     Raises:

@@ -13,6 +13,7 @@ __all__ = [
     "noop_read",
     "one_write",
     "shifting",
+    "swallowing",
     "writes_then_approval",
 ]
 
@@ -48,6 +49,7 @@ def approve_then_write(
         message=f"set {sku} from {before} to {quantity}?",
         values={"quantity": quantity},
         timeout_s=timeout_s,
+        narrow=["quantity"],
     )
     after = ctx.call("erp_set_stock", sku=sku, quantity=approved.values["quantity"])
     return {"before": before, "after": after["quantity"], "approved_by": approved.by}
@@ -85,4 +87,14 @@ def shifting(ctx: WorkflowContext, sku: str) -> Any:
 @workflow
 def one_write(ctx: WorkflowContext, sku: str, quantity: int) -> Any:
     """One ERP stock write (for queue tests: the ledger shows each run's write once)."""
+    return ctx.call("erp_set_stock", sku=sku, quantity=quantity)["quantity"]
+
+
+@workflow
+def swallowing(ctx: WorkflowContext, sku: str, quantity: int) -> Any:
+    """Tries to swallow a rejection with ``except Exception`` (it cannot), then writes."""
+    try:
+        ctx.approval("set stock", values={"quantity": quantity})
+    except Exception:
+        pass
     return ctx.call("erp_set_stock", sku=sku, quantity=quantity)["quantity"]

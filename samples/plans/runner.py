@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from runtime.workflows.runner import Landed, NotLanded, ReconcileResult, ToolInfo
+from runtime.workflows.runner import Landed, NotLanded, Reconciled, ToolInfo
 from zapi.errors import (
     InvalidArguments,
     OutcomeUnknown,
@@ -55,14 +55,18 @@ class SampleAppsRunner:
         token: str = "demo-token",
         user: str = "alice",
         password: str = "wonderland",
-        timeout_s: float = 5.0,
+        timeout_s: float = 30.0,
         tool_set: str = "",
+        unreconcilable: tuple[str, ...] | list[str] = (),
     ) -> None:
         """Prepare clients for the apps whose URL is given (nothing is sent yet).
 
         ``tool_set`` is mixed into the fingerprint, to stand for a changed tool set in tests.
+        ``unreconcilable`` tools claim no reconcile read, so an in-flight write of theirs
+        needs an operator's answer (as on an app whose creates cannot be looked up).
         """
-        self.tool_set = tool_set
+        self.tool_set = tool_set + "".join(f"|no-reconcile:{t}" for t in unreconcilable)
+        self.unreconcilable = frozenset(unreconcilable)
         self.urls = {"erp": erp_url.rstrip("/"), "shop": shop_url.rstrip("/")}
         self.token, self.user, self.password = token, user, password
         self.erp = httpx.Client(
@@ -88,7 +92,7 @@ class SampleAppsRunner:
             self.urls[app] or f"http://{app}.invalid",
             safety,
             key,
-            recon,
+            recon and tool not in self.unreconcilable,
             credential=self.user if app == "erp" else "shop-token",
         )
 
@@ -130,7 +134,7 @@ class SampleAppsRunner:
 
     def reconcile(
         self, tool: str, args: Mapping[str, Any], *, idempotency_key: str | None = None
-    ) -> ReconcileResult:
+    ) -> Reconciled:
         """Read back whether a write landed."""
         if tool == "erp_set_stock":
             item = self._erp("GET", f"/api/items/{args['sku']}", "erp_get_item")
@@ -142,6 +146,23 @@ class SampleAppsRunner:
             found = page.get("orders", [])
             return Landed(found[0]) if found else NotLanded()
         raise OutcomeUnknown(f"{tool} has no reconcile read", tool=tool)
+
+    def call_detailed(
+        self, tool: str, args: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> tuple[Any, Mapping[str, Any]]:
+        """:meth:`call`; this runner has no verification or drift findings to add."""
+        return self.call(tool, args, idempotency_key=idempotency_key), {}
+
+    def read_back(
+        self, tool: str, args: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> Landed | None:
+        """The item (stock writes) or the order found by ``client_ref`` (creates)."""
+        if tool == "erp_set_stock":
+            return Landed(self._erp("GET", f"/api/items/{args['sku']}", "erp_get_item"))
+        if tool == "erp_create_order":
+            found = self.reconcile(tool, args, idempotency_key=idempotency_key)
+            return found if isinstance(found, Landed) else None
+        return None
 
     def close(self) -> None:
         """Close the HTTP clients."""

@@ -1,18 +1,44 @@
-"""``zapi run``, ``zapi worker`` and ``zapi runs ...``: durable workflows on the command line."""
+"""``zapi run``, ``zapi worker`` and ``zapi runs ...``: durable workflows on the command line.
+
+Exit codes of ``zapi run`` and ``zapi runs resume`` (which drive a run) and ``zapi worker``:
+
+====  =============================================================================
+0     the run succeeded (or was queued with ``--no-worker``); a worker stopped cleanly
+1     error, or the run ended failed, rejected or cancelled
+2     usage error
+3     the run is paused or waiting for a decision (approval or operator)
+4     the run was denied by the policy
+====  =============================================================================
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 import tempfile
 from typing import Any
 
 import click
 
-__all__ = ["COMMANDS"]
+__all__ = ["COMMANDS", "EXIT_DENIED", "EXIT_FAILED", "EXIT_OK", "EXIT_PARKED"]
 
 DB_HELP = "Runs database: a SQLite path or URL, or postgresql://... (env ZAPI_RUNS_DB)."
+
+EXIT_OK, EXIT_FAILED, EXIT_PARKED, EXIT_DENIED = 0, 1, 3, 4
+
+
+def _exit_code(info: Any) -> int:
+    """0 succeeded, 3 parked, 4 denied by the policy, 1 any other end."""
+    if info.parked:
+        return EXIT_PARKED
+    if info.status == "succeeded":
+        return EXIT_OK
+    error = (info.output or {}).get("error") if isinstance(info.output, dict) else None
+    if isinstance(error, dict) and error.get("code") == "scope_denied":
+        return EXIT_DENIED
+    return EXIT_FAILED if info.final else EXIT_OK
 
 
 def _db_url(db: str | None) -> str:
@@ -22,10 +48,11 @@ def _db_url(db: str | None) -> str:
     return "sqlite:///" + os.path.abspath(raw)
 
 
-def _client(db: str | None) -> Any:
+def _client(db: str | None, *, create: bool = False) -> Any:
+    """A client on the runs database; only ``zapi run`` and ``worker`` may create one."""
     from runtime.workflows import RunsClient
 
-    return RunsClient(_db_url(db))
+    return RunsClient(_db_url(db), create=create)
 
 
 def _pairs(items: tuple[str, ...], what: str) -> dict[str, Any]:
@@ -115,7 +142,11 @@ def _tool_options(fn: Any) -> Any:
     return fn
 
 
-def _show(info: Any) -> None:
+def _show(info: Any, client: Any = None, hint: str = "") -> None:
+    """Print a run; for a parked run, what it waits for and the exact command to continue.
+
+    ``hint`` holds the options the next command needs (``--db``, the runner's).
+    """
     click.echo(f"run {info.run_id}: {info.status}")
     state = info.state
     if state is not None and state.message:
@@ -124,25 +155,81 @@ def _show(info: Any) -> None:
         wait = state.wait
         if wait.values:
             click.echo(f"  values: {json.dumps(wait.values, sort_keys=True)}")
+        if wait.narrow:
+            click.echo(f"  --set may only narrow: {', '.join(wait.narrow)}")
         if wait.error:
             click.echo(f"  error: {json.dumps(wait.error, sort_keys=True, default=str)}")
         if wait.deadline:
             click.echo(f"  deadline: {wait.deadline}")
-        verbs = " | ".join(wait.accepts)
-        click.echo(f"  next: zapi runs {verbs} {info.run_id} --by NAME")
+        pending = client.pending_decision(info) if client is not None else None
+        if pending is not None:
+            action, by, at = pending
+            click.echo(
+                f"  decision pending: {action} by {by} at {at}; a worker applies it when it "
+                f"resumes the run (zapi worker ..., or zapi runs resume {info.run_id} with "
+                "the runner options)"
+            )
+        else:
+            verbs = " | ".join(wait.accepts)
+            click.echo(f"  next: zapi runs {verbs} {info.run_id} --by NAME{hint}")
     if info.final and info.output is not None:
         click.echo(f"  output: {json.dumps(info.output, sort_keys=True, default=str)}")
 
 
+def _hint(
+    db: str | None,
+    tools: str | None,
+    base_url: str | None,
+    credentials: str | None,
+    runner: str | None,
+    runner_args: tuple[str, ...],
+    modules: tuple[str, ...],
+    policy: str | None,
+) -> str:
+    """The options a follow-up ``zapi runs resume`` needs to reach the same run and tools."""
+    parts: list[str] = ["--db", db or os.environ.get("ZAPI_RUNS_DB") or "zapi-runs.db"]
+    for flag, value in (
+        ("--tools", tools),
+        ("--base-url", base_url),
+        ("--credentials", credentials),
+        ("--runner", runner),
+        ("--policy", policy),
+    ):
+        if value:
+            parts += [flag, value]
+    for arg in runner_args:
+        parts += ["--runner-arg", arg]
+    for module in modules:
+        parts += ["--module", module]
+    return " " + " ".join(shlex.quote(p) for p in parts)
+
+
+def _python_target(target: str) -> tuple[str, str]:
+    """``MODULE:FUNCTION`` -> (module, workflow name); a bad target is a usage error."""
+    from runtime.workflows.definitions import resolve_target
+    from zapi.errors import WorkflowError
+
+    try:
+        return resolve_target(target)
+    except WorkflowError as exc:
+        raise click.UsageError(exc.message) from exc
+
+
 @click.command("run")
-@click.argument("plan_path", metavar="PLAN", type=click.Path(exists=True, dir_okay=False))
-@click.option("--input", "inputs", multiple=True, metavar="K=V", help="A plan input; repeatable.")
+@click.argument("target", metavar="PLAN|MODULE:FUNCTION")
+@click.option(
+    "--input",
+    "inputs",
+    multiple=True,
+    metavar="K=V",
+    help="A run input (JSON or text); repeatable.",
+)
 @click.option("--run-id", help="Use this run id (starting it twice returns the same run).")
 @click.option("--no-worker", is_flag=True, help="Only queue the run; a running worker takes it.")
 @click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for the run.")
 @_tool_options
 def run_command(
-    plan_path: str,
+    target: str,
     inputs: tuple[str, ...],
     run_id: str | None,
     no_worker: bool,
@@ -156,18 +243,28 @@ def run_command(
     modules: tuple[str, ...],
     policy: str | None,
 ) -> None:
-    """Run a YAML/JSON plan durably until it finishes or parks for a person.
+    """Run a YAML/JSON plan or a Python @workflow durably until it finishes or parks.
+
+    Exit code: 0 succeeded, 1 failed/rejected/cancelled, 3 paused or waiting for a
+    decision, 4 denied by the policy.
 
     Example: zapi run plan.yaml --input order_id=ORD-1 --runner samples.plans.runner:make_runner
     """
     from runtime.workflows import RunSpec, bind_inputs, load_plan
     from runtime.workflows.worker import run_with_worker
 
-    plan = load_plan(plan_path)
-    given = {
-        k: str(v) if not isinstance(v, str) else v for k, v in _pairs(inputs, "--input").items()
-    }
-    bind_inputs(plan, given)
+    given = _pairs(inputs, "--input")
+    if os.path.isfile(target):
+        plan = load_plan(target)
+        given = {k: str(v) if not isinstance(v, str) else v for k, v in given.items()}
+        bind_inputs(plan, given)
+        spec = RunSpec(
+            kind="plan", workflow=plan.name, plan=plan.model_dump(mode="json"), inputs=given
+        )
+    else:
+        module, name = _python_target(target)
+        modules = tuple(dict.fromkeys([*modules, module]))
+        spec = RunSpec(kind="python", workflow=name, inputs=given)
     db_url = _db_url(db)
     config = (
         None
@@ -176,10 +273,8 @@ def run_command(
             db_url, runner, runner_args, tools, base_url, credentials, modules, policy, "local", 8
         )
     )
-    with _client(db) as client:
-        spec = RunSpec(
-            kind="plan", workflow=plan.name, plan=plan.model_dump(mode="json"), inputs=given
-        )
+    hint = _hint(db, tools, base_url, credentials, runner, runner_args, modules, policy)
+    with _client(db, create=True) as client:
         rid = client.start(spec, run_id=run_id)
         if config is None:
             click.echo(f"queued run {rid}")
@@ -188,9 +283,10 @@ def run_command(
             info = run_with_worker(
                 client, rid, config, os.path.join(tmp, "worker.json"), timeout_s=timeout
             )
-        _show(info)
-        if info.final and info.status != "succeeded":
-            raise click.exceptions.Exit(1)
+        _show(info, client, hint)
+        code = _exit_code(info)
+    if code:
+        raise click.exceptions.Exit(code)
 
 
 @click.command("worker")
@@ -215,6 +311,8 @@ def worker_command(
     policy: str | None,
 ) -> None:
     """Serve queued and resumed runs until interrupted (SIGTERM/Ctrl-C).
+
+    Exit code: 0 stopped cleanly, 1 could not start (database, runner, module), 2 usage.
 
     Example: zapi worker --db postgresql://zapi@127.0.0.1/zapi --executor-id w1 --tools out/
     """
@@ -256,14 +354,17 @@ def runs_list(db: str | None, status: str | None, limit: int) -> None:
     Example: zapi runs list --status waiting_approval
     """
     with _client(db) as client:
-        rows = [
-            (i.run_id, i.status, i.kind, i.workflow, str(i.state.step if i.state else 0))
-            for i in client.list_runs(limit=limit, status=status)
-        ]
-    table = [("RUN", "STATUS", "KIND", "WORKFLOW", "STEP"), *rows]
-    widths = [max(len(row[c]) for row in table) for c in range(5)]
-    for row in table:
-        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+        infos = client.list_runs(limit=limit, status=status)
+        click.echo(f"runs in {client.where()}: {len(infos)}")
+        if infos:
+            width = max(len(i.run_id) for i in infos)
+            click.echo(f"{'RUN':<{width}}  {'STATUS':<17} {'KIND':<6} {'STEP':>4}  WORKFLOW")
+        for info in infos:
+            step = info.state.step if info.state else 0
+            click.echo(
+                f"{info.run_id:<{width}}  {info.status:<17} {info.kind:<6} {step:>4}  "
+                f"{info.workflow}"
+            )
 
 
 @runs_group.command("show")
@@ -280,7 +381,7 @@ def runs_show(run_id: str, db: str | None, as_json: bool) -> None:
         if as_json:
             click.echo(json.dumps(info.summary(), indent=2, sort_keys=True, default=str))
         else:
-            _show(info)
+            _show(info, client, _hint(db, None, None, None, None, (), (), None))
 
 
 def _decide(
@@ -295,8 +396,9 @@ def _decide(
         decision = client.decide(run_id, action, by=by, note=note, changes=changes)
         extra = f" with {json.dumps(decision.changes, sort_keys=True)}" if decision.changes else ""
         click.echo(
-            f"{action} for run {run_id} recorded by {by} at {decision.at}{extra}; "
-            "a worker applies it (now, or when one starts)"
+            f"{action} for run {run_id} recorded by {by} at {decision.at}{extra}; it is "
+            "pending until a worker resumes the run (a running `zapi worker` on this "
+            "database does it now)"
         )
         return decision
 
@@ -310,7 +412,10 @@ def _decide(
     "sets",
     multiple=True,
     metavar="K=V",
-    help="Change an approval value (e.g. narrow the scope); repeatable.",
+    help=(
+        "Change an approval value: it must keep the value's schema (the step's input schema "
+        "or the proposed value's type), and a narrow-only value may only shrink; repeatable."
+    ),
 )
 @click.option("--db", help=DB_HELP)
 def runs_approve(run_id: str, by: str, note: str, sets: tuple[str, ...], db: str | None) -> None:
@@ -377,6 +482,9 @@ def runs_resume(
 ) -> None:
     """Resume a paused run: the step is reconciled first, never blindly resent.
 
+    With --tools/--runner a worker runs here until the run ends or parks again (exit codes
+    as for `zapi run`); without, the decision is recorded for the next worker.
+
     Example: zapi runs resume run-1a2b3c --by ops --tools out/ --base-url http://127.0.0.1:8001
     """
     from runtime.workflows.worker import check_tool_set, run_with_worker
@@ -402,7 +510,14 @@ def runs_resume(
             timeout_s=timeout,
             past=decision,
         )
-        _show(info)
+        _show(
+            info,
+            client,
+            _hint(db, tools, base_url, credentials, runner, runner_args, modules, policy),
+        )
+        code = _exit_code(info)
+    if code:
+        raise click.exceptions.Exit(code)
 
 
 @runs_group.command("cancel")
