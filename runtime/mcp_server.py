@@ -22,6 +22,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import tempfile
 import threading
 import time
@@ -135,10 +136,15 @@ class _Approvals:
     """The runs database, and one worker process that drives approval-gated runs."""
 
     config: ServeConfig
-    policy_path: str
+    policy: Any
     client: Any = None
     worker: Any = None
     tmp: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="zapi-serve-"))
+
+    def __post_init__(self) -> None:
+        self.policy_path = os.path.join(self.tmp, "policy.json")
+        with open(self.policy_path, "w", encoding="utf-8") as fh:
+            fh.write(self.policy.model_dump_json(indent=2))
 
     def open(self) -> Any:
         from runtime.workflows import RunsClient, WorkerConfig, spawn_worker, wait_ready
@@ -173,6 +179,7 @@ class _Approvals:
         if self.client is not None:
             self.client.close()
             self.client = None
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 class ToolServer:
@@ -248,12 +255,9 @@ class ToolServer:
         self.writes = 0
         self._approvals: _Approvals | None = None
         if self.gated:
-            path = os.path.join(tempfile.mkdtemp(prefix="zapi-serve-policy-"), "policy.json")
-            with open(path, "w", encoding="utf-8") as fh:
-                fh.write(self.policy.model_dump_json(indent=2))
             runs_db = config.runs_db or "sqlite:///" + os.path.abspath("zapi-runs.db")
             self.config = config = ServeConfig(**{**config.__dict__, "runs_db": runs_db})
-            self._approvals = _Approvals(config, path)
+            self._approvals = _Approvals(config, self.policy)
 
     # -- listing ---------------------------------------------------------------------------
 
@@ -333,9 +337,11 @@ class ToolServer:
     def _error(self, exc: ZapiError) -> ToolReply:
         message = str(exc)
         tool = exc.context.get("tool")
-        logged = isinstance(exc, ExecutionError) and "record_id" in exc.context
-        if logged and tool and "zapi log" not in message:
-            message += f"; see `zapi log --state {shlex.quote(self._state())} --tool {tool}`"
+        hint = f"`zapi log --state {shlex.quote(self._state())} --tool "
+        if "`zapi log --tool " in message:  # name the log this server writes
+            message = message.replace("`zapi log --tool ", hint)
+        elif isinstance(exc, ExecutionError) and tool and "record_id" in exc.context:
+            message += f"; see {hint}{tool}`"
         return ToolReply(f"{type(exc).__name__}: {message}", None, is_error=True)
 
     def _state(self) -> str:

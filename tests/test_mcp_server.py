@@ -168,13 +168,21 @@ class TestListing:
         tools = ToolServer(config)
         try:
 
-            async def go() -> Any:
+            async def go() -> tuple[Any, Any, Any]:
                 async with Client(build_server(tools)) as c:
-                    return (await c.list_tools()).tools
+                    resources = (await c.list_resources()).resources
+                    spec = await c.read_resource("zapi://openapi.json")
+                    return (await c.list_tools()).tools, resources, spec
 
-            listed = {t.name: t for t in run(go())}
+            found, resources, spec = run(go())
+            listed = {t.name: t for t in found}
         finally:
             tools.close()
+        uris = {str(r.uri) for r in resources}
+        assert uris == {"zapi://openapi.json"} | {
+            f"zapi://cards/{n}" for n in listed if n != RUN_RESULT_TOOL
+        }
+        assert json.loads(spec.contents[0].text)["openapi"].startswith("3.1")
         assert RUN_RESULT_TOOL in listed
         assert all("order" in n for n in listed if n != RUN_RESULT_TOOL)
         delete = listed["delete_order"].annotations
@@ -244,6 +252,25 @@ class TestCalls:
         assert result.is_error and text(result).startswith("InvalidArguments: update_item_stock")
         assert "quantity" in text(result) and "\n" not in text(result)
         assert erp.api_requests == 0
+
+    def test_outcome_unknown(self, erp_out: Path, erp: CountingErp, tmp_path: Path) -> None:
+        """A write that may have landed, with no read to settle it, says so and where to look."""
+        httpx.post(
+            erp.url + "/admin/faults",
+            json={"commit_then_drop": 1.0, "faults_apply_to": ["legacy"]},
+            timeout=5,
+        ).raise_for_status()
+
+        async def go() -> Any:
+            async with stdio(serve_args(erp_out, erp, tmp_path, "--allow-writes")) as c:
+                return await c.call_tool("bin_update_legacy", {"sku": "A-1", "bin": "BIN-9"})
+
+        result = run(go())
+        message = text(result)
+        assert result.is_error and message.startswith("OutcomeUnknown: bin_update_legacy")
+        assert "may or may not have landed" in message and "\n" not in message
+        assert f"zapi log --state {tmp_path / 'zapi.db'} --tool bin_update_legacy" in message
+        assert ledger(erp)["total"] == 1  # it did land: only a read could have told
 
     def test_write_budget(self, erp_out: Path, erp: CountingErp, tmp_path: Path) -> None:
         """The session's write budget refuses the write after the last allowed one."""
