@@ -371,6 +371,124 @@ class TestApproval:
         assert any(r.event.kind == "verification" for r in log.records()) and log.verify().ok
 
 
+def record_storefront(url: str, path: Path) -> None:
+    """Real httpx exchanges with the storefront (orders made and cancelled), as a HAR."""
+    from samples.storefront.app import DEFAULT_TOKEN
+    from zapi.har_writer import Exchange, build_har
+    from zapi.redact import Redactor
+
+    seen: list[Exchange] = []
+
+    def hook(r: httpx.Response) -> None:
+        r.read()
+        seen.append(
+            Exchange(
+                started_ms=time.time() * 1000,
+                method=r.request.method,
+                url=str(r.request.url),
+                request_headers=list(r.request.headers.multi_items()),
+                request_body=r.request.content or None,
+                resource_type="fetch",
+                status=r.status_code,
+                response_headers=list(r.headers.multi_items()),
+                response_body=r.content,
+            )
+        )
+
+    auth = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+    with httpx.Client(base_url=url, headers=auth, event_hooks={"response": [hook]}) as c:
+        product = c.get("/api/products").json()["data"][0]["id"]
+        for i in range(3):
+            order = c.post(
+                "/api/orders",
+                json={
+                    "customer_email": f"c{i}@example.com",
+                    "items": [{"product_id": product, "quantity": 1}],
+                },
+                headers={"Idempotency-Key": f"rec-{i}"},
+            ).json()
+            c.get(f"/api/orders/{order['id']}")
+            c.delete(f"/api/orders/{order['id']}")
+        c.get("/api/orders")
+    har, _ = build_har(seen, redactor=Redactor(), secrets=[DEFAULT_TOKEN])
+    path.write_text(json.dumps(har))
+
+
+class TestDestructive:
+    """A destructive tool (DELETE) is parked for a person and completes once approved."""
+
+    def test_delete_parked_then_approved(self, tmp_path: Path) -> None:
+        """Listed as destructive; nothing sent before `zapi runs approve`; cancelled after."""
+        from samples.storefront.app import DEFAULT_TOKEN
+        from samples.storefront.app import make_server as make_storefront
+        from zapi.api import analyze
+
+        with make_storefront(0) as shop:
+            record_storefront(shop.url, tmp_path / "shop.har")
+        analyze([str(tmp_path / "shop.har")], str(tmp_path / "out"))
+        (tmp_path / "creds.json").write_text(json.dumps({"auth": {"bearer": "env:SHOP_TOKEN"}}))
+        db = str(tmp_path / "runs.db")
+        with make_storefront(0) as shop:
+            api = httpx.Client(
+                base_url=shop.url, headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+            )
+            product = api.get("/api/products").json()["data"][0]["id"]
+            order = api.post(
+                "/api/orders",
+                json={
+                    "customer_email": "d@example.com",
+                    "items": [{"product_id": product, "quantity": 1}],
+                },
+            ).json()["id"]
+            before = httpx.get(shop.url + "/admin/ledger").json()["total"]
+            args = [
+                "-m",
+                "zapi",
+                "serve",
+                str(tmp_path / "out"),
+                "--base-url",
+                shop.url,
+                "--credentials",
+                str(tmp_path / "creds.json"),
+                "--state",
+                str(tmp_path / "zapi.db"),
+                "--allow-writes",
+                "--db",
+                db,
+            ]
+            params = StdioServerParameters(
+                command=sys.executable, args=args, env={**os.environ, "SHOP_TOKEN": DEFAULT_TOKEN}
+            )
+
+            async def go() -> tuple[Any, Any, Any]:
+                async with Client(params) as c:
+                    tools = {t.name: t for t in (await c.list_tools()).tools}
+                    parked = await c.call_tool("delete_order", {"order_id": order})
+                    run_id = parked.structured_content["outcome"]["run_id"]
+                    assert api.get(f"/api/orders/{order}").json()["status"] == "pending"
+                    assert main(["runs", "approve", run_id, "--by", "dana", "--db", db]) == 0
+                    deadline = time.monotonic() + 120
+                    while True:
+                        done = await c.call_tool(RUN_RESULT_TOOL, {"run_id": run_id})
+                        status = (done.structured_content or {}).get("outcome", {}).get("status")
+                        if status != "waiting_approval" or time.monotonic() > deadline:
+                            return tools, parked, done
+
+            tools, parked, done = run(go())
+            after = httpx.get(shop.url + "/admin/ledger").json()["total"]
+            status = api.get(f"/api/orders/{order}").json()["status"]
+            api.close()
+        hints = tools["delete_order"].annotations
+        assert hints is not None and hints.destructive_hint is True
+        assert hints.read_only_hint is False
+        assert parked.structured_content["outcome"]["status"] == "waiting_approval"
+        assert not done.is_error, text(done)
+        assert done.structured_content["outcome"]["status"] == "succeeded"
+        assert done.structured_content["result"]["status"] == "cancelled"
+        assert status == "cancelled" and after == before + 1
+        assert main(["log", "verify", "--state", str(tmp_path / "zapi.db")]) == 0
+
+
 class TestFaults:
     """Under commit-then-drop, every write lands exactly once and every ambiguity is settled."""
 
