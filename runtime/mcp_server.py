@@ -18,17 +18,11 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import json
 import os
-import re
 import shlex
-import shutil
-import tempfile
 import threading
-import time
-import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import jsonschema
@@ -36,6 +30,7 @@ import jsonschema
 import runtime as rt_pkg
 from runtime.calls import CallResult
 from runtime.executor import Runtime
+from runtime.mcp_approvals import RUN_RESULT_TOOL, WORKFLOW, ApprovalRuns, ToolReply, short
 from runtime.policy import Scope
 from runtime.validate import Validators
 from toolgen.cards import ToolCard
@@ -53,13 +48,7 @@ __all__ = [
     "serve_stdio",
 ]
 
-WORKFLOW = "zapi-serve"
-"""The workflow name policy grants use for MCP calls (``workflow: zapi-serve``)."""
-RUN_RESULT_TOOL = "zapi_run_result"
-"""The helper tool that reports (and returns the answer of) an approval-gated run."""
 MAX_NAME = 64
-_ENGINE_BUSY = frozenset({"PENDING", "ENQUEUED", "DELAYED"})
-_REF_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 _OUTCOME_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -104,15 +93,6 @@ class ServeConfig:
     decision_wait_s: float = 3.0
 
 
-@dataclass(frozen=True)
-class ToolReply:
-    """What one MCP tool call returns: text, structured content, error flag."""
-
-    text: str
-    structured: dict[str, Any] | None
-    is_error: bool = False
-
-
 def mcp_name(name: str) -> str:
     """An MCP tool name (``[A-Za-z0-9_-]``, at most 64 characters) for a card name."""
     clean = "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in name) or "tool"
@@ -124,62 +104,6 @@ def mcp_name(name: str) -> str:
 
 def _selected(name: str, globs: Sequence[str]) -> bool:
     return not globs or any(fnmatch.fnmatchcase(name, g) for g in globs)
-
-
-def _short(value: Any, limit: int = 4000) -> str:
-    text = json.dumps(value, sort_keys=True, default=str)
-    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
-
-
-@dataclass
-class _Approvals:
-    """The runs database, and one worker process that drives approval-gated runs."""
-
-    config: ServeConfig
-    policy: Any
-    client: Any = None
-    worker: Any = None
-    tmp: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="zapi-serve-"))
-
-    def __post_init__(self) -> None:
-        self.policy_path = os.path.join(self.tmp, "policy.json")
-        with open(self.policy_path, "w", encoding="utf-8") as fh:
-            fh.write(self.policy.model_dump_json(indent=2))
-
-    def open(self) -> Any:
-        from runtime.workflows import RunsClient, WorkerConfig, spawn_worker, wait_ready
-
-        if self.client is None:
-            self.client = RunsClient(self.config.runs_db)
-        if self.worker is None or self.worker.poll() is not None:
-            state = self.config.state
-            runner_args: dict[str, Any] = {
-                "tools": os.path.abspath(self.config.out_dir),
-                "base_url": self.config.base_url,
-                "credentials": self.config.credentials,
-                "state": None if state is None else (os.path.abspath(state) if state else ""),
-            }
-            worker = WorkerConfig(
-                database_url=self.config.runs_db,
-                executor_id=WORKFLOW,
-                runner="runtime.workflows.adapters:open_runtime_runner",
-                runner_args=runner_args,
-                policy=self.policy_path,
-            )
-            self.worker = spawn_worker(worker, os.path.join(self.tmp, "worker.json"))
-            wait_ready(self.worker, timeout_s=self.config.approval_timeout_s)
-        return self.client
-
-    def close(self) -> None:
-        from runtime.workflows.worker import stop_worker
-
-        if self.worker is not None:
-            stop_worker(self.worker)
-            self.worker = None
-        if self.client is not None:
-            self.client.close()
-            self.client = None
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 class ToolServer:
@@ -211,7 +135,6 @@ class ToolServer:
         from runtime.workflows.permissions import Policy, load_policy
 
         self.config = config
-        self._sleep = sleep if sleep is not None else time.sleep  # noqa: TID251 - the default
         self.rt = runtime or rt_pkg.open(
             config.out_dir,
             credentials=config.credentials,
@@ -253,11 +176,22 @@ class ToolServer:
         self._out_validators: dict[str, Any] = {}
         self._lock = threading.Lock()
         self.writes = 0
-        self._approvals: _Approvals | None = None
+        self._approvals: ApprovalRuns | None = None
         if self.gated:
-            runs_db = config.runs_db or "sqlite:///" + os.path.abspath("zapi-runs.db")
-            self.config = config = ServeConfig(**{**config.__dict__, "runs_db": runs_db})
-            self._approvals = _Approvals(config, self.policy)
+            state = config.state
+            self._approvals = ApprovalRuns(
+                config.runs_db or "sqlite:///" + os.path.abspath("zapi-runs.db"),
+                self.policy,
+                {
+                    "tools": os.path.abspath(config.out_dir),
+                    "base_url": config.base_url,
+                    "credentials": config.credentials,
+                    "state": None if state is None else (os.path.abspath(state) if state else ""),
+                },
+                timeout_s=config.approval_timeout_s,
+                decision_wait_s=config.decision_wait_s,
+                sleep=sleep,
+            )
 
     # -- listing ---------------------------------------------------------------------------
 
@@ -324,8 +258,8 @@ class ToolServer:
         """Call one tool by its MCP name; never raises for a refused or failed call."""
         with self._lock:
             try:
-                if name == RUN_RESULT_TOOL and self.gated:
-                    return self._run_result(args or {})
+                if name == RUN_RESULT_TOOL and self._approvals is not None:
+                    return self._approvals.result(args or {})
                 card = self.cards.get(name)
                 if card is None:
                     known = ", ".join(sorted(self.cards)[:20])
@@ -362,8 +296,9 @@ class ToolServer:
 
     def _call(self, card: ToolCard, args: dict[str, Any]) -> ToolReply:
         self._preflight(card, args)
-        if card.name in self.gated:
-            return self._park(card, args)
+        if card.name in self.gated and self._approvals is not None:
+            self.writes += 1
+            return self._approvals.park(card, args)
         if card.safety != "read_only":
             self.writes += 1
         result = self.rt.execute(card.name, args)
@@ -390,7 +325,7 @@ class ToolServer:
         else:
             outcome["unmatched_output"] = "the answer does not match the card's output schema"
             structured = {"raw_result": result.data, "outcome": outcome}
-        return ToolReply(_short(structured), structured)
+        return ToolReply(short(structured), structured)
 
     def _matches_output(self, card: ToolCard, data: Any) -> bool:
         from toolgen.render import clean_schema
@@ -403,95 +338,6 @@ class ToolServer:
             )
             validator = self._out_validators[card.name] = cls(schema)
         return bool(validator.is_valid(data))
-
-    # -- approvals -------------------------------------------------------------------------
-
-    def _park(self, card: ToolCard, args: dict[str, Any]) -> ToolReply:
-        from runtime.workflows import RunSpec
-        from runtime.workflows.plan import Plan, PlanInput, PlanStep
-
-        assert self._approvals is not None
-        odd = sorted(k for k in args if not _REF_KEY.fullmatch(k))
-        if odd:
-            raise InvalidArguments(
-                f"{card.name}: argument names {odd} cannot be carried through an approval run",
-                tool=card.name,
-            )
-        client = self._approvals.open()
-        # Arguments travel as a plan input and are referenced, never spliced into the plan:
-        # a value that looks like a ``${...}`` reference stays a plain value.
-        plan = Plan(
-            name=WORKFLOW,
-            description=f"{card.name} called through zapi serve",
-            inputs={"args": PlanInput(type="object")},
-            steps=[
-                PlanStep(id="call", tool=card.name, args={k: f"${{inputs.args.{k}}}" for k in args})
-            ],
-            output="${steps.call.output}",
-        )
-        spec = RunSpec(
-            kind="plan",
-            workflow=plan.name,
-            plan=plan.model_dump(mode="json"),
-            inputs={"args": args},
-        )
-        run_id = client.start(spec, run_id=f"mcp-{uuid.uuid4().hex[:12]}")
-        self.writes += 1
-        info = client.wait(run_id, timeout_s=self.config.approval_timeout_s)
-        return self._run_reply(info, card.name)
-
-    def _run_result(self, args: dict[str, Any]) -> ToolReply:
-        run_id = args.get("run_id")
-        if not isinstance(run_id, str) or not run_id:
-            raise InvalidArguments(f"{RUN_RESULT_TOOL}: give run_id, the id a parked call returned")
-        assert self._approvals is not None
-        client = self._approvals.open()
-        info = client.get(run_id)
-        # A decision sent a moment ago reaches the worker within a poll or two: give it
-        # that long before answering "still waiting".
-        deadline = time.monotonic() + self.config.decision_wait_s
-        while info.parked and time.monotonic() < deadline:
-            self._sleep(0.2)
-            info = client.get(run_id)
-        if not info.final and not info.parked:
-            info = client.wait(run_id, timeout_s=self.config.approval_timeout_s)
-        # The run publishes its final state a moment before the engine stores its output.
-        deadline = time.monotonic() + self.config.approval_timeout_s
-        while info.final and info.engine_status in _ENGINE_BUSY and time.monotonic() < deadline:
-            self._sleep(0.1)
-            info = client.get(run_id)
-        return self._run_reply(info, "")
-
-    def _run_reply(self, info: Any, tool: str) -> ToolReply:
-        db = self.config.runs_db
-        db_arg = db.removeprefix("sqlite:///") if db.startswith("sqlite:///") else db
-        run = info.run_id
-        outcome: dict[str, Any] = {"status": info.status, "run_id": run}
-        if tool:
-            outcome["tool"] = tool
-        if info.parked:
-            cmd = f"zapi runs approve {run} --by NAME --db {shlex.quote(db_arg)}"
-            outcome["approve_with"] = cmd
-            outcome["reject_with"] = cmd.replace(" approve ", " reject ", 1)
-            text = (
-                f"Parked for approval: run {run} waits for a person. Approve it with `{cmd}` "
-                f"(or reject it), then call {RUN_RESULT_TOOL} with run_id={run!r}."
-            )
-            return ToolReply(text + "\n" + _short({"outcome": outcome}), {"outcome": outcome})
-        output = info.output if isinstance(info.output, dict) else {}
-        if not info.final:
-            text = f"run {run} is {info.status}; call {RUN_RESULT_TOOL} again for its outcome"
-            return ToolReply(text, {"outcome": outcome})
-        if info.status != "succeeded":
-            message = (info.state.message if info.state else "") or str(output.get("error", ""))
-            return ToolReply(
-                f"run {run} is {info.status}: {message}; see `zapi runs show {run} --db "
-                f"{shlex.quote(db_arg)}`",
-                None,
-                is_error=True,
-            )
-        structured = {"result": output.get("output"), "outcome": outcome}
-        return ToolReply(_short(structured), structured)
 
     def close(self) -> None:
         """Stop the approval worker and close the runtime."""
