@@ -74,7 +74,8 @@ class ServeConfig:
         allow_writes: expose write tools (without it only read-only ones, unless the policy
             grants writes).
         state: the action-log file (``""`` = ``OUT/zapi.db``).
-        write_budget: write calls allowed in this server session (``None`` = no limit).
+        write_budget: write calls allowed while this server runs, all clients together
+            (``None`` = no limit).
         runs_db: the runs database URL for approvals (``sqlite:///...`` or ``postgresql://``).
         approval_timeout_s: how long a call waits for its run to park or finish.
         decision_wait_s: how long ``zapi_run_result`` lets a parked run take up a decision.
