@@ -31,7 +31,11 @@ __all__ = ["COMMANDS"]
 @click.option("--tools", "tool_globs", default="", help="Expose only these tools: 'glob,glob'.")
 @click.option("--allow-writes", is_flag=True, help="Expose write tools too (default: reads only).")
 @click.option("--state", help="Action-log SQLite file (default: OUT/zapi.db).")
-@click.option("--write-budget", type=click.IntRange(min=0), help="Write calls allowed while this server runs (all clients).")
+@click.option(
+    "--write-budget",
+    type=click.IntRange(min=0),
+    help="Write calls allowed while this server runs (all clients).",
+)
 @click.option("--db", help=DB_HELP + " Holds the runs of calls that need an approval.")
 def serve_command(
     out_dir: str,
