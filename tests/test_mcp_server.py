@@ -191,6 +191,20 @@ class TestListing:
         assert "approval" not in (listed["update_order"].description or "")
 
 
+class TestNames:
+    """MCP tool names are at most 64 characters of [A-Za-z0-9_-], stable and distinct."""
+
+    def test_long_and_odd_names(self) -> None:
+        """Plain names pass unchanged; others are cut and told apart by a digest."""
+        from runtime.mcp_server import mcp_name
+
+        long_a, long_b = "x" * 70 + "_a", "x" * 70 + "_b"
+        names = [mcp_name(n) for n in ("get_item", long_a, long_b, "get item.v2")]
+        assert names[0] == "get_item"
+        assert all(len(n) <= 64 and re.fullmatch(r"[A-Za-z0-9_-]+", n) for n in names)
+        assert len(set(names)) == 4 and mcp_name(long_a) == names[1]
+
+
 class TestCalls:
     """Calls go through the runtime: validated, scoped, logged, verified."""
 
@@ -344,6 +358,9 @@ class TestApproval:
 
         async def go() -> tuple[Any, Any, Any]:
             async with stdio(args) as c:
+                bad = await c.call_tool("update_item_stock", {**call, "quantity": "lots"})
+                assert bad.is_error and text(bad).startswith("InvalidArguments: update_item_stock")
+                assert not os.path.exists(db)  # refused before any run was started
                 parked = await c.call_tool("update_item_stock", call)
                 run_id = parked.structured_content["outcome"]["run_id"]
                 early = await c.call_tool(RUN_RESULT_TOOL, {"run_id": run_id})
