@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import click
 
 from zapi.cli.workflows import DB_HELP, _db_url
@@ -76,11 +79,22 @@ def serve_command(
     names = list(exposed(tools))
     where = "stdio" if transport == "stdio" else f"http://{host}:{port}/mcp"
     click.echo(f"zapi serve: {len(names)} tools on {where}: {', '.join(names)}", err=True)
+
+    # On SIGTERM, stop the approval worker and leave: a stdio server's stdin reader cannot
+    # be unwound, and uvicorn re-raises the signal after its graceful shutdown. Every
+    # action-log record is already on disk.
+    def terminate(*_: object) -> None:
+        tools.close()
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, terminate)
     try:
         if transport == "stdio":
             serve_stdio(tools)
         else:
             serve_http(tools, host, port)
+    except KeyboardInterrupt:
+        pass
     finally:
         tools.close()
 
