@@ -21,6 +21,7 @@ __all__ = [
     "anthropic_tools",
     "clean_schema",
     "identifier",
+    "langchain_tools",
     "mcp_tools",
     "openai_tools",
     "py_str",
@@ -29,7 +30,7 @@ __all__ = [
     "template_dirs",
 ]
 
-FORMATS = ("mcp", "openai", "anthropic", "python")
+FORMATS = ("mcp", "openai", "anthropic", "python", "langchain")
 _RESERVED = frozenset({"self", "Any", "annotations", "given", "args", "tool"})
 _STRICT_KEYS = frozenset(
     {
@@ -289,8 +290,30 @@ def python_client(cards: Iterable[ToolCard]) -> str:
     return _environment().get_template("python_client.py.j2").render(tools=tools, wire=wire)
 
 
+@dataclass(frozen=True)
+class _LangTool:
+    literal: str
+    safety_literal: str
+    description: str
+    schema: str
+
+
+def langchain_tools(cards: Iterable[ToolCard]) -> str:
+    """Source of a module of LangChain ``StructuredTool``\\s that call through a runtime."""
+    tools = [
+        _LangTool(
+            literal=py_str(card.name),
+            safety_literal=py_str(card.safety),
+            description=py_str(card.description),
+            schema=py_str(json.dumps(_object(clean_schema(card.input_schema)), sort_keys=True)),
+        )
+        for card in sorted(cards, key=lambda c: c.name)
+    ]
+    return _environment().get_template("langchain_tools.py.j2").render(tools=tools)
+
+
 def render(cards: Iterable[ToolCard], fmt: str, *, include_failing: bool = False) -> str:
-    """Text of one export format (JSON for mcp/openai/anthropic, Python for python).
+    """Text of one export format (JSON for mcp/openai/anthropic, Python for python/langchain).
 
     Cards never seen working (every recorded call failed) are left out unless
     ``include_failing`` is set: an agent should not be offered a tool that only failed.
@@ -301,6 +324,8 @@ def render(cards: Iterable[ToolCard], fmt: str, *, include_failing: bool = False
     items = [c for c in cards if include_failing or c.seen_working]
     if fmt == "python":
         return python_client(items)
+    if fmt == "langchain":
+        return langchain_tools(items)
     builders = {"mcp": mcp_tools, "openai": openai_tools, "anthropic": anthropic_tools}
     if fmt not in builders:
         raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")

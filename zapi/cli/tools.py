@@ -348,7 +348,7 @@ def log_verify(ctx: click.Context, own_state: str | None) -> None:
     "--format",
     "fmt",
     required=True,
-    type=click.Choice(["mcp", "openai", "anthropic", "python"]),
+    type=click.Choice(["mcp", "openai", "anthropic", "python", "langchain"]),
     help="What to render.",
 )
 @click.option(
