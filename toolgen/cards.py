@@ -158,6 +158,10 @@ class ToolCard(_Model):
     safety_reasons: list[str] = Field(
         default_factory=list, description="the evidence behind the safety class"
     )
+    inputs_from: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="argument -> 'tool.output.field' sources seen in the recording (flows.json)",
+    )
     confidence: float
     reasons: list[str]
     provenance: Provenance

@@ -204,6 +204,7 @@ def analyze(
         SpecValidationError: the OpenAPI document would be invalid; nothing is written.
     """
     from toolgen.build import build_cards
+    from toolgen.flows import attach_flows, flows_markdown
     from toolgen.openapi import build_openapi, dump_json, validate_openapi
     from toolgen.report import render_report
     from zapi.files import atomic_write
@@ -220,9 +221,10 @@ def analyze(
     if not analysis.operations:
         raise AnalysisError(_nothing_found(analysis, options))
     cards = build_cards(analysis, redactor)
+    cards, flow_graph = attach_flows(paths, cards)  # flows: inputs_from hints, OUT/flows.json
     doc = build_openapi(cards, analysis)
     validate_openapi(doc)  # before anything is written
-    report = render_report(analysis, cards, redactor)
+    report = render_report(analysis, cards, redactor) + flows_markdown(flow_graph)
     cards_dir = os.path.join(out_dir, "cards")
     os.makedirs(cards_dir, exist_ok=True)
     keep = {f"{c.name}.json" for c in cards}
@@ -236,6 +238,7 @@ def analyze(
         card_paths.append(p)
     openapi_path = os.path.join(out_dir, "openapi.json")
     atomic_write(openapi_path, dump_json(doc))
+    atomic_write(os.path.join(out_dir, "flows.json"), flow_graph.dump())
     report_path = os.path.join(out_dir, "report.md")
     atomic_write(report_path, report)
     unused = unmatched_rules(rules_obj, [c.path for c in cards])
