@@ -6,7 +6,7 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
@@ -18,7 +18,15 @@ from zapi.files import load_model
 from zapi.har import HarReader, expand_paths
 from zapi.redact import Redactor
 
-__all__ = ["AnalyzeResult", "analyze", "load_rules", "unmatched_rules"]
+__all__ = [
+    "AnalyzeResult",
+    "analyze",
+    "check_recording",
+    "diff_captures",
+    "load_rules",
+    "plan_recording",
+    "unmatched_rules",
+]
 
 _Template = Annotated[str, StringConstraints(pattern=r"^/")]
 Progress = Callable[[int, int, int, int], None]  # (entries, bytes read, total bytes, operations)
@@ -256,3 +264,89 @@ def _nothing_found(a: Analysis, options: AnalyzeOptions) -> str:
         f"{seen or 'none'}; dropped: {drops or 'nothing'}; "
         "check --include-host/--exclude-host or record API traffic"
     )
+
+
+# -- flows: plan from a recording, drift between captures, contract check ------
+
+
+def _tool_set(path: str, work: str) -> dict[str, Any]:
+    """Cards of an analysis folder, or of a HAR (or folder of HARs) analysed into ``work``."""
+    from toolgen.cards import load_cards
+
+    if os.path.isdir(path) and (
+        os.path.isdir(os.path.join(path, "cards"))
+        or any(f.endswith(".json") for f in os.listdir(path))
+    ):
+        return dict(load_cards(path))
+    analyze([path], work)
+    return dict(load_cards(work))
+
+
+def plan_recording(har: str, tools_dir: str, *, name: str = "") -> tuple[dict[str, Any], str]:
+    """A ``zapi run`` plan (dict and YAML text) from the writes of a recording.
+
+    Raises:
+        HarError: the HAR cannot be read.
+        ToolCardError: ``tools_dir`` holds no cards.
+        AnalysisError: the recording holds no successful write of these tools.
+        WorkflowError: the generated plan does not validate.
+    """
+    import re
+
+    from runtime.workflows.plan import Plan
+    from toolgen.cards import load_cards
+    from toolgen.flowplan import build_plan, dump_plan, recorded_calls
+    from zapi.har import expand_paths, iter_har_files
+
+    cards = list(load_cards(tools_dir).values())
+    calls = recorded_calls(iter_har_files(expand_paths([har])), cards)
+    stem = os.path.basename(har).split(".")[0]
+    plan_name = name or re.sub(r"[^A-Za-z0-9_.-]", "_", stem)[:64] or "recorded"
+    try:
+        plan = build_plan(calls, cards, name=plan_name, source=os.path.basename(har))
+    except ValueError as exc:
+        raise AnalysisError(f"{har}: {exc}; record the writes you want replayed") from exc
+    try:
+        Plan.model_validate(plan)
+    except ValueError as exc:
+        from zapi.errors import WorkflowError
+
+        raise WorkflowError(f"{har}: the generated plan is invalid ({exc})") from exc
+    header = (
+        f"Plan replayed from {os.path.basename(har)} by `zapi plan`: edit freely.\n"
+        "${steps.ID.output...} = a value an earlier response gave; ${inputs.x} = a value typed "
+        "in the recording\n(override with --input x=...)."
+    )
+    return plan, dump_plan(plan, header=header)
+
+
+def diff_captures(old: str, new: str) -> Any:
+    """A :class:`toolgen.diff.DriftReport` from OLD to NEW (analysis folders or HARs).
+
+    Raises:
+        HarError: a HAR cannot be read.
+        ToolCardError: a folder holds no cards.
+    """
+    import tempfile
+
+    from toolgen.diff import diff_cards
+
+    with tempfile.TemporaryDirectory(prefix="zapi-diff-") as tmp:
+        a = _tool_set(old, os.path.join(tmp, "old"))
+        b = _tool_set(new, os.path.join(tmp, "new"))
+    return diff_cards(a, b)
+
+
+def check_recording(har: str, tools_dir: str) -> Any:
+    """A :class:`toolgen.contract.CheckReport`: where the HAR's calls disagree with the cards.
+
+    Raises:
+        HarError: the HAR cannot be read.
+        ToolCardError: ``tools_dir`` holds no cards.
+    """
+    from toolgen.cards import load_cards
+    from toolgen.contract import check_traffic
+    from zapi.har import expand_paths, iter_har_files
+
+    cards = list(load_cards(tools_dir).values())
+    return check_traffic(iter_har_files(expand_paths([har])), cards)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import click
 
-from zapi.cli import record, tools, workflows
+from zapi.cli import flows, record, tools, workflows
 from zapi.cli.codes import ExitCode
 from zapi.cli.extras import missing_dependency_message
 from zapi.errors import ScopeDenied, ZapiError
@@ -104,6 +104,7 @@ COMMANDS: list[click.Command] = [
     *record.COMMANDS,
     *tools.COMMANDS,
     *workflows.COMMANDS,
+    *flows.COMMANDS,
 ]
 for _command in COMMANDS:
     cli.add_command(_command)
