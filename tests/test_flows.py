@@ -1,0 +1,352 @@
+"""Flows: the dependency graph, a runnable plan from a recording, drift and contract checks."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+import zapi
+from samples.erp.app import Faults, make_server
+from zapi.analyzer.flows import Endpoint, linkable, trace_flows
+from zapi.cli.app import main
+from zapi.har import HarEntry
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "samples" / "hars" / "erp_session.har"
+
+# A short UI session: sign in, open item A-1, set its stock.
+DRIVE_STOCK = """
+def drive(page):
+    page.fill("#username", "alice")
+    page.fill("#password", "wonderland")
+    page.click("#login-btn")
+    page.wait_for_url("**/inventory")
+    page.wait_for_selector('a.item-link[data-sku="A-1"]')
+    with page.expect_response(lambda r: "/api/items/A-1" in r.url):
+        page.click('a.item-link[data-sku="A-1"]')
+    page.wait_for_function("() => document.getElementById('status').textContent.startsWith('Loaded')")
+    page.fill("#qty", "17")
+    with page.expect_response(lambda r: r.request.method == "PUT" and "/stock" in r.url):
+        page.click("#save-stock")
+    page.wait_for_function("() => document.getElementById('status').textContent.startsWith('Saved')")
+"""
+
+
+def edges(out: Path) -> list[dict[str, Any]]:
+    return list(json.loads((out / "flows.json").read_text())["edges"])
+
+
+def has(
+    es: list[dict[str, Any]], consumer: str, inp: str, producers: set[str], output: str
+) -> bool:
+    return any(
+        e["consumer"] == consumer
+        and e["input"] == inp
+        and e["producer"] in producers
+        and e["output"] == output
+        for e in es
+    )
+
+
+@pytest.fixture(scope="module")
+def sample_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("flows") / "out"
+    zapi.analyze([str(SAMPLE)], str(out))
+    return out
+
+
+class TestSampleGraph:
+    """On the bundled ERP recording the graph has the edges a person would draw."""
+
+    def test_list_to_item_to_stock_update(self, sample_out: Path) -> None:
+        """list_items → get_item (item id) → update_item_stock."""
+        es = edges(sample_out)
+        assert has(es, "get_item", "item_id", {"list_items"}, "items[].sku")
+        assert has(es, "update_item_stock", "item_id", {"get_item"}, "sku")
+
+    def test_login_csrf_cookie_feeds_the_write_header(self, sample_out: Path) -> None:
+        """The login's XSRF-TOKEN cookie feeds every write's X-XSRF-TOKEN header, by role."""
+        es = edges(sample_out)
+        csrf = [e for e in es if e["input"] == "header:X-XSRF-TOKEN"]
+        assert {e["consumer"] for e in csrf} >= {"update_item_stock", "create_order"}
+        assert all(
+            e["producer"] == "POST /login" and e["output"] == "cookie:XSRF-TOKEN" for e in csrf
+        )
+        assert all(e["role"] == "csrf" for e in csrf)
+        session = [e for e in es if e["input"] == "cookie:erp_session"]
+        assert session and all(e["role"] == "session" for e in session)
+
+    def test_order_to_client_ref_lookup(self, sample_out: Path) -> None:
+        """The order's client_ref is the value the order list is searched by."""
+        es = edges(sample_out)
+        assert has(es, "list_orders", "client_ref", {"create_order", "get_order"}, "client_ref")
+        assert has(es, "get_order", "order_id", {"list_orders", "create_order"}, "orders[].id") or (
+            has(es, "get_order", "order_id", {"create_order"}, "id")
+        )
+
+    def test_no_coincidental_edge(self, sample_out: Path) -> None:
+        """Quantities, pages, prices and words never link."""
+        es = edges(sample_out)
+        assert not [e for e in es if e["input"] in ("page", "per_page", "quantity", "reason")]
+        assert not [e for e in es if e["output"].endswith(("quantity", "price", "name"))]
+
+    def test_outputs_hold_no_values(self, sample_out: Path) -> None:
+        """flows.json names fields and roles, never a recorded value."""
+        text = (sample_out / "flows.json").read_text()
+        assert "A-1" not in text and "REDACTED" not in text and "demo-1791" not in text
+
+    def test_cards_report_and_hints(self, sample_out: Path) -> None:
+        """Cards gain inputs_from; report.md shows a Mermaid diagram of the flows."""
+        card = json.loads((sample_out / "cards" / "get_item.json").read_text())
+        assert card["inputs_from"] == {"item_id": ["list_items.items[].sku"]}
+        stock = json.loads((sample_out / "cards" / "update_item_stock.json").read_text())
+        assert stock["inputs_from"]["item_id"] == ["get_item.sku"]
+        report = (sample_out / "report.md").read_text()
+        assert "## Flows" in report and "```mermaid\nflowchart LR" in report
+        assert "n_list_items -->" in report
+
+
+def _entry(i: int, method: str, url: str, body: Any = None, response: Any = None) -> HarEntry:
+    return HarEntry(
+        source="t.har",
+        index=i,
+        method=method,
+        url=url,
+        status=200,
+        request_mime="application/json" if body is not None else "",
+        request_text_raw=json.dumps(body) if body is not None else None,
+        response_mime="application/json",
+        response_text_raw=json.dumps(response) if response is not None else None,
+    )
+
+
+def _classify(e: HarEntry) -> Endpoint:
+    parts = [p for p in e.path.split("/") if p]
+    template = "/" + "/".join(parts[:2] + ["{id}"] * (len(parts) - 2))
+    return Endpoint(node=f"{e.method.lower()}_{parts[1]}", template=template)
+
+
+class TestCoincidences:
+    """Planted coincidences (small integers, booleans, common words, dates) make no edge."""
+
+    PLANTED = {
+        "count": 3,
+        "active": True,
+        "status": "open",
+        "page": 2,
+        "price": 9.5,
+        "year": 2024,
+        "name": "apple",
+        "label": "Red Apple",
+        "when": "2024-01-01T00:00:00Z",
+        "id": "thing-7781",
+    }
+
+    def test_only_the_id_links(self) -> None:
+        """Every planted value comes back in the next request; only the id is an edge."""
+        entries = [
+            _entry(0, "GET", "http://x.test/api/things", response={"items": [self.PLANTED]}),
+            _entry(
+                1,
+                "POST",
+                "http://x.test/api/search/thing-7781",
+                body={k: v for k, v in self.PLANTED.items() if k != "id"},
+                response={"ok": True},
+            ),
+            _entry(2, "GET", "http://x.test/api/other?status=open&count=3&active=true&year=2024"),
+        ]
+        graph = trace_flows(entries, _classify)
+        assert [(e.producer, e.output, e.consumer, e.input) for e in graph.edges] == [
+            ("get_things", "items[].id", "post_search", "id")
+        ]
+
+    @pytest.mark.parametrize(
+        ("value", "linked"),
+        [
+            (True, False),
+            (7, False),
+            (999, False),
+            (2024, False),
+            (9.5, False),
+            ("ok", False),
+            ("open", False),
+            ("Walk-in", False),
+            ("Brass Shelf", False),
+            ("2024-01-01", False),
+            ("[REDACTED:hex]", False),
+            ("A-1", True),
+            ("ORD-0003", True),
+            (48213, True),
+            ("48213", True),
+            ("c0ffee00-1234-4abc-9def-0123456789ab", True),
+        ],
+    )
+    def test_linkable(self, value: Any, linked: bool) -> None:
+        """What counts as a value worth linking."""
+        assert (linkable(value) is not None) is linked
+
+    def test_index_is_capped(self) -> None:
+        """A long capture forgets its oldest values instead of growing without bound."""
+        entries = [
+            _entry(
+                i,
+                "GET",
+                f"http://x.test/api/p{i}",
+                response={"ids": [f"v-{i}-{j}" for j in range(50)]},
+            )
+            for i in range(40)
+        ]
+        graph = trace_flows(entries, _classify, max_index=100)
+        assert graph.forgotten == 40 * 50 - 100
+
+
+# -- recordings of the ERP (headless Chromium) ----------------------------------------------
+
+
+def record(tmp: Path, name: str, chromium: str | None, faults: Faults | None = None) -> Path:
+    script = tmp / "drive_stock.py"
+    script.write_text(DRIVE_STOCK)
+    har = tmp / f"{name}.har"
+    with make_server(0, seed=0, faults=faults) as server:
+        argv = ["record", server.url + "/login", "-o", str(har), "--headless"]
+        argv += ["--script", str(script), "--timeout", "60"]
+        if chromium:
+            argv += ["--browser-path", chromium]
+        assert main(argv) == 0
+    return har
+
+
+@pytest.fixture(scope="module")
+def recordings(
+    tmp_path_factory: pytest.TempPathFactory, chromium_path: str | None
+) -> dict[str, Path]:
+    tmp = tmp_path_factory.mktemp("recordings")
+    return {
+        "a": record(tmp, "a", chromium_path),
+        "b": record(tmp, "b", chromium_path),
+        "drift": record(tmp, "drift", chromium_path, Faults(drift=True)),
+    }
+
+
+def login_state(url: str, path: Path) -> Path:
+    """A storage state signed in to a fresh ERP, as `--save-storage-state` would write it."""
+    r = httpx.post(url + "/login", data={"username": "alice", "password": "wonderland"}, timeout=5)
+    host = httpx.URL(url).host
+    cookies = [
+        {
+            "name": k,
+            "value": v,
+            "domain": host,
+            "path": "/",
+            "expires": -1,
+            "httpOnly": False,
+            "secure": False,
+            "sameSite": "Lax",
+        }
+        for k, v in r.cookies.items()
+    ]
+    path.write_text(json.dumps({"cookies": cookies, "origins": []}))
+    creds = path.with_suffix(".creds.json")
+    creds.write_text(json.dumps({"storage_state": str(path)}))
+    return creds
+
+
+@pytest.mark.browser
+class TestPlanFromRecording:
+    """`zapi plan` on a fresh recording runs through `zapi run` against a fresh ERP."""
+
+    @pytest.fixture(scope="class")
+    def planned(
+        self, recordings: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+    ) -> tuple[Path, Path]:
+        tmp = tmp_path_factory.mktemp("plan")
+        out = tmp / "out"
+        zapi.analyze([str(recordings["a"])], str(out))
+        plan = tmp / "plan.yaml"
+        assert main(["plan", str(recordings["a"]), "--tools", str(out), "-o", str(plan)]) == 0
+        return out, plan
+
+    def test_plan_shape(self, planned: tuple[Path, Path]) -> None:
+        """References for response values, inputs for typed values, verify and compensate."""
+        _, plan_path = planned
+        plan = yaml.safe_load(plan_path.read_text())
+        steps = {s["id"]: s for s in plan["steps"]}
+        stock = steps["update_item_stock"]
+        assert stock["args"]["item_id"].startswith("${steps.get_item.output.")
+        assert stock["args"]["quantity"] == "${inputs.quantity}"
+        assert plan["inputs"]["quantity"]["default"] == 17
+        assert stock["verify"]["expect"]["/quantity"] == "${args.quantity}"
+        assert stock["compensate"]["args"]["quantity"] == "${steps.get_item.output.quantity}"
+        assert steps["get_item"]["args"]["item_id"].startswith("${steps.list_items.output.items.")
+        assert [s["id"] for s in plan["steps"]] == ["list_items", "get_item", "update_item_stock"]
+
+    def _run(self, plan: Path, out: Path, url: str, tmp: Path, run_id: str) -> int:
+        creds = login_state(url, tmp / f"{run_id}-login.json")
+        argv = ["run", str(plan), "--tools", str(out), "--base-url", url]
+        argv += ["--credentials", str(creds), "--db", str(tmp / f"{run_id}.db"), "--run-id", run_id]
+        argv += ["--timeout", "60"]
+        return main(argv)
+
+    def test_runs_verified_one_write(self, planned: tuple[Path, Path], tmp_path: Path) -> None:
+        """Verification passes and the ERP ledger shows exactly one committed write."""
+        out, plan = planned
+        with make_server(0, seed=0) as erp:
+            assert self._run(plan, out, erp.url, tmp_path, "ok-1") == 0
+            writes = erp.store.ledger_snapshot()["writes"]
+            assert [(w["kind"], w.get("quantity")) for w in writes] == [("stock", 17)]
+            assert erp.store.item("A-1").quantity == 17  # type: ignore[union-attr]
+
+    def test_pauses_under_504(self, planned: tuple[Path, Path], tmp_path: Path) -> None:
+        """Commit-then-504: the run pauses (exit 3) and the write is not resent."""
+        out, plan = planned
+        with make_server(0, seed=0, faults=Faults(commit_then_504=1.0)) as erp:
+            assert self._run(plan, out, erp.url, tmp_path, "f-1") == 3
+            writes = erp.store.ledger_snapshot()["writes"]
+            assert [w["kind"] for w in writes] == ["stock"]
+
+
+@pytest.mark.browser
+class TestDiffAndCheck:
+    """`zapi diff` reports the drift mode's changes as breaking; identical captures: nothing."""
+
+    def test_identical_recordings(
+        self, recordings: dict[str, Path], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Two recordings of the same session give no changes and exit 0."""
+        assert main(["diff", str(recordings["a"]), str(recordings["b"])]) == 0
+        assert capsys.readouterr().out.strip() == "no changes"
+
+    def test_drift_is_breaking(
+        self, recordings: dict[str, Path], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """region_id became required and warehouse was removed: exactly those break, exit 1."""
+        assert main(["diff", str(recordings["a"]), str(recordings["drift"]), "--json"]) == 1
+        report = json.loads(capsys.readouterr().out)
+        assert report["breaking"] is True and not report["added"] and not report["removed"]
+        breaking = {(c["tool"], c["kind"], c["field"]) for c in report["changes"] if c["breaking"]}
+        assert {(k, f.rsplit(".", 1)[-1]) for _, k, f in breaking} <= {
+            ("input_required", "region_id"),
+            ("output_removed", "warehouse"),
+        }
+        assert ("update_item_stock", "input_required", "region_id") in breaking
+        assert ("get_item", "output_removed", "warehouse") in breaking
+
+    def test_check_against_cards(
+        self, recordings: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """The same traffic agrees with its cards; drifted traffic does not."""
+        out = tmp_path / "out"
+        zapi.analyze([str(recordings["a"])], str(out))
+        assert main(["check", str(recordings["b"]), "--against", str(out)]) == 0
+        capsys.readouterr()
+        assert main(["check", str(recordings["drift"]), "--against", str(out), "--json"]) == 1
+        report = json.loads(capsys.readouterr().out)
+        details = " ".join(f["detail"] for f in report["findings"])
+        assert "region_id" in details and "warehouse" in details
