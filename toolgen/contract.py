@@ -97,17 +97,16 @@ def check_traffic(
     items: Iterable[HarEntry | SkippedEntry], cards: Sequence[ToolCard]
 ) -> CheckReport:
     """Check every call in ``items`` against its card: inputs, status and output shape."""
-    match = CardMatcher(cards)
+    match = CardMatcher(cards, match_origin=False)
     findings: list[Finding] = []
     unknown: set[str] = set()
     calls = 0
-    api_like = {c.origin for c in cards}
     for e in items:
         if not isinstance(e, HarEntry):
             continue
         card = match.card_for(e)
         if card is None:
-            if e.origin in api_like and "json" in (e.response_mime + e.request_mime).lower():
+            if "json" in (e.response_mime + e.request_mime).lower():
                 unknown.add(f"{e.method.upper()} {e.path}")
             continue
         calls += 1
@@ -154,7 +153,7 @@ def check_traffic(
                 if data is not None:
                     _check_output(data, card.output_schema, "", out)
                 problems.extend(("output", p) for p in out)
-        for kind, detail in problems:
+        for kind, detail in dict.fromkeys(problems):  # once per entry (arrays repeat)
             if len(findings) < MAX_FINDINGS:
                 findings.append(Finding(entry=e.index, tool=card.name, kind=kind, detail=detail))
     return CheckReport(

@@ -47,8 +47,15 @@ class _Compiled:
 class CardMatcher:
     """Which card an entry is a call of (method, origin, path template, discriminator)."""
 
-    def __init__(self, cards: Iterable[ToolCard]) -> None:
-        """Compile every card's path template."""
+    def __init__(self, cards: Iterable[ToolCard], *, match_origin: bool = True) -> None:
+        """Compile every card's path template.
+
+        Args:
+            cards: the tool cards.
+            match_origin: also require the card's origin (off to check traffic recorded
+                against another host or port).
+        """
+        self._match_origin = match_origin
         compiled = []
         for c in cards:
             names = tuple((f"{b.location}:{b.name}", b.arg) for b in c.bindings if b.name != b.arg)
@@ -74,7 +81,9 @@ class CardMatcher:
         path = e.path
         origin = e.origin
         for x in self._by_method.get(e.method.upper(), []):
-            if x.card.origin.lower() != origin or not x.pattern.match(path):
+            if self._match_origin and x.card.origin.lower() != origin:
+                continue
+            if not x.pattern.match(path):
                 continue
             if x.card.discriminator and x.card.discriminator not in _discriminators(e):
                 continue
