@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,10 @@ SAMPLE = ROOT / "samples" / "hars" / "erp_session.har"
 # A short UI session: sign in, open item A-1, set its stock.
 DRIVE_STOCK = """
 def drive(page):
+    def done(prefix):
+        page.wait_for_function(
+            "p => document.getElementById('status').textContent.startsWith(p)", arg=prefix)
+
     page.fill("#username", "alice")
     page.fill("#password", "wonderland")
     page.click("#login-btn")
@@ -31,11 +33,11 @@ def drive(page):
     page.wait_for_selector('a.item-link[data-sku="A-1"]')
     with page.expect_response(lambda r: "/api/items/A-1" in r.url):
         page.click('a.item-link[data-sku="A-1"]')
-    page.wait_for_function("() => document.getElementById('status').textContent.startsWith('Loaded')")
+    done("Loaded")
     page.fill("#qty", "17")
     with page.expect_response(lambda r: r.request.method == "PUT" and "/stock" in r.url):
         page.click("#save-stock")
-    page.wait_for_function("() => document.getElementById('status').textContent.startsWith('Saved')")
+    done("Saved")
 """
 
 

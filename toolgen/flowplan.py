@@ -239,9 +239,21 @@ class _Planner:
 
 
 def build_plan(
-    calls: list[RecordedCall], cards: Sequence[ToolCard], *, name: str, source: str = ""
+    calls: list[RecordedCall],
+    cards: Sequence[ToolCard],
+    *,
+    name: str,
+    source: str = "",
+    only: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The plan (a dict in ``zapi run``'s format) for the writes of ``calls``.
+
+    Args:
+        calls: the recorded calls, in order.
+        cards: the tool cards they are calls of.
+        name: the plan's name.
+        source: the recording's name, for the description.
+        only: keep the writes of these tools only (default: every write).
 
     Raises:
         ValueError: the recording holds no successful write of these tools.
@@ -250,7 +262,10 @@ def build_plan(
     writes = [
         i
         for i, c in enumerate(calls)
-        if c.card.is_write and c.card.login is None and c.status < 400
+        if c.card.is_write
+        and c.card.login is None
+        and c.status < 400
+        and (not only or c.card.name in only)
     ]
     if not writes:
         raise ValueError("the recording holds no successful write of these tools")

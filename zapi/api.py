@@ -282,7 +282,9 @@ def _tool_set(path: str, work: str) -> dict[str, Any]:
     return dict(load_cards(work))
 
 
-def plan_recording(har: str, tools_dir: str, *, name: str = "") -> tuple[dict[str, Any], str]:
+def plan_recording(
+    har: str, tools_dir: str, *, name: str = "", only: Sequence[str] = ()
+) -> tuple[dict[str, Any], str]:
     """A ``zapi run`` plan (dict and YAML text) from the writes of a recording.
 
     Raises:
@@ -299,11 +301,14 @@ def plan_recording(har: str, tools_dir: str, *, name: str = "") -> tuple[dict[st
     from zapi.har import expand_paths, iter_har_files
 
     cards = list(load_cards(tools_dir).values())
+    unknown = sorted(set(only) - {c.name for c in cards})
+    if unknown:
+        raise AnalysisError(f"--only {', '.join(unknown)}: no such tool in {tools_dir}")
     calls = recorded_calls(iter_har_files(expand_paths([har])), cards)
     stem = os.path.basename(har).split(".")[0]
     plan_name = name or re.sub(r"[^A-Za-z0-9_.-]", "_", stem)[:64] or "recorded"
     try:
-        plan = build_plan(calls, cards, name=plan_name, source=os.path.basename(har))
+        plan = build_plan(calls, cards, name=plan_name, source=os.path.basename(har), only=only)
     except ValueError as exc:
         raise AnalysisError(f"{har}: {exc}; record the writes you want replayed") from exc
     try:

@@ -24,7 +24,12 @@ __all__ = ["COMMANDS"]
     "-o", "--out", "out_path", type=click.Path(dir_okay=False), help="Plan file (default: stdout)."
 )
 @click.option("--name", default="", help="Plan name (default: the HAR's file name).")
-def plan_command(har: str, tools_dir: str, out_path: str | None, name: str) -> None:
+@click.option(
+    "--only", multiple=True, metavar="TOOL", help="Only the writes of this tool; repeatable."
+)
+def plan_command(
+    har: str, tools_dir: str, out_path: str | None, name: str, only: tuple[str, ...]
+) -> None:
     """Turn the writes of a recording (and the reads they need) into a plan for `zapi run`.
 
     Values an earlier response gave become ${steps.ID.output...}; values typed in the
@@ -36,7 +41,7 @@ def plan_command(har: str, tools_dir: str, out_path: str | None, name: str) -> N
     from zapi.api import plan_recording
     from zapi.files import atomic_write
 
-    plan, text = plan_recording(har, tools_dir, name=name)
+    plan, text = plan_recording(har, tools_dir, name=name, only=only)
     if not out_path:
         click.echo(text, nl=False)
         return
