@@ -148,6 +148,9 @@ class TestCoincidences:
         "name": "apple",
         "label": "Red Apple",
         "when": "2024-01-01T00:00:00Z",
+        "algorithm": "least_connections",
+        "state": "CHANGES_REQUESTED",
+        "ip_type": "ipv6",
         "id": "thing-7781",
     }
 
@@ -182,6 +185,10 @@ class TestCoincidences:
             ("Walk-in", False),
             ("Brass Shelf", False),
             ("2024-01-01", False),
+            ("least_connections", False),
+            ("CHANGES_REQUESTED", False),
+            ("ipv4", False),
+            ("aBcDeFgHiJkLmNoPqR", True),
             ("[REDACTED:hex]", False),
             ("A-1", True),
             ("ORD-0003", True),

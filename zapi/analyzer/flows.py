@@ -48,6 +48,8 @@ MAX_LEAVES = 5_000  # JSON leaves / HTML values read per response
 MAX_BODY = 4 << 20  # bytes of a response body read for values
 _WORD = re.compile(r"^[A-Za-z][A-Za-z .,'&_-]*$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+_ENUMISH = re.compile(r"^(?:[a-z]+(?:[_.-][a-z]+)*|[A-Z]+(?:[_.-][A-Z]+)*)$")  # least_connections
+_SHORT_CODE = re.compile(r"^[a-z]{1,5}\d{1,2}$")  # ipv4, md5, v2: enum values, not ids
 _CSRF = re.compile(r"csrf|xsrf", re.I)
 _SKIP_HEADERS = frozenset(
     {
@@ -153,8 +155,9 @@ def linkable(value: Any) -> str | None:
     """The index key of a value worth linking, or ``None`` for a likely coincidence.
 
     Never: booleans, null, floats, integers below 1000 or that look like a year,
-    dates, strings shorter than 3, plain words and phrases (unless 16+ characters
-    without spaces), redaction markers.
+    dates, strings shorter than 3, plain words and phrases (unless 16+ mixed-case
+    characters without spaces), enum-like codes (``least_connections``,
+    ``CHANGES_REQUESTED``, ``ipv4``), redaction markers.
     """
     if value is None or isinstance(value, bool | float):
         return None
@@ -167,7 +170,7 @@ def linkable(value: Any) -> str | None:
         return None
     if s.lstrip("-").isdigit():
         return linkable(int(s)) if len(s) < 19 else s
-    if _WORD.match(s) and (len(s) < 16 or " " in s):
+    if _WORD.match(s) and (len(s) < 16 or " " in s) or _ENUMISH.match(s) or _SHORT_CODE.match(s):
         return None
     if not any(c.isdigit() for c in s) and " " in s:
         return None
