@@ -371,3 +371,93 @@ class TestDiffAndCheck:
         report = json.loads(capsys.readouterr().out)
         details = " ".join(f["detail"] for f in report["findings"])
         assert "region_id" in details and "warehouse" in details
+
+
+class TestPlanFromSample:
+    """`zapi plan` on the bundled recording: a valid, editable plan; bad input is one line."""
+
+    def test_plan_validates_and_links(self, sample_out: Path, tmp_path: Path) -> None:
+        """Every write of the session, in order, each fed by the read before it."""
+        from runtime.workflows.plan import load_plan
+
+        out = tmp_path / "plan.yaml"
+        assert main(["plan", str(SAMPLE), "--tools", str(sample_out), "-o", str(out)]) == 0
+        plan = load_plan(out)
+        writes = [s for s in plan.steps if s.tool and not s.tool.startswith(("get_", "list_"))]
+        assert [s.tool for s in writes] == [
+            "update_item_stock",
+            "update_item_stock",
+            "create_order",
+            "update_item_notes",
+            "create_item_attachment",
+            "bin_update_legacy",
+        ]
+        order = next(s for s in plan.steps if s.tool == "create_order")
+        assert order.verify is not None and order.verify.args == {"order_id": "${output.id}"}
+        assert order.args["sku"].startswith("${steps.get_item_")
+        assert "history" in plan.inputs  # a large typed value is an input, not inline
+        assert "REDACTED" not in out.read_text()
+
+    def test_only_and_errors(
+        self, sample_out: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """--only keeps one tool's writes; an unknown tool or a read-only HAR is one line."""
+        argv = ["plan", str(SAMPLE), "--tools", str(sample_out), "--only", "create_order"]
+        assert main(argv) == 0
+        plan = yaml.safe_load(capsys.readouterr().out)
+        assert [s["tool"] for s in plan["steps"]] == ["list_items", "get_item", "create_order"]
+        assert main([*argv[:-1], "nope"]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error: --only nope: no such tool") and err.count("\n") == 1
+        reads = tmp_path / "reads.har"
+        data = json.loads(SAMPLE.read_text())
+        data["log"]["entries"] = [
+            e for e in data["log"]["entries"] if e["request"]["method"] == "GET"
+        ]
+        reads.write_text(json.dumps(data))
+        assert main(["plan", str(reads), "--tools", str(sample_out)]) == 1
+        assert "holds no successful write" in capsys.readouterr().err
+
+
+class TestDiffCards:
+    """diff_cards: breaking vs compatible, per kind of change."""
+
+    def test_same_folder_no_changes(
+        self, sample_out: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A capture compared with its own HAR: no changes, exit 0."""
+        assert main(["diff", str(sample_out), str(SAMPLE)]) == 0
+        assert capsys.readouterr().out == "no changes\n"
+
+    def test_kinds(self, sample_out: Path) -> None:
+        """Each kind of change is classified; a removed operation is breaking too."""
+        from toolgen.cards import load_cards
+        from toolgen.diff import diff_cards
+
+        old = load_cards(sample_out)
+        new = dict(old)
+        stock = old["update_item_stock"]
+        schema = json.loads(json.dumps(stock.input_schema))
+        schema["properties"]["region_id"] = {"type": "string"}
+        schema["required"] = [*schema["required"], "region_id"]
+        schema["properties"]["quantity"]["type"] = "string"
+        new["update_item_stock"] = stock.model_copy(
+            update={"input_schema": schema, "auth": [], "responses": {"202": "seen"}}
+        )
+        item = old["get_item"]
+        out = json.loads(json.dumps(item.output_schema))
+        del out["properties"]["bin"]
+        out["properties"]["extra"] = {"type": "string"}
+        new["get_item"] = item.model_copy(update={"output_schema": out})
+        del new["get_ledger"]
+        report = diff_cards(old, new)
+        got = {(c.tool, c.kind, c.field, c.breaking) for c in report.changes}
+        assert got == {
+            ("update_item_stock", "input_required", "region_id", True),
+            ("update_item_stock", "input_type", "quantity", True),
+            ("update_item_stock", "auth", "", True),
+            ("update_item_stock", "status", "", True),
+            ("get_item", "output_removed", "bin", True),
+            ("get_item", "output_added", "extra", False),
+        }
+        assert report.removed == ["GET /api/ledger.xml (get_ledger)"] and report.has_breaking
