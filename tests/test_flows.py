@@ -461,3 +461,23 @@ class TestDiffCards:
             ("get_item", "output_added", "extra", False),
         }
         assert report.removed == ["GET /api/ledger.xml (get_ledger)"] and report.has_breaking
+
+
+class TestCompensation:
+    """A POST whose created resource a DELETE tool can remove gets that DELETE as compensate."""
+
+    def test_delete_undoes_post(self, sample_out: Path) -> None:
+        """create_order is undone by a DELETE /api/orders/{order_id} of its output id."""
+        from toolgen.cards import load_cards
+        from toolgen.flowplan import build_plan, recorded_calls
+        from zapi.har import iter_har
+
+        cards = load_cards(sample_out)
+        get_order = cards["get_order"]
+        cards["delete_order"] = get_order.model_copy(
+            update={"name": "delete_order", "method": "DELETE", "safety": "destructive"}
+        )
+        calls = recorded_calls(iter_har(SAMPLE), list(cards.values()))
+        plan = build_plan(calls, list(cards.values()), name="t", only=["create_order"])
+        order = next(s for s in plan["steps"] if s["tool"] == "create_order")
+        assert order["compensate"] == {"tool": "delete_order", "args": {"order_id": "${output.id}"}}
