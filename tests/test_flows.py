@@ -481,3 +481,43 @@ class TestCompensation:
         plan = build_plan(calls, list(cards.values()), name="t", only=["create_order"])
         order = next(s for s in plan["steps"] if s["tool"] == "create_order")
         assert order["compensate"] == {"tool": "delete_order", "args": {"order_id": "${output.id}"}}
+
+
+class TestRoles:
+    """Redacted CSRF and bearer tokens are linked by role to where they came from."""
+
+    def test_meta_csrf_and_bearer(self) -> None:
+        """A page's csrf meta feeds the CSRF header; the login's access_token the bearer."""
+        page = HarEntry(
+            source="t.har",
+            index=0,
+            method="GET",
+            url="http://x.test/app",
+            status=200,
+            response_mime="text/html",
+            response_text_raw='<meta name="csrf-token" content="[REDACTED:token]">',
+        )
+        login = _entry(
+            1,
+            "POST",
+            "http://x.test/api/session",
+            body={},
+            response={"access_token": "[REDACTED:jwt]"},
+        )
+        write = _entry(2, "POST", "http://x.test/api/items", body={"name": "x"})
+        write.request_headers = [
+            ("X-CSRF-Token", "[REDACTED:token]"),
+            ("Authorization", "Bearer [REDACTED:jwt]"),
+        ]
+
+        def classify(e: HarEntry) -> Endpoint:
+            if e.path == "/app":
+                return Endpoint(node="GET /app", kind="page")
+            return _classify(e)
+
+        graph = trace_flows([page, login, write], classify)
+        got = {(e.producer, e.output, e.consumer, e.input, e.role) for e in graph.edges}
+        assert got == {
+            ("GET /app", "html:meta[csrf-token]", "post_items", "header:X-CSRF-Token", "csrf"),
+            ("post_session", "access_token", "post_items", "header:Authorization", "auth"),
+        }

@@ -235,6 +235,7 @@ class FlowTracer:
         self._max = max_index
         self._index: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._setters: dict[str, str] = {}  # cookie name -> node that set it
+        self._roles: dict[str, tuple[str, str]] = {}  # csrf/auth -> latest (node, output)
         self._edges: Counter[tuple[str, str, str, str, str]] = Counter()
         self._observed: Counter[tuple[str, str]] = Counter()
         self._nodes: dict[str, tuple[str, int]] = {}
@@ -272,14 +273,20 @@ class FlowTracer:
         if data is not None:
             for path, leaf in _leaves(data):
                 self._remember(linkable(leaf), node, _field(path))
+                key = next((str(p) for p in reversed(path) if isinstance(p, str)), "")
+                if _CSRF.search(key):
+                    self._roles["csrf"] = (node, _field(path))
+                elif "token" in key.lower() and is_secret_name(key) and "refresh" not in key:
+                    self._roles["auth"] = (node, _field(path))
             return
         if body and "html" in e.response_mime.lower() and len(body) <= MAX_BODY:
             text = body.decode("utf-8", "replace")
             n = 0
             for m in _HTML_ATTR.finditer(text):
-                self._remember(
-                    linkable(m.group(3)), node, f"html:{m.group(1).lower()}[{m.group(2)}]"
-                )
+                where = f"html:{m.group(1).lower()}[{m.group(2)}]"
+                self._remember(linkable(m.group(3)), node, where)
+                if _CSRF.search(m.group(2)):
+                    self._roles["csrf"] = (node, where)
                 n += 1
                 if n > MAX_LEAVES:
                     break
@@ -362,6 +369,11 @@ class FlowTracer:
                 token = hval.split(" ", 1)[-1].strip()
                 if not is_marker(token):
                     self._link(node, linkable(token), where, "auth")
+                elif "auth" in self._roles:  # redacted: the latest token a response gave
+                    self._observed[(node, where)] += 1
+                    prod, out = self._roles["auth"]
+                    self._edges[(prod, out, node, where, "auth")] += 1
+                    self.linked += 1
             else:
                 self._link(node, linkable(hval), where)
 
@@ -381,6 +393,11 @@ class FlowTracer:
             if setter is not None:
                 self._edges[(setter, f"cookie:{cname}", node, where, "csrf")] += 1
                 self.linked += 1
+                return
+        if is_marker(value) and "csrf" in self._roles:  # redacted: the latest page token
+            prod, out = self._roles["csrf"]
+            self._edges[(prod, out, node, where, "csrf")] += 1
+            self.linked += 1
 
     # -- driving -----------------------------------------------------------
     def feed(self, item: HarEntry | SkippedEntry) -> None:
