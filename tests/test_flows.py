@@ -521,3 +521,23 @@ class TestRoles:
             ("GET /app", "html:meta[csrf-token]", "post_items", "header:X-CSRF-Token", "csrf"),
             ("post_session", "access_token", "post_items", "header:Authorization", "auth"),
         }
+
+
+class TestOrderPlanRuns:
+    """A POST replayed from the bundled recording: the runtime makes the client id per step."""
+
+    def test_create_order_once(self, sample_out: Path, tmp_path: Path) -> None:
+        """No recorded client_ref in the plan; one order whose client_ref is the run's step."""
+        plan = tmp_path / "order.yaml"
+        argv = ["plan", str(SAMPLE), "--tools", str(sample_out), "--only", "create_order"]
+        assert main([*argv, "-o", str(plan)]) == 0
+        assert "client_ref" not in plan.read_text()
+        with make_server(0, seed=0) as erp:
+            creds = login_state(erp.url, tmp_path / "login.json")
+            argv = ["run", str(plan), "--tools", str(sample_out), "--base-url", erp.url]
+            argv += ["--credentials", str(creds), "--db", str(tmp_path / "runs.db")]
+            assert main([*argv, "--run-id", "o1", "--timeout", "60"]) == 0
+            writes = erp.store.ledger_snapshot()["writes"]
+            assert [(w["kind"], w["sku"], w["client_ref"]) for w in writes] == [
+                ("order", "A-6", "o1/3")
+            ]

@@ -2,7 +2,8 @@
 
 Values that came from an earlier response become ``${steps.ID.output.path}``
 references, values the user typed become ``${inputs.NAME}`` (with the recorded
-value as default, never for a secret), each write gets its card's verification,
+value as default, never for a secret), client ids and idempotency keys are left
+to the runtime (a fresh one per step), each write gets its card's verification,
 and a write with a compensating tool gets a ``compensate``: a PUT/PATCH is undone
 by the same tool with the values read before it, a POST by the DELETE of what it
 created.  The result is a plain dict in the plan format of ``zapi run``.
@@ -258,6 +259,10 @@ def build_plan(
     Raises:
         ValueError: the recording holds no successful write of these tools.
     """
+    for c in calls:  # client ids and idempotency keys: the runtime makes fresh ones per step
+        if c.card.is_write:
+            fresh = set(c.card.idempotency.client_ids) | {c.card.idempotency.header or ""}
+            c.args = {k: v for k, v in c.args.items() if k not in fresh}
     p = _Planner(calls, cards)
     writes = [
         i

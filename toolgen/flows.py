@@ -8,8 +8,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from toolgen.cards import ToolCard
-from zapi.analyzer.flows import Endpoint, FlowGraph, trace_flows
+from zapi.analyzer.flows import Endpoint, FlowGraph, linkable, trace_flows
 from zapi.har import HarEntry, SkippedEntry, expand_paths, iter_har_files
+from zapi.redact import is_marker
 
 __all__ = [
     "CardMatcher",
@@ -98,8 +99,14 @@ class CardMatcher:
         mime = e.response_mime.lower()
         form = "form" in e.request_mime.lower()
         if "html" in mime or 300 <= e.status < 400 or form:
-            return Endpoint(node=f"{e.method.upper()} {e.path}", kind="page")
+            return Endpoint(node=f"{e.method.upper()} {_page_path(e.path)}", kind="page")
         return None
+
+
+def _page_path(path: str) -> str:
+    """``/users/48213/profile`` → ``/users/{}/profile``: ids and markers never name a node."""
+    segs = path.split("/")
+    return "/".join("{}" if linkable(s) is not None or is_marker(s) else s for s in segs)
 
 
 def _discriminators(e: HarEntry) -> set[str]:
