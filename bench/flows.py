@@ -2,8 +2,9 @@
 
     python bench/flows.py HAR [HAR ...]
 
-For each HAR: analyze it once into a temporary folder (cards to match against),
-then, each in a fresh process so peak RSS is its own, (1) read every entry with
+For each HAR, each step in a fresh process (Linux keeps a parent's peak RSS
+across exec, so the parent stays small): analyze it into a temporary folder
+(cards to match against), then (1) read every entry with
 ``iter_har`` (the floor any pass pays) and (2) run the flows pass
 (``toolgen.flows.attach_flows``: read, match to cards, index, link).  Prints one
 row per file with seconds, peak MB, edges, and the ratio of the two passes.
@@ -16,14 +17,16 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 _CHILD = r"""
 import json, resource, sys, time
 how, path, out = sys.argv[1], sys.argv[2], sys.argv[3]
 t0 = time.perf_counter()
 edges = 0
-if how == "read":
+if how == "analyze":
+    import zapi
+    zapi.analyze([path], out)
+elif how == "read":
     from zapi.har import HarEntry, iter_har
     sum(isinstance(e, HarEntry) for e in iter_har(path))
 else:
@@ -49,17 +52,13 @@ def main(argv: list[str]) -> int:
     if not argv:
         print(__doc__)
         return 2
-    import zapi
-
     print(
         f"{'file':<28} {'MB':>6} {'analyze s':>9} {'read s':>7} {'flows s':>8} "
         f"{'flows/read':>10} {'peak MB':>8} {'edges':>6}"
     )
     for path in argv:
         with tempfile.TemporaryDirectory() as out:
-            t0 = time.perf_counter()
-            zapi.analyze([path], out)
-            analyze_s = time.perf_counter() - t0
+            analyze_s = measure("analyze", path, out)["seconds"]
             read = measure("read", path, out)
             flows = measure("flows", path, out)
         name = os.path.basename(os.path.dirname(path)) + "/" + os.path.basename(path)
