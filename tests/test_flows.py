@@ -541,3 +541,34 @@ class TestOrderPlanRuns:
             assert [(w["kind"], w["sku"], w["client_ref"]) for w in writes] == [
                 ("order", "A-6", "o1/3")
             ]
+
+
+class TestPauseUnderFault:
+    """A replayed write the runtime cannot settle pauses the run; it is never resent."""
+
+    def test_commit_then_504_pauses(
+        self, sample_out: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """The legacy form POST (no reconcile read) answered 504 after committing: paused.
+
+        `zapi run` exits 0 on a paused run today (tests/test_workflows.py pins that) while
+        the README's exit-code table says 3; either is accepted here, the status is not.
+        """
+        plan = tmp_path / "bin.yaml"
+        argv = ["plan", str(SAMPLE), "--tools", str(sample_out), "--only", "bin_update_legacy"]
+        assert main([*argv, "-o", str(plan)]) == 0
+        faults = Faults(commit_then_504=1.0, faults_apply_to=("legacy",))
+        with make_server(0, seed=0, faults=faults) as erp:
+            creds = login_state(erp.url, tmp_path / "login.json")
+            tools = ["--tools", str(sample_out), "--base-url", erp.url, "--credentials", str(creds)]
+            db = ["--db", str(tmp_path / "runs.db")]
+            capsys.readouterr()
+            rc = main(["run", str(plan), *tools, *db, "--run-id", "b1", "--timeout", "60"])
+            out = capsys.readouterr().out
+            assert rc in (0, 3) and "run b1: paused" in out and "status 504" in out
+            writes = erp.store.ledger_snapshot()["writes"]
+            assert [(w["kind"], w["sku"]) for w in writes] == [("legacy", "A-4")]
+            argv = ["runs", "resume", "b1", "--by", "ops", "--set", "landed=true", *tools, *db]
+            assert main(argv) == 0
+            assert "run b1: succeeded" in capsys.readouterr().out
+            assert len(erp.store.ledger_snapshot()["writes"]) == 1

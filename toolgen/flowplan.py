@@ -36,6 +36,7 @@ __all__ = [
 ]
 
 _TYPES = {"string", "integer", "number", "boolean", "object", "array"}
+_FILE = object()  # an uploaded file: the recording holds bytes, a plan needs a local path
 
 
 @dataclass
@@ -178,13 +179,18 @@ class _Planner:
                     self.where.setdefault(key, []).append((pos, path))
 
     def producer(self, value: Any, before: int) -> tuple[int, tuple[str | int, ...]] | None:
-        key = linkable(value)
+        """The latest earlier read that gave ``value``, else the latest write that did."""
+        key = linkable(value) if value is not _FILE else None
         if key is None:
             return None
-        for pos, path in reversed(self.where.get(key, [])):
-            if pos < before and self.calls[pos].status < 400:
-                return pos, path
-        return None
+        hits = [
+            (pos, path)
+            for pos, path in self.where.get(key, [])
+            if pos < before and self.calls[pos].status < 400
+        ]
+        reads = [h for h in hits if not self.calls[h[0]].card.is_write]
+        best = reads or hits
+        return best[-1] if best else None
 
     def need(self, pos: int) -> None:
         """Keep call ``pos`` and, first, every call its values came from."""
@@ -231,7 +237,9 @@ class _Planner:
         kind = prop.get("type") if prop.get("type") in _TYPES else "string"
         value = call.args[arg]
         decl: dict[str, Any] = {"type": kind, "description": f"{call.card.name}.{arg}"}
-        if is_secret_name(arg) or is_marker(value):
+        if value is _FILE:
+            decl["description"] += " (a file: pass a local path with --input)"
+        elif is_secret_name(arg) or is_marker(value):
             decl["description"] += " (a secret: pass it with --input)"
         else:
             decl["default"] = value
@@ -263,6 +271,9 @@ def build_plan(
         if c.card.is_write:
             fresh = set(c.card.idempotency.client_ids) | {c.card.idempotency.header or ""}
             c.args = {k: v for k, v in c.args.items() if k not in fresh}
+            for arg, prop in c.card.input_schema.get("properties", {}).items():
+                if prop.get("format") == "binary" and arg not in c.args:
+                    c.args[arg] = _FILE
     p = _Planner(calls, cards)
     writes = [
         i
