@@ -240,6 +240,10 @@ class ToolCard(_Model):
         description="False when every recorded call failed (4xx/5xx): not offered as a "
         "working tool by default",
     )
+    inputs_from: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="argument -> 'tool.output.field' sources seen in the recording (flows.json)",
+    )
     confidence: float
     reasons: list[str]
     provenance: Provenance

@@ -6,7 +6,7 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
@@ -18,7 +18,15 @@ from zapi.files import load_model
 from zapi.har import HarReader, expand_paths
 from zapi.redact import Redactor
 
-__all__ = ["AnalyzeResult", "analyze", "load_rules", "unmatched_rules"]
+__all__ = [
+    "AnalyzeResult",
+    "analyze",
+    "check_recording",
+    "diff_captures",
+    "load_rules",
+    "plan_recording",
+    "unmatched_rules",
+]
 
 _Template = Annotated[str, StringConstraints(pattern=r"^/")]
 Progress = Callable[[int, int, int, int], None]  # (entries, bytes read, total bytes, operations)
@@ -204,6 +212,7 @@ def analyze(
         SpecValidationError: the OpenAPI document would be invalid; nothing is written.
     """
     from toolgen.build import build_cards
+    from toolgen.flows import attach_flows, flows_markdown
     from toolgen.openapi import build_openapi, dump_json, validate_openapi
     from toolgen.report import render_report
     from zapi.files import atomic_write
@@ -220,9 +229,10 @@ def analyze(
     if not analysis.operations:
         raise AnalysisError(_nothing_found(analysis, options))
     cards = build_cards(analysis, redactor)
+    cards, flow_graph = attach_flows(paths, cards)  # flows: inputs_from hints, OUT/flows.json
     doc = build_openapi(cards, analysis)
     validate_openapi(doc)  # before anything is written
-    report = render_report(analysis, cards, redactor)
+    report = render_report(analysis, cards, redactor) + flows_markdown(flow_graph)
     cards_dir = os.path.join(out_dir, "cards")
     os.makedirs(cards_dir, exist_ok=True)
     keep = {f"{c.name}.json" for c in cards}
@@ -236,6 +246,7 @@ def analyze(
         card_paths.append(p)
     openapi_path = os.path.join(out_dir, "openapi.json")
     atomic_write(openapi_path, dump_json(doc))
+    atomic_write(os.path.join(out_dir, "flows.json"), flow_graph.dump())
     report_path = os.path.join(out_dir, "report.md")
     atomic_write(report_path, report)
     unused = unmatched_rules(rules_obj, [c.path for c in cards])
@@ -253,3 +264,94 @@ def _nothing_found(a: Analysis, options: AnalyzeOptions) -> str:
         f"{seen or 'none'}; dropped: {drops or 'nothing'}; "
         "check --include-host/--exclude-host or record API traffic"
     )
+
+
+# -- flows: plan from a recording, drift between captures, contract check ------
+
+
+def _tool_set(path: str, work: str) -> dict[str, Any]:
+    """Cards of an analysis folder, or of a HAR (or folder of HARs) analysed into ``work``."""
+    from toolgen.cards import load_cards
+
+    if os.path.isdir(path) and (
+        os.path.isdir(os.path.join(path, "cards"))
+        or any(f.endswith(".json") for f in os.listdir(path))
+    ):
+        return dict(load_cards(path))
+    analyze([path], work)
+    return dict(load_cards(work))
+
+
+def plan_recording(
+    har: str, tools_dir: str, *, name: str = "", only: Sequence[str] = ()
+) -> tuple[dict[str, Any], str]:
+    """A ``zapi run`` plan (dict and YAML text) from the writes of a recording.
+
+    Raises:
+        HarError: the HAR cannot be read.
+        ToolCardError: ``tools_dir`` holds no cards.
+        AnalysisError: the recording holds no successful write of these tools.
+        WorkflowError: the generated plan does not validate.
+    """
+    import re
+
+    from runtime.workflows.plan import Plan
+    from toolgen.cards import load_cards
+    from toolgen.flowplan import build_plan, dump_plan, recorded_calls
+    from zapi.har import expand_paths, iter_har_files
+
+    cards = list(load_cards(tools_dir).values())
+    unknown = sorted(set(only) - {c.name for c in cards})
+    if unknown:
+        raise AnalysisError(f"--only {', '.join(unknown)}: no such tool in {tools_dir}")
+    calls = recorded_calls(iter_har_files(expand_paths([har])), cards)
+    stem = os.path.basename(har).split(".")[0]
+    plan_name = name or re.sub(r"[^A-Za-z0-9_.-]", "_", stem)[:64] or "recorded"
+    try:
+        plan = build_plan(calls, cards, name=plan_name, source=os.path.basename(har), only=only)
+    except ValueError as exc:
+        raise AnalysisError(f"{har}: {exc}; record the writes you want replayed") from exc
+    try:
+        Plan.model_validate(plan)
+    except ValueError as exc:
+        from zapi.errors import WorkflowError
+
+        raise WorkflowError(f"{har}: the generated plan is invalid ({exc})") from exc
+    header = (
+        f"Plan replayed from {os.path.basename(har)} by `zapi plan`: edit freely.\n"
+        "${steps.ID.output...} = a value an earlier response gave; ${inputs.x} = a value typed "
+        "in the recording\n(override with --input x=...)."
+    )
+    return plan, dump_plan(plan, header=header)
+
+
+def diff_captures(old: str, new: str) -> Any:
+    """A :class:`toolgen.diff.DriftReport` from OLD to NEW (analysis folders or HARs).
+
+    Raises:
+        HarError: a HAR cannot be read.
+        ToolCardError: a folder holds no cards.
+    """
+    import tempfile
+
+    from toolgen.diff import diff_cards
+
+    with tempfile.TemporaryDirectory(prefix="zapi-diff-") as tmp:
+        a = _tool_set(old, os.path.join(tmp, "old"))
+        b = _tool_set(new, os.path.join(tmp, "new"))
+    return diff_cards(a, b)
+
+
+def check_recording(har: str, tools_dir: str) -> Any:
+    """A :class:`toolgen.contract.CheckReport`: where the HAR's calls disagree with the cards.
+
+    Raises:
+        HarError: the HAR cannot be read.
+        ToolCardError: ``tools_dir`` holds no cards.
+    """
+    from toolgen.cards import load_cards
+    from toolgen.contract import check_traffic
+    from zapi.har import expand_paths, iter_har_files
+
+    cards = list(load_cards(tools_dir).values())
+    return check_traffic(iter_har_files(expand_paths([har])), cards)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import click
 
-from zapi.cli import console, record, serve, tools, workflows
+from zapi.cli import console, flows, record, serve, tools, workflows
 from zapi.cli.codes import ExitCode
 from zapi.cli.extras import missing_dependency_message
 from zapi.errors import ScopeDenied, ZapiError
@@ -106,6 +106,7 @@ COMMANDS: list[click.Command] = [
     *workflows.COMMANDS,
     *console.COMMANDS,
     *serve.COMMANDS,
+    *flows.COMMANDS,
 ]
 for _command in COMMANDS:
     cli.add_command(_command)
