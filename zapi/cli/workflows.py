@@ -22,23 +22,23 @@ from typing import Any
 
 import click
 
-__all__ = ["COMMANDS", "EXIT_DENIED", "EXIT_FAILED", "EXIT_OK", "EXIT_PARKED"]
+from zapi.cli.codes import ExitCode
+
+__all__ = ["COMMANDS"]
 
 DB_HELP = "Runs database: a SQLite path or URL, or postgresql://... (env ZAPI_RUNS_DB)."
 
-EXIT_OK, EXIT_FAILED, EXIT_PARKED, EXIT_DENIED = 0, 1, 3, 4
 
-
-def _exit_code(info: Any) -> int:
-    """0 succeeded, 3 parked, 4 denied by the policy, 1 any other end."""
+def _exit_code(info: Any) -> ExitCode:
+    """OK succeeded, PAUSED parked, DENIED by the policy, ERROR any other end."""
     if info.parked:
-        return EXIT_PARKED
+        return ExitCode.PAUSED
     if info.status == "succeeded":
-        return EXIT_OK
+        return ExitCode.OK
     error = (info.output or {}).get("error") if isinstance(info.output, dict) else None
     if isinstance(error, dict) and error.get("code") == "scope_denied":
-        return EXIT_DENIED
-    return EXIT_FAILED if info.final else EXIT_OK
+        return ExitCode.DENIED
+    return ExitCode.ERROR if info.final else ExitCode.OK
 
 
 def _db_url(db: str | None) -> str:
