@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from factories import PLANTED, entry, har
 
-from zapi.analyzer.bodies import BodyKind, decode_body, graphql_operations
+from zapi.analyzer.bodies import BodyKind, decode_body
 from zapi.analyzer.paths import PathObservation, Rules, build_templates
 from zapi.analyzer.pipeline import analyze_entries
+from zapi.analyzer.protocols import graphql_operations
 from zapi.api import analyze
 from zapi.errors import AnalysisError, HarError, HarParseError
 from zapi.har import iter_har
@@ -77,7 +78,7 @@ class TestSecrets:
     def test_secret_names_have_no_examples(self, tmp_path: Path) -> None:
         out = tmp_path / "out"
         analyze([str(ROOT / "data" / "har" / "chrome_shop.har")], str(out))
-        card = json.loads((out / "cards" / "create_session.json").read_text())
+        card = json.loads((out / "cards" / "login.json").read_text())
         pw = card["input_schema"]["properties"]["password"]
         assert "examples" not in pw and "enum" not in pw
 

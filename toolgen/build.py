@@ -2,67 +2,36 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from toolgen.cards import (
-    Binding,
     Idempotency,
+    Login,
     Provenance,
     Reconcile,
     ToolCard,
     Verification,
 )
-from toolgen.naming import arg_name, tool_names
+from toolgen.inputs import (
+    CaptureFacts,
+    Inputs,
+    build_inputs,
+    param_schema,
+    path_param_schema,
+)
+from toolgen.inputs import body_schema as body_schema
+from toolgen.inputs import dominant_body as _dominant
+from toolgen.login import login_info
+from toolgen.naming import tool_names
+from toolgen.safety import Decision, decide_safety
 from zapi.analyzer.bodies import BodyKind
-from zapi.analyzer.evidence import BodyStats, OpEvidence, ParamStats
+from zapi.analyzer.evidence import OpEvidence
 from zapi.analyzer.model import Analysis, Operation
 from zapi.redact import Redactor, scrub_document
 
 __all__ = ["build_cards", "param_schema", "path_param_schema"]
 
-PAGINATION = frozenset(
-    {
-        "page",
-        "per_page",
-        "perpage",
-        "page_size",
-        "pagesize",
-        "limit",
-        "offset",
-        "cursor",
-        "after",
-        "before",
-        "start",
-        "size",
-        "pagetoken",
-        "page_token",
-        "next",
-        "next_token",
-        "since_id",
-        "max_id",
-        "skip",
-        "take",
-        "first",
-        "last",
-        "starting_after",
-        "ending_before",
-    }
-)
-_DESTRUCTIVE_WORDS = (
-    "delete",
-    "remove",
-    "destroy",
-    "purge",
-    "cancel",
-    "revoke",
-    "reset",
-    "wipe",
-    "terminate",
-    "drop",
-    "unassign",
-    "detach",
-    "disable",
-)
 _CLIENT_ID_NAMES = (
     "client_ref",
     "client_id_ref",
@@ -75,77 +44,6 @@ _CLIENT_ID_NAMES = (
     "dedupe",
     "dedup",
 )
-_SHAPE_SCHEMA: dict[str, dict[str, Any]] = {
-    "integer": {"type": "integer"},
-    "uuid": {"type": "string", "format": "uuid"},
-    "date": {"type": "string", "format": "date"},
-    "date-time": {"type": "string", "format": "date-time"},
-    "email": {"type": "string", "format": "email"},
-    "number": {"type": "number"},
-}
-
-
-def path_param_schema(shape: str, example: str = "") -> dict[str, Any]:
-    """Schema of a path parameter from the dominant shape of its values."""
-    sch = dict(_SHAPE_SCHEMA.get(shape, {"type": "string"}))
-    if shape == "path":
-        return {**sch, "x-greedy": True, "description": "may contain '/' (sent unescaped)"}
-    if shape not in ("integer", "number", "uuid", "date", "date-time", "email"):
-        sch["x-shape"] = shape
-    if example:
-        sch["examples"] = [
-            int(example) if sch["type"] == "integer" and example.isdigit() else example
-        ]
-    return sch
-
-
-def param_schema(ps: ParamStats, total: int) -> tuple[dict[str, Any], bool]:
-    """Schema of a query/header parameter and whether it is required."""
-    sch = ps.schema.to_schema(observed=False)
-    if ps.repeated:
-        sch = {"type": "array", "items": sch}
-    sch["x-observed"] = ps.present
-    return sch, ps.present == total and total > 0
-
-
-def _dominant(bodies: dict[str, BodyStats]) -> tuple[str, BodyStats] | None:
-    if not bodies:
-        return None
-    order = (
-        BodyKind.JSON,
-        BodyKind.MULTIPART,
-        BodyKind.FORM,
-        BodyKind.XML,
-        BodyKind.TEXT,
-        BodyKind.HTML,
-        BodyKind.BINARY,
-    )
-    kind = max(bodies, key=lambda k: (bodies[k].count, -order.index(k) if k in order else -99))
-    return kind, bodies[kind]
-
-
-def body_schema(kind: str, stats: BodyStats) -> dict[str, Any]:
-    """JSON Schema of a body of one kind."""
-    if stats.schema is not None and kind in (BodyKind.JSON, BodyKind.FORM, BodyKind.MULTIPART):
-        sch = stats.schema.to_schema()
-        if kind == BodyKind.MULTIPART:
-            for f in stats.files:
-                props = sch.get("properties", {})
-                if f in props:
-                    props[f] = {
-                        "type": "string",
-                        "format": "binary",
-                        "contentMediaType": "application/octet-stream",
-                        "description": "a file to upload (the runtime takes a local path)",
-                    }
-        return sch
-    if kind == BodyKind.BINARY:
-        return {"type": "string", "format": "binary"}
-    return {"type": "string", "x-body-kind": kind}
-
-
-def _media(stats: BodyStats) -> str:
-    return max(sorted(stats.media), key=lambda m: stats.media[m]) if stats.media else ""
 
 
 def _success(ev: OpEvidence) -> tuple[int, dict[str, Any]] | None:
@@ -157,20 +55,6 @@ def _success(ev: OpEvidence) -> tuple[int, dict[str, Any]] | None:
                 return status, {}
             return status, body_schema(*dom)
     return None
-
-
-def _safety(op: Operation) -> str:
-    m = op.method
-    low = op.template.path.lower() + " " + op.discriminator.lower()
-    if m in ("GET", "HEAD", "OPTIONS"):
-        return "read_only"
-    if op.protocol == "graphql":
-        return "write" if op.evidence.graphql_kind == "mutation" else "read_only"
-    if m == "DELETE" or any(w in low.rsplit("/", 1)[-1] for w in _DESTRUCTIVE_WORDS):
-        return "destructive"
-    if m == "PUT":
-        return "idempotent"
-    return "write"
 
 
 def _summary(ev: OpEvidence) -> dict[str, str]:
@@ -327,116 +211,7 @@ def _description(op: Operation, safety: str) -> str:
     return " ".join(parts)
 
 
-def _card(op: Operation, name: str, analysis: Analysis, ctx: _Ctx) -> ToolCard:
-    ev = op.evidence
-    used: set[str] = set()
-    props: dict[str, Any] = {}
-    required: list[str] = []
-    bindings: list[Binding] = []
-    shapes = dict(op.template.param_shapes)
-    examples = dict(op.template.param_examples)
-    segs = [s for s in op.template.path.split("/") if s]
-    for i, seg in enumerate(segs):
-        for p in op.template.params:
-            if "{" + p + "}" in seg and not examples.get(p) and ev.path_values.get(str(i)):
-                examples[p] = min(ev.path_values[str(i)])  # id-shaped values seen at i
-    path_args = []
-    for p in op.template.params:
-        a = arg_name(p, used)
-        path_args.append(a)
-        props[a] = {
-            **path_param_schema(shapes.get(p, "other"), examples.get(p, "")),
-            "x-in": "path",
-        }
-        required.append(a)
-        bindings.append(Binding(arg=a, location="path", name=p))
-    for q in sorted(ev.query):
-        ps = ev.query[q]
-        sch, req = param_schema(ps, ev.count)
-        a = arg_name(q, used)
-        sch["x-in"] = "query"
-        if q.lower() in PAGINATION:
-            sch["x-pagination"] = True
-        props[a] = sch
-        if req:
-            required.append(a)
-        bindings.append(Binding(arg=a, location="query", name=q, array=bool(ps.repeated)))
-    for h in sorted(ev.headers):
-        ps = ev.headers[h]
-        if ps.present * 2 < ev.count:
-            continue
-        sch, req = param_schema(ps, ev.count)
-        a = arg_name(h, used)
-        sch["x-in"] = "header"
-        props[a] = sch
-        if req:
-            required.append(a)
-        bindings.append(Binding(arg=a, location="header", name=h))
-    for c in sorted(ev.cookies):
-        if ev.cookies[c] * 2 < ev.count:
-            continue
-        a = arg_name(c, used)
-        props[a] = {"type": "string", "x-in": "cookie", "x-observed": ev.cookies[c]}
-        bindings.append(Binding(arg=a, location="cookie", name=c))
-    body_media = ""
-    body_args: dict[str, str] = {}
-    body_template: dict[str, Any] = {}
-    dom = _dominant(ev.request_bodies)
-    if dom is not None:
-        kind, stats = dom
-        body_media = _media(stats)
-        sch = body_schema(kind, stats)
-        if op.protocol in ("graphql", "jsonrpc") and sch.get("type") == "object":
-            inner_key = "variables" if op.protocol == "graphql" else "params"
-            fixed = _top_props(sch)
-            for k in ("query", "operationName", "extensions", "jsonrpc", "method"):
-                if k in fixed and "examples" in fixed[k]:
-                    body_template[k] = fixed[k]["examples"][0]
-            if op.protocol == "jsonrpc":
-                body_template.setdefault("jsonrpc", "2.0")
-                body_template["method"] = op.discriminator
-            if op.protocol == "graphql":
-                body_template["operationName"] = op.discriminator
-            sch = fixed.get(inner_key, {"type": "object", "properties": {}})
-            if sch.get("type") != "object":
-                a = arg_name(inner_key, used)
-                props[a] = {**sch, "x-in": "body"}
-                bindings.append(Binding(arg=a, location="body", name=inner_key))
-                sch = {}
-            else:
-                sch = {**sch, "x-wrap": inner_key}
-        if sch.get("type") == "object" and "properties" in sch and not sch.get("x-dynamic-keys"):
-            wrap = sch.get("x-wrap")
-            req_body = set(sch.get("required", []))
-            for field_name, fs in sorted(sch["properties"].items()):
-                a = arg_name(field_name if field_name not in used else f"body_{field_name}", used)
-                props[a] = {**fs, "x-in": "body"}
-                if field_name in req_body:
-                    required.append(a)
-                wire = f"{wrap}.{field_name}" if wrap else field_name
-                bindings.append(Binding(arg=a, location="body", name=wire))
-                body_args[a] = field_name
-        elif sch:
-            a = arg_name("body", used)
-            props[a] = {**sch, "x-in": "body"}
-            required.append(a)
-            bindings.append(Binding(arg=a, location="body", name="", whole_body=True))
-    input_schema: dict[str, Any] = {
-        "type": "object",
-        "properties": props,
-        "additionalProperties": False,
-    }
-    if required:
-        input_schema["required"] = sorted(set(required))
-    succ = _success(ev)
-    output_schema = succ[1] if succ else {}
-    errors = {}
-    for status, rs in sorted(ev.responses.items()):
-        if status >= 400:
-            d = _dominant(rs.bodies)
-            if d is not None and d[0] == BodyKind.JSON:
-                errors[str(status)] = body_schema(*d)
-    safety = _safety(op)
+def _idempotency(ev: OpEvidence, body_args: dict[str, str]) -> Idempotency:
     idem_header = (
         max(sorted(ev.idempotency_header), key=lambda h: ev.idempotency_header[h])
         if ev.idempotency_header
@@ -445,7 +220,7 @@ def _card(op: Operation, name: str, analysis: Analysis, ctx: _Ctx) -> ToolCard:
     client_ids = sorted(
         a for a, w in body_args.items() if any(m in w.lower() for m in _CLIENT_ID_NAMES)
     )
-    idem = Idempotency(
+    return Idempotency(
         header=idem_header,
         evidence=(
             f"{idem_header} sent on {ev.idempotency_header[idem_header]} of {ev.count} requests"
@@ -454,38 +229,137 @@ def _card(op: Operation, name: str, analysis: Analysis, ctx: _Ctx) -> ToolCard:
         ),
         client_ids=client_ids,
     )
-    csrf = None
-    for k in sorted(ev.csrf, key=lambda k: (-ev.csrf[k], k)):
-        c, _, h = k.partition("->")
-        csrf = {"cookie": c, "header": h}
-        break
+
+
+def _csrf(ev: OpEvidence, fields: list[str], analysis: Analysis) -> dict[str, str] | None:
+    """The card's ``csrf``: the double-submit pair seen most often, and/or the body field.
+
+    A form that carries its CSRF token in a body field (``csrfmiddlewaretoken``)
+    names it as ``field``, with the cookie the server sets the token in, when
+    the capture shows one.
+    """
+    out: dict[str, str] = {}
+    if ev.csrf:
+        c, h = min(ev.csrf, key=lambda p: (-ev.csrf[p], p))
+        out = {"cookie": c, "header": h}
+    if fields:
+        out["field"] = sorted(fields)[0]
+        if not out.get("cookie"):
+            cookies = sorted(
+                k[len("cookie:") :]
+                for k in analysis.signals.csrf_sources
+                if k.startswith("cookie:")
+            )
+            if cookies:
+                out["cookie"] = cookies[0]
+    return out or None
+
+
+def _outcome(op: Operation) -> tuple[float, list[str], bool]:
+    """Confidence, its reasons, and whether the operation was ever seen working."""
+    ev = op.evidence
     reasons = list(op.template.reasons)
     if ev.count < 2:
         reasons.append("seen once: inputs and outputs rest on a single sample")
     confidence = op.template.confidence * (1.0 if ev.count >= 3 else 0.85 if ev.count == 2 else 0.7)
+    working = any(s < 400 for s in ev.responses)
+    if not working:
+        seen = ", ".join(f"{s} x{ev.responses[s].count}" for s in sorted(ev.responses))
+        reasons.append(
+            f"seen only failing ({seen}): not offered as a working tool until a call succeeds"
+        )
+        confidence = min(confidence, 0.3)
+    return confidence, reasons, working
+
+
+@dataclass
+class _Plan:
+    """What is decided about an operation before it is named."""
+
+    inputs: Inputs
+    output_schema: dict[str, Any]
+    login: Login | None
+    decision: Decision
+    csrf: dict[str, str] | None
+
+
+def _plan(op: Operation, analysis: Analysis, facts: CaptureFacts) -> _Plan:
+    inputs = build_inputs(op, facts)
+    succ = _success(op.evidence)
+    output = succ[1] if succ else {}
+    login = login_info(op, inputs, output, analysis)
+    if login is not None:
+        total = op.evidence.count
+        for b in inputs.bindings:
+            seen = inputs.props[b.arg].get("x-observed", total)
+            if b.location == "body" and seen >= total and b.arg not in inputs.required:
+                inputs.required.append(b.arg)
+                inputs.notes.append(f"{b.arg} required: a credential the login sent every time")
+    decision = decide_safety(op, login=login is not None)
+    if decision.discriminator is not None:
+        loc, wire = decision.discriminator
+        for b in inputs.bindings:
+            if b.location == loc and b.name == wire:
+                inputs.props[b.arg] = {
+                    **inputs.props[b.arg],
+                    "enum": sorted(decision.per_value),
+                    "x-action-safety": dict(sorted(decision.per_value.items())),
+                }
+    return _Plan(inputs, output, login, decision, _csrf(op.evidence, inputs.csrf_fields, analysis))
+
+
+def _card(op: Operation, name: str, plan: _Plan, ctx: _Ctx) -> ToolCard:
+    ev = op.evidence
+    inp = plan.inputs
+    errors = {}
+    for status, rs in sorted(ev.responses.items()):
+        if status >= 400:
+            d = _dominant(rs.bodies)
+            if d is not None and d[0] == BodyKind.JSON:
+                errors[str(status)] = body_schema(*d)
+    safety = plan.decision.safety
+    confidence, reasons, working = _outcome(op)
+    reasons += inp.notes
+    description = _description(op, safety)
+    if plan.login is not None:
+        description += (
+            " Logs in: "
+            + (
+                "sets the session cookie(s) " + ", ".join(plan.login.sets_cookies)
+                if plan.login.sets_cookies
+                else f"returns a token at {plan.login.token_pointer}"
+            )
+            + "; pass the secret argument(s) as references (env:/file:), never in clear."
+        )
     return ToolCard(
         name=name,
-        description=_description(op, safety),
+        description=description,
         method=op.method,
         origin=op.origin,
         path=op.template.path + ("/" if ev.trailing_slash * 2 > ev.count else ""),
         protocol=op.protocol,
         discriminator=op.discriminator,
         safety=safety,
-        input_schema=input_schema,
-        output_schema=output_schema,
-        bindings=bindings,
-        body_media=body_media,
-        body_template=body_template,
+        input_schema=inp.schema(),
+        output_schema=plan.output_schema,
+        bindings=inp.bindings,
+        body_media=inp.body_media,
+        body_template=inp.body_template,
         responses=_summary(ev),
         error_schemas=errors,
         auth=sorted(ev.auth),
-        csrf=csrf,
-        verification=_verification(op, body_args, path_args, ctx)
+        csrf=plan.csrf,
+        verification=_verification(op, inp.body_args, inp.path_args, ctx)
         if safety != "read_only"
         else None,
-        reconcile=_reconcile(op, body_args, path_args, ctx),
-        idempotency=idem,
+        reconcile=_reconcile(op, inp.body_args, inp.path_args, ctx)
+        if safety != "read_only"
+        else None,
+        idempotency=_idempotency(ev, inp.body_args),
+        fixed=inp.fixed,
+        login=plan.login,
+        safety_reasons=plan.decision.reasons,
+        seen_working=working,
         confidence=round(confidence, 2),
         reasons=reasons,
         provenance=Provenance(
@@ -500,11 +374,23 @@ def _card(op: Operation, name: str, analysis: Analysis, ctx: _Ctx) -> ToolCard:
 def build_cards(analysis: Analysis, redactor: Redactor | None = None) -> list[ToolCard]:
     """One tool card per operation, names unique and stable, secrets scrubbed."""
     red = redactor or Redactor()
-    names = tool_names(analysis.operations)
+    facts = CaptureFacts.of(analysis)
+    plans = [_plan(op, analysis, facts) for op in analysis.operations]
+    hints = [
+        "login"
+        if p.login is not None
+        else "action"
+        if p.decision.discriminator is not None
+        else "read"
+        if p.decision.safety == "read_only"
+        else ""
+        for p in plans
+    ]
+    names = tool_names(analysis.operations, hints)
     ctx = _Ctx(analysis, names)
     cards = []
-    for op, name in zip(analysis.operations, names, strict=True):
-        card = _card(op, name, analysis, ctx)
+    for op, name, plan in zip(analysis.operations, names, plans, strict=True):
+        card = _card(op, name, plan, ctx)
         data = scrub_document(card.model_dump(mode="json"), red)
         cards.append(ToolCard.model_validate(data))
     return cards

@@ -88,6 +88,11 @@ class FixedValue(_Model):
     generate: Literal["", "timestamp_ms", "timestamp_s", "random_hex", "uuid"] = Field(
         "", description="a fresh value per request instead of a constant (cache-busters)"
     )
+    in_key: bool = Field(
+        False,
+        description="query only: the generated value is appended to name to form the key "
+        "(a cache-buster like '?p_1796003241578='), sent with value",
+    )
     reason: str = Field("", description="the evidence, e.g. 'same value in all 12 requests'")
 
 
@@ -101,7 +106,15 @@ class Login(_Model):
     refresh_pointer: str = Field("", description="JSON pointer of a refresh token")
     token_scheme: str = Field("", description="securityScheme key the token is sent as")
     csrf_source: str = Field(
-        "", description="where the CSRF token comes from: cookie:NAME, header:NAME, meta:NAME"
+        "",
+        description="where the CSRF token comes from: cookie:NAME (a cookie), header:NAME (a "
+        "response header), meta:NAME (a page's <meta name=NAME>), input:NAME (a page's hidden "
+        "<input name=NAME>)",
+    )
+    csrf_page: str = Field(
+        "",
+        description="path of the page whose <meta>/<input> carries the CSRF token (meta:/input:"
+        " sources), e.g. the page the login redirects to",
     )
     secret_args: list[str] = Field(
         default_factory=list, description="arguments that are secrets (passwords): references only"
@@ -147,7 +160,11 @@ class ToolCard(_Model):
     responses: dict[str, str] = Field(description="status -> one-line summary of what was seen")
     error_schemas: dict[str, dict[str, Any]] = Field(default_factory=dict)
     auth: list[str] = Field(default_factory=list, description="securityScheme keys")
-    csrf: dict[str, str] | None = Field(None, description="{'cookie': ..., 'header': ...}")
+    csrf: dict[str, str] | None = Field(
+        None,
+        description="{'cookie': ..., 'header': ...} for double-submit; 'field': the body field "
+        "a form sends the token in (filled by the runtime, never an argument)",
+    )
     verification: Verification | None = None
     reconcile: Reconcile | None = None
     idempotency: Idempotency = Field(default_factory=Idempotency)
@@ -157,6 +174,11 @@ class ToolCard(_Model):
     login: Login | None = Field(None, description="set when this tool logs in")
     safety_reasons: list[str] = Field(
         default_factory=list, description="the evidence behind the safety class"
+    )
+    seen_working: bool = Field(
+        True,
+        description="False when every recorded call failed (4xx/5xx): not offered as a "
+        "working tool by default",
     )
     confidence: float
     reasons: list[str]

@@ -7,6 +7,7 @@ import re
 
 from zapi.analyzer.model import Operation
 from zapi.analyzer.paths import singular
+from zapi.analyzer.protocols import tool_prefix
 
 __all__ = ["arg_name", "tool_names"]
 
@@ -130,11 +131,68 @@ def _words(op: Operation) -> tuple[list[str], bool, str | None]:
     return [_snake(w) for w in lits], ends_param, action
 
 
-def _candidate(op: Operation, depth: int) -> str:
-    words, ends_param, action = _words(op)
+# Read words that are nouns: ``/flow_runs/history`` reads the history of flow runs.
+_READ_NOUNS = frozenset(
+    {"history", "stats", "statistics", "summary", "aggregate", "aggregates", "preview"}
+)
+_READ_VERBS = frozenset(
+    {
+        "filter",
+        "search",
+        "query",
+        "count",
+        "list",
+        "validate",
+        "paginate",
+        "find",
+        "lookup",
+        "suggest",
+        "autocomplete",
+        "typeahead",
+        "get",
+        "read",
+        "fetch",
+        "check",
+        "browse",
+        "explain",
+        "describe",
+        "estimate",
+        "render",
+    }
+)
+
+
+def _read_candidate(op: Operation, depth: int) -> str:
+    """A read that is not a GET is named by its read word: filter_flow_runs, count_task_runs."""
+    segs = [s for s in op.template.path.split("/") if s]
+    lits = [_EXT.sub("", s) for s in segs if not s.startswith("{") and not _SKIP.match(s)]
+    if not lits:
+        return "query_root"
+    last = _snake(lits[-1])
+    ws = last.split("_")
+    res = [_snake(w) for w in lits[:-1]][-depth:]
+    if ws[0] in _READ_VERBS:
+        if len(ws) > 1:
+            return "_".join([*[singular(w) for w in res[:-1]], last]) if depth > 1 else last
+        return "_".join([ws[0], *res]) if res else ws[0]
+    if ws[-1] in _READ_NOUNS:
+        return "_".join(["get", *[singular(w) for w in res], last])
+    return "_".join(["query", *res, last]) if res else f"query_{last}"
+
+
+def _candidate(op: Operation, depth: int, hint: str = "") -> str:
     if op.protocol in ("graphql", "jsonrpc") and op.discriminator:
-        prefix = "graphql" if op.protocol == "graphql" else "rpc"
-        return f"{prefix}_{_snake(op.discriminator)}"
+        return f"{tool_prefix(op.protocol)}_{_snake(op.discriminator)}"
+    if hint == "login":
+        return "login" if depth == 1 else "_".join(["login", *_words(op)[0][-depth + 1 :]])
+    if hint == "read" and op.method not in ("GET", "HEAD"):
+        return _read_candidate(op, depth)
+    if hint == "action":
+        segs = [s for s in op.template.path.split("/") if s]
+        lits = [_snake(_EXT.sub("", s)) for s in segs if not s.startswith("{")]
+        lits = [w for w in lits if not _SKIP.match(w) and w not in ("actions", "action")]
+        return "_".join(["run", *[singular(w) for w in lits[-depth:]], "action"])
+    words, ends_param, action = _words(op)
     m = op.method
     if action:
         res = [singular(w) for w in words[-depth:]] if words else []
@@ -174,38 +232,58 @@ def _clean(name: str) -> str:
     return name[:64]
 
 
-def tool_names(ops: list[Operation]) -> list[str]:
-    """Names for the operations, in order: shortest unambiguous, deterministic."""
-    depth = {i: 1 for i in range(len(ops))}
+def tool_names(ops: list[Operation], hints: list[str] | None = None) -> list[str]:
+    """Names for the operations, in order: shortest unambiguous, deterministic.
+
+    Args:
+        ops: the operations.
+        hints: per operation, ``"read"`` (a read that is not a GET: named by its
+            read word, never ``create_``), ``"login"``, ``"action"`` (one route whose
+            query/body value selects the action: ``run_ui_action``) or ``""``.
+
+    Linear in the number of operations: only clashing names are recomputed at a
+    greater depth, and the last-resort numbering keeps one counter per name.
+    """
+    hs = hints if hints is not None else [""] * len(ops)
+    memo: dict[tuple[str, str, str, str, str, int], str] = {}
+
+    def name_at(i: int, d: int) -> str:
+        op = ops[i]
+        key = (op.method, op.template.path, op.protocol, op.discriminator, hs[i], d)
+        got = memo.get(key)
+        if got is None:
+            got = memo[key] = _clean(_candidate(op, d, hs[i]))
+        return got
+
+    depth = [1] * len(ops)
     max_depth = 8
-    while True:
-        names = [_clean(_candidate(op, depth[i])) for i, op in enumerate(ops)]
+    names = [name_at(i, 1) for i in range(len(ops))]
+    pending = list(range(len(ops)))
+    while pending:
         seen: dict[str, list[int]] = {}
         for i, n in enumerate(names):
             seen.setdefault(n, []).append(i)
-        clashes = [idx for idx in seen.values() if len(idx) > 1]
-        if not clashes:
-            return names
-        progressed = False
-        for idx in clashes:
-            for i in idx:
-                if depth[i] < max_depth:
-                    depth[i] += 1
-                    progressed = True
-        if not progressed:
-            break
+        clashing = [i for idx in seen.values() if len(idx) > 1 for i in idx]
+        pending = [i for i in clashing if depth[i] < max_depth]
+        for i in pending:
+            depth[i] += 1
+            names[i] = name_at(i, depth[i])
+        if pending and all(name_at(i, depth[i] - 1) == names[i] for i in pending):
+            break  # deeper names stopped changing: no more words to tell them apart
     # Still clashing (same words, different methods or origins): suffix deterministically.
     out: list[str] = []
     used: set[str] = set()
+    counters: dict[str, int] = {}
     for n, op in zip(names, ops, strict=True):
         cand = n
         if cand in used:
             cand = _clean(f"{n}_{op.method.lower()}")
-        i = 2
         base = cand
+        i = counters.get(base, 2)
         while cand in used:
             cand = _clean(f"{base[:60]}_{i}")
             i += 1
+        counters[base] = i
         used.add(cand)
         out.append(cand)
     return out

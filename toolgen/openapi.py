@@ -97,6 +97,14 @@ def _operation(card: ToolCard) -> dict[str, Any]:
             p["explode"] = True
             p["style"] = "form"
         params.append(p)
+    for f in card.fixed:  # sent by the runtime, documented as what the client sends
+        if f.location in ("query", "header", "cookie") and not f.in_key:
+            fsch: dict[str, Any] = {"type": "string"}
+            if not f.generate and isinstance(f.value, str):
+                fsch["default"] = f.value
+            params.append(
+                {"name": f.name, "in": f.location, "schema": fsch, "x-zapi-fixed": f.reason}
+            )
     op: dict[str, Any] = {
         "operationId": card.name,
         "summary": card.name.replace("_", " "),

@@ -289,13 +289,16 @@ def python_client(cards: Iterable[ToolCard]) -> str:
     return _environment().get_template("python_client.py.j2").render(tools=tools, wire=wire)
 
 
-def render(cards: Iterable[ToolCard], fmt: str) -> str:
+def render(cards: Iterable[ToolCard], fmt: str, *, include_failing: bool = False) -> str:
     """Text of one export format (JSON for mcp/openai/anthropic, Python for python).
+
+    Cards never seen working (every recorded call failed) are left out unless
+    ``include_failing`` is set: an agent should not be offered a tool that only failed.
 
     Raises:
         ValueError: an unknown format.
     """
-    items = list(cards)
+    items = [c for c in cards if include_failing or c.seen_working]
     if fmt == "python":
         return python_client(items)
     builders = {"mcp": mcp_tools, "openai": openai_tools, "anthropic": anthropic_tools}

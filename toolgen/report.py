@@ -60,8 +60,13 @@ def render_report(analysis: Analysis, cards: list[ToolCard], redactor: Redactor)
         "|---|---|---|---|---|---|---|",
     ]
     for c in cards:
+        safety = c.safety + (f" ({'; '.join(c.safety_reasons)})" if c.safety_reasons else "")
+        if c.login is not None:
+            safety += "; logs in"
+        if not c.seen_working:
+            safety += "; never seen working"
         lines.append(
-            f"| `{_cell(c.name)}` | {_cell(c.method)} | `{_cell(c.path)}` | {c.safety} "
+            f"| `{_cell(c.name)}` | {_cell(c.method)} | `{_cell(c.path)}` | {_cell(safety)} "
             f"| {c.provenance.samples} "
             f"| {c.confidence:.2f} | {_cell('; '.join(c.reasons))} |"
         )

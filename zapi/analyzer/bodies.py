@@ -2,9 +2,8 @@
 
 Apps send JSON as ``text/plain`` and forms without a Content-Type, so the
 declared type is a hint, not the answer.  The result is a :class:`Body`:
-its kind, the decoded value for structured kinds, and for GraphQL and
-JSON-RPC the operation discriminators that split one URL into several
-operations.
+its kind and the decoded value for structured kinds.  GraphQL and JSON-RPC
+(several operations behind one URL) are :mod:`zapi.analyzer.protocols`.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from urllib.parse import parse_qsl
 
 from zapi.har import MultipartField
 
-__all__ = ["Body", "BodyKind", "decode_body", "graphql_operations", "jsonrpc_methods"]
+__all__ = ["Body", "BodyKind", "decode_body"]
 
 
 class BodyKind:
@@ -184,68 +183,3 @@ def _multipart_from_bytes(raw: bytes, mime: str, params: list[MultipartField] | 
             text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
             value[name] = text
     return Body(BodyKind.MULTIPART, value, MEDIA[BodyKind.MULTIPART], files=files, size=len(raw))
-
-
-def graphql_operations(value: Any) -> list[tuple[str, Any]] | None:
-    """Split a GraphQL request body into ``(operation name, single request)`` pairs.
-
-    Returns ``None`` when the body is not GraphQL.  Batches (a JSON array of
-    requests) are split; a persisted query without a name is named by its hash.
-    """
-    items = value if isinstance(value, list) else [value]
-    if not items or not all(isinstance(i, dict) for i in items):
-        return None
-    out = []
-    for item in items:
-        query = item.get("query")
-        ext = item.get("extensions")
-        persisted = isinstance(ext, dict) and isinstance(ext.get("persistedQuery"), dict)
-        if not isinstance(query, str) and not persisted:
-            return None
-        name = item.get("operationName")
-        if not isinstance(name, str) or not name:
-            name = _graphql_name(query) if isinstance(query, str) else None
-        if not name and persisted:
-            pq = ext["persistedQuery"] if isinstance(ext, dict) else {}
-            name = "persisted_" + str(pq.get("sha256Hash", ""))[:12]
-        out.append((name or "anonymous", item))
-    return out
-
-
-_GQL_NAME = re.compile(r"^\s*(query|mutation|subscription)\s+([A-Za-z_][A-Za-z0-9_]*)")
-_GQL_FIELD = re.compile(
-    r"^\s*(?:(query|mutation|subscription)\b[^{]*)?\{\s*([A-Za-z_][A-Za-z0-9_]*)"
-)
-
-
-def _graphql_name(query: str) -> str | None:
-    m = _GQL_NAME.match(query)
-    if m:
-        return m.group(2)
-    m = _GQL_FIELD.match(query)
-    return m.group(2) if m else None
-
-
-def graphql_kind(query: Any) -> str:
-    """``mutation`` / ``subscription`` / ``query`` for a GraphQL document."""
-    if isinstance(query, str):
-        m = re.match(r"^\s*(mutation|subscription)\b", query)
-        if m:
-            return m.group(1)
-    return "query"
-
-
-def jsonrpc_methods(value: Any) -> list[tuple[str, Any]] | None:
-    """Split a JSON-RPC(-style) body into ``(method, single request)`` pairs, else ``None``."""
-    items = value if isinstance(value, list) else [value]
-    if not items or not all(isinstance(i, dict) for i in items):
-        return None
-    out = []
-    for item in items:
-        method = item.get("method")
-        if not isinstance(method, str) or not method:
-            return None
-        if not ("jsonrpc" in item or "params" in item or "id" in item):
-            return None
-        out.append((method, item))
-    return out

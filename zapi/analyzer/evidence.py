@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zapi.analyzer.schema_infer import SchemaStats
+from zapi.analyzer.signals import OpSignals
 
 __all__ = ["BodyStats", "OpEvidence", "ParamStats", "ResponseStats"]
 
@@ -132,7 +133,7 @@ class OpEvidence:
     request_bodies: dict[str, BodyStats] = field(default_factory=dict)  # by body kind
     responses: dict[int, ResponseStats] = field(default_factory=dict)
     auth: dict[str, int] = field(default_factory=dict)  # auth scheme keys -> count
-    csrf: dict[str, int] = field(default_factory=dict)  # "cookie->header" -> count
+    csrf: dict[tuple[str, str], int] = field(default_factory=dict)  # (cookie, header) -> count
     idempotency_header: dict[str, int] = field(default_factory=dict)
     sources: dict[str, int] = field(default_factory=dict)
     entries: list[tuple[str, int]] = field(default_factory=list)
@@ -141,6 +142,7 @@ class OpEvidence:
     ui_actions: dict[str, int] = field(default_factory=dict)
     path_values: dict[str, list[str]] = field(default_factory=dict)
     trailing_slash: int = 0  # requests whose path ended in '/'
+    signals: OpSignals = field(default_factory=OpSignals)
 
     def note_entry(self, source: str, index: int) -> None:
         """Record provenance, keeping the first few entry indexes."""
@@ -162,7 +164,8 @@ class OpEvidence:
         for status, rs in other.responses.items():
             self.responses.setdefault(status, ResponseStats()).merge(rs)
         _merge_counts(self.auth, other.auth)
-        _merge_counts(self.csrf, other.csrf)
+        for pair, n in other.csrf.items():
+            self.csrf[pair] = self.csrf.get(pair, 0) + n
         _merge_counts(self.idempotency_header, other.idempotency_header)
         _merge_counts(self.sources, other.sources)
         _merge_counts(self.ui_actions, other.ui_actions)
@@ -170,6 +173,7 @@ class OpEvidence:
         if other.example_path and (not self.example_path or other.example_path < self.example_path):
             self.example_path = other.example_path
         self.graphql_kind = self.graphql_kind or other.graphql_kind
+        self.signals.merge(other.signals)
         for k, vals in other.path_values.items():
             mine = self.path_values.setdefault(k, [])
             for v in vals:

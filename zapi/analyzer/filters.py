@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from urllib.parse import urlsplit
 
+from zapi.analyzer.auth import session_cookie
+from zapi.analyzer.signals import set_cookie_names
 from zapi.har import HarEntry
 
 __all__ = [
@@ -21,6 +23,7 @@ __all__ = [
     "drop_reason",
     "first_party_hosts",
     "is_tracker_host",
+    "looks_like_login",
     "site_key",
 ]
 
@@ -40,6 +43,7 @@ class Reason:
     OUT_OF_SCOPE = "host outside --include-host"
     NON_HTTP = "not an http(s) URL"
     REDIRECT = "redirect (3xx)"
+    SCRIPT_HTML = "HTML page fetched by a script (a page, not the app's data)"
 
 
 STATIC_TYPES = frozenset(
@@ -260,16 +264,53 @@ def drop_static(entry: HarEntry) -> str | None:
     return None
 
 
+_PASSWORD_FIELD = ("password", "passwd", "passphrase", "pwd", "pass")
+
+
+def looks_like_login(entry: HarEntry) -> bool:
+    """A submission that logs in: it sends a password field or its answer sets a session cookie.
+
+    Form logins answer with a redirect (``POST /login`` → 303 ``/home``) and are
+    recorded as page navigations; they are the login tool, not noise.
+    """
+    if entry.method != "POST":
+        return False
+    if any(session_cookie(n) for n in set_cookie_names(entry)):
+        return True
+    names = [p.name for p in entry.request_params]
+    if not names:
+        raw = entry.request_body() or b""
+        names = [kv.split("=", 1)[0] for kv in raw[:4000].decode("utf-8", "replace").split("&")]
+    return any(n.lower().strip() in _PASSWORD_FIELD for n in names)
+
+
 def drop_document(entry: HarEntry) -> str | None:
-    """Top-level page loads (HTML documents fetched by navigation)."""
+    """Top-level page loads (HTML documents fetched by navigation); a login submission stays."""
     if entry.resource_type in ("document", "iframe", "subdocument"):
-        return Reason.DOCUMENT
+        return None if looks_like_login(entry) else Reason.DOCUMENT
     if entry.method == "GET" and not entry.resource_type and _mime(entry) == "text/html":
         dest = (entry.header("sec-fetch-dest") or "").lower()
         mode = (entry.header("sec-fetch-mode") or "").lower()
         if dest in ("document", "iframe") or mode == "navigate":
             return Reason.DOCUMENT
     return None
+
+
+def drop_script_html(entry: HarEntry) -> str | None:
+    """Whole HTML pages a script fetched (``fetch('/settings')`` → ``<!doctype html>``).
+
+    They are pages the app renders, not its data: a tool that returns a page is
+    no API.  HTML *fragments* (htmx-style partials) stay, they are the data.
+    """
+    if entry.method != "GET" or _mime(entry) != "text/html":
+        return None
+    scripted = entry.resource_type in ("fetch", "xhr") or (
+        (entry.header("sec-fetch-dest") or "").lower() == "empty"
+    )
+    if not scripted:
+        return None
+    head = (entry.response_body() or b"")[:512].decode("utf-8", "replace").lstrip().lower()
+    return Reason.SCRIPT_HTML if head.startswith(("<!doctype html", "<html")) else None
 
 
 def drop_redirect(entry: HarEntry) -> str | None:
@@ -288,6 +329,7 @@ DEFAULT_FILTERS: tuple[Filter, ...] = (
     drop_beacon,
     drop_static,
     drop_document,
+    drop_script_html,
     drop_redirect,
 )
 

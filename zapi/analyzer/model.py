@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from zapi.analyzer.evidence import OpEvidence
 from zapi.analyzer.paths import Template
+from zapi.analyzer.signals import CaptureSignals
 
 __all__ = ["Analysis", "AuthScheme", "Operation"]
 
@@ -56,3 +57,4 @@ class Analysis:
     first_party: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     secrets_seen: int = 0
+    signals: CaptureSignals = field(default_factory=CaptureSignals)

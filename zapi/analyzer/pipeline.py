@@ -19,14 +19,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from zapi.analyzer import auth as authmod
-from zapi.analyzer.bodies import (
-    Body,
-    BodyKind,
-    decode_body,
-    graphql_kind,
-    graphql_operations,
-    jsonrpc_methods,
-)
+from zapi.analyzer.bodies import Body, BodyKind, decode_body
 from zapi.analyzer.evidence import BodyStats, OpEvidence, ParamStats, ResponseStats
 from zapi.analyzer.filters import DEFAULT_FILTERS, Filter, Reason, drop_reason, first_party_hosts
 from zapi.analyzer.model import Analysis, AuthScheme, Operation
@@ -38,6 +31,8 @@ from zapi.analyzer.paths import (
     build_templates,
     normalise_segment,
 )
+from zapi.analyzer.protocols import graphql_kind, split_operations
+from zapi.analyzer.signals import CaptureSignals
 from zapi.har import HarEntry, SkippedEntry
 from zapi.redact import Redactor
 from zapi.shapes import Shape, classify
@@ -232,6 +227,7 @@ class Collector:
     redactor: Redactor = field(default_factory=Redactor)
     compact_at: int = COMPACT_AT
     learned: dict[str, TemplateTrie] = field(default_factory=dict)
+    signals: CaptureSignals = field(default_factory=CaptureSignals)
 
     # -- streaming -----------------------------------------------------------
     def feed_all(self, items: Iterable[HarEntry | SkippedEntry]) -> Collector:
@@ -254,6 +250,7 @@ class Collector:
         host = entry.host
         self.hosts[host] = self.hosts.get(host, 0) + 1
         self._note_page_hosts(entry)
+        self.signals.note_entry(entry)
         opts = self.options
         reason = None
         if opts.exclude_hosts and _host_matches(host, opts.exclude_hosts):
@@ -309,23 +306,18 @@ class Collector:
             entry.response_mime or entry.header("content-type", response=True) or "",
         )
         splits: list[tuple[str, str, Body]] = [("", "rest", req_body)]
-        if req_body.kind == BodyKind.JSON:
-            gql = graphql_operations(req_body.value)
-            if gql is not None:
-                splits = [(n, "graphql", Body(BodyKind.JSON, v, req_body.media)) for n, v in gql]
-            else:
-                rpc = jsonrpc_methods(req_body.value)
-                if rpc is not None:
-                    splits = [
-                        (n, "jsonrpc", Body(BodyKind.JSON, v, req_body.media)) for n, v in rpc
-                    ]
-        elif (
-            entry.method == "GET"
-            and any(k == "query" for k, _ in entry.query)
-            and any(k == "operationName" for k, _ in entry.query)
-        ):
-            name = next(v for k, v in entry.query if k == "operationName")
-            splits = [(name, "graphql", req_body)]
+        ops = split_operations(
+            entry.method, entry.query, req_body.value, req_body.kind == BodyKind.JSON
+        )
+        if ops is not None:
+            splits = [
+                (
+                    n,
+                    p,
+                    Body(BodyKind.JSON, v, req_body.media) if v is not req_body.value else req_body,
+                )
+                for n, p, v in ops
+            ]
         query = entry.query
         qkeys = ",".join(sorted({k for k, _ in query}))
         sig = f"{entry.status // 100}:{_body_sig(resp_body)}|q:{qkeys}"
@@ -397,8 +389,7 @@ class Collector:
         for key in authmod.auth_keys(entry):
             ev.auth[key] = ev.auth.get(key, 0) + 1
         for c, h in authmod.csrf_pairs(entry):
-            k = f"{c}->{h}"
-            ev.csrf[k] = ev.csrf.get(k, 0) + 1
+            ev.csrf[(c, h)] = ev.csrf.get((c, h), 0) + 1
         if body.kind != BodyKind.NONE:
             structured = body.kind in (BodyKind.JSON, BodyKind.FORM, BodyKind.MULTIPART)
             ev.request_bodies.setdefault(body.kind, BodyStats()).add(
@@ -415,6 +406,7 @@ class Collector:
             rs.bodies.setdefault(resp.kind, BodyStats()).add(
                 resp.media, resp.value, resp.kind == BodyKind.JSON, [], resp.size
             )
+        ev.signals.add(entry, body, resp, self.signals)
         label = self.options.ui_actions.get((entry.source, entry.index))
         if label:
             ev.ui_actions[label] = ev.ui_actions.get(label, 0) + 1
@@ -491,6 +483,7 @@ class Collector:
         for s in other.sources:
             if s not in self.sources:
                 self.sources.append(s)
+        self.signals.merge(other.signals)
 
     def shift_indexes(self, source: str, offset: int) -> None:
         """Add ``offset`` to the entry indexes of ``source`` (a range read apart from its start)."""
@@ -521,6 +514,7 @@ class Collector:
             hosts=dict(sorted(self.hosts.items())),
             first_party=sorted(first),
             sources=list(self.sources),
+            signals=self.signals,
         )
         third = {h: n for h, n in self.api_hosts.items() if h not in first}
         for h, n in sorted(third.items()):
@@ -570,9 +564,8 @@ class Collector:
         analysis.auth_schemes = _auth_schemes(ops)
         csrf: dict[tuple[str, str], int] = {}
         for op in ops:
-            for k, n in op.evidence.csrf.items():
-                c, _, h = k.partition("->")
-                csrf[(c, h)] = csrf.get((c, h), 0) + n
+            for pair, n in op.evidence.csrf.items():
+                csrf[pair] = csrf.get(pair, 0) + n
         analysis.csrf = sorted(csrf)
         return analysis
 
