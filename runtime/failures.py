@@ -24,11 +24,18 @@ AUTH_STATUSES = frozenset({401, 403})
 
 def auth_fix(card: ToolCard) -> str:
     """What to do after a 401/403: which credential the card needs and how to give it."""
+    if card.login is not None:
+        secrets = ", ".join(card.login.secret_args) or "its arguments"
+        return (
+            f"the login was refused: check {secrets} in the credentials file's 'login' entry "
+            "(and the variables it names), then run `zapi auth check OUT --credentials FILE`"
+        )
     if card.auth:
         needs = ", ".join(card.auth)
         return (
-            f"check the credential for {needs} (pass --credentials FILE or --auth "
-            f"{card.auth[0]}=env:VAR; a session may need a fresh login)"
+            f"check the credential for {needs} in the credentials file under {card.origin} "
+            f"(or --auth {card.auth[0]}=env:VAR), or add a 'login' entry (`zapi auth init`); "
+            "then run `zapi auth check OUT --credentials FILE`"
         )
     return "the card records no auth scheme; re-record while logged in and re-run zapi analyze"
 

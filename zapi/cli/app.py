@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import click
 
-from zapi.cli import console, record, tools, workflows
+from zapi.cli import auth, console, record, tools, workflows
 from zapi.cli.codes import ExitCode
 from zapi.cli.extras import missing_dependency_message
 from zapi.errors import ScopeDenied, ZapiError
@@ -105,6 +105,7 @@ COMMANDS: list[click.Command] = [
     *tools.COMMANDS,
     *workflows.COMMANDS,
     *console.COMMANDS,
+    *auth.COMMANDS,
 ]
 for _command in COMMANDS:
     cli.add_command(_command)
