@@ -1,0 +1,326 @@
+"""From a fresh recording to a successful write: login tool, zapi auth init/check, renewals.
+
+Real parts throughout: the ERP and storefront samples on 127.0.0.1, sessions recorded with
+``zapi record --headless --script`` in real Chromium, the CLI's own ``main``. The sample
+servers expire sessions and tokens server-side (``/admin/expire-sessions``,
+``/admin/expire-tokens``); their ledgers say how many writes were committed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import runtime
+from runtime.actionlog import CallFinished
+from samples.erp.app import ErpServer
+from samples.flows.app import DEFAULT_PASSWORD, DEFAULT_USER, FlowsServer
+from samples.storefront.app import StorefrontServer
+from toolgen.cards import load_cards
+from zapi.cli import main
+from zapi.errors import UpstreamStatusError
+from zapi.har_writer import build_har
+from zapi.redact import Redactor
+
+ERP_DRIVE = """
+from samples.demo import drive_erp
+
+
+def drive(page):
+    drive_erp(page)
+"""
+
+SHOP_DRIVE = """
+def drive(page):
+    def status(prefix):
+        page.wait_for_function(
+            "p => document.getElementById('status').textContent.startsWith(p)", arg=prefix
+        )
+
+    page.fill("#username", "alice")
+    page.fill("#password", "wonderland")
+    page.click("#login-btn")
+    status("Loaded")
+    page.click("#refresh-btn")
+    status("Refreshed")
+    page.click("button.pay")
+    status("Paid")
+"""
+
+
+def _record(url: str, tmp: Path, drive: str, chromium: str | None) -> Path:
+    """``zapi record --headless --script`` then ``zapi analyze``; the output folder."""
+    script = tmp / "drive.py"
+    script.write_text(drive)
+    har = tmp / "session.har"
+    args = ["record", url, "-o", str(har), "--headless", "--script", str(script)]
+    if chromium:
+        args += ["--browser-path", chromium]
+    assert main(args) == 0
+    out = tmp / "out"
+    assert main(["analyze", str(har), "-o", str(out)]) == 0
+    return out
+
+
+def _stock_writes(server: ErpServer, sku: str, quantity: int) -> list[dict[str, Any]]:
+    ledger = httpx.get(server.url + "/admin/ledger").json()
+    return [
+        w
+        for w in ledger["writes"]
+        if w.get("kind") == "stock" and w.get("sku") == sku and w.get("quantity") == quantity
+    ]
+
+
+def _calls(rt: runtime.Runtime, tool: str) -> list[Any]:
+    return [
+        r.event
+        for r in rt.log.records()
+        if isinstance(r.event, CallFinished) and r.event.tool == tool
+    ]
+
+
+@pytest.fixture(scope="module")
+def erp_recording(
+    tmp_path_factory: pytest.TempPathFactory, chromium_path: str | None
+) -> Iterator[tuple[Path, int]]:
+    """A fresh ERP session recorded through the login form; (output folder, ERP port)."""
+    tmp = tmp_path_factory.mktemp("erp_auth")
+    with ErpServer(0) as server:
+        out = _record(server.url + "/login", tmp, ERP_DRIVE, chromium_path)
+        port = server.port
+    yield out, port
+
+
+@pytest.fixture
+def erp_creds(
+    erp_recording: tuple[Path, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """``zapi auth init`` on the recording, with ERP_PASSWORD set."""
+    out, _ = erp_recording
+    creds = tmp_path / "creds.json"
+    assert main(["auth", "init", str(out), "-o", str(creds), "--env-prefix", "ERP"]) == 0
+    monkeypatch.setenv("ERP_PASSWORD", "wonderland")
+    return creds
+
+
+@pytest.mark.browser
+class TestErpFromRecording:
+    """ERP (form login, session cookie, double-submit CSRF): write after restart and expiry."""
+
+    def test_auth_init_writes_references_not_secrets(
+        self, erp_recording: tuple[Path, int], erp_creds: Path
+    ) -> None:
+        data = json.loads(erp_creds.read_text())
+        origin = f"http://127.0.0.1:{erp_recording[1]}"
+        assert data == {
+            origin: {},  # the session cookie comes from the login
+            "login": {
+                "tool": "login",
+                "args": {"username": "alice", "password": "env:ERP_PASSWORD"},
+            },
+        }
+        assert "wonderland" not in erp_creds.read_text()
+
+    def test_auth_init_keeps_an_existing_file(
+        self, erp_recording: tuple[Path, int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        creds = tmp_path / "creds.json"
+        creds.write_text("{}")
+        assert main(["auth", "init", str(erp_recording[0]), "-o", str(creds)]) == 1
+        assert creds.read_text() == "{}"
+        assert "--force" in capsys.readouterr().err
+
+    def test_write_after_restart_logs_in(
+        self, erp_recording: tuple[Path, int], erp_creds: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        out, port = erp_recording
+        with ErpServer(port) as server:  # the ERP restarted: every recorded session is gone
+            code = main(
+                ["call", str(out), "update_item_stock", "--arg", "item_id=A-1", "--arg"]
+                + ["quantity=7", "--credentials", str(erp_creds)]
+            )
+            printed = capsys.readouterr()
+            assert code == 0, printed.err
+            assert json.loads(printed.out)["data"]["quantity"] == 7
+            assert len(_stock_writes(server, "A-1", 7)) == 1
+
+    def test_session_expired_mid_run_relogs_once(
+        self, erp_recording: tuple[Path, int], erp_creds: Path
+    ) -> None:
+        out, port = erp_recording
+        with (
+            ErpServer(port) as server,
+            runtime.open(out, credentials=str(erp_creds), state=None) as rt,
+        ):
+            assert rt.call("update_item_stock", item_id="A-2", quantity=11).data["quantity"] == 11
+            assert httpx.post(server.url + "/admin/expire-sessions").status_code == 200
+            result = rt.call("update_item_stock", item_id="A-2", quantity=12)
+            assert result.data["quantity"] == 12
+            assert result.attempts == 2  # 401 (not applied), then once more after the login
+            assert len(_stock_writes(server, "A-2", 12)) == 1  # exactly one committed write
+            assert len(_stock_writes(server, "A-2", 11)) == 1
+            assert len(_calls(rt, "login")) == 2  # the first login, and one re-login
+
+    def test_auth_check_one_line_per_origin(
+        self,
+        erp_recording: tuple[Path, int],
+        erp_creds: Path,
+        capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        out, port = erp_recording
+        with ErpServer(port):
+            assert main(["auth", "check", str(out), "--credentials", str(erp_creds)]) == 0
+            lines = capsys.readouterr().out.splitlines()
+            assert len(lines) == 1
+            assert lines[0].startswith(f"http://127.0.0.1:{port}: ok: logged in with login;")
+            monkeypatch.setenv("ERP_PASSWORD", "not-the-password")
+            assert main(["auth", "check", str(out), "--credentials", str(erp_creds)]) == 1
+            line = capsys.readouterr().out.strip()
+            assert "login failed" in line and "password" in line and "zapi auth check" in line
+
+
+@pytest.fixture(scope="module")
+def shop_recording(
+    tmp_path_factory: pytest.TempPathFactory, chromium_path: str | None
+) -> Iterator[tuple[Path, int]]:
+    """A fresh storefront session (sign-in page, bearer token, one refresh, one payment)."""
+    tmp = tmp_path_factory.mktemp("shop_auth")
+    with StorefrontServer(0) as server:
+        out = _record(server.url + "/", tmp, SHOP_DRIVE, chromium_path)
+        port = server.port
+    yield out, port
+
+
+@pytest.mark.browser
+class TestStorefrontFromRecording:
+    """Storefront (bearer token from a JSON login, refresh token): refresh, then re-login."""
+
+    def test_cards_and_init(self, shop_recording: tuple[Path, int], tmp_path: Path) -> None:
+        out, port = shop_recording
+        cards = load_cards(out)
+        login = cards["login"].login
+        assert login is not None
+        assert (login.token_pointer, login.refresh_pointer) == ("/access_token", "/refresh_token")
+        creds = tmp_path / "creds.json"
+        assert main(["auth", "init", str(out), "-o", str(creds), "--env-prefix", "SHOP"]) == 0
+        data = json.loads(creds.read_text())
+        assert data[f"http://127.0.0.1:{port}"] == {}  # the bearer token comes from the login
+        assert data["login"]["args"] == {"username": "alice", "password": "env:SHOP_PASSWORD"}
+
+    def test_refresh_then_relogin(self, shop_recording: tuple[Path, int], tmp_path: Path) -> None:
+        out, port = shop_recording
+        creds = tmp_path / "creds.json"
+        assert main(["auth", "init", str(out), "-o", str(creds), "--env-prefix", "SHOP"]) == 0
+        env = {"SHOP_PASSWORD": "wonderland"}
+        with (
+            StorefrontServer(port) as server,
+            runtime.open(out, credentials=str(creds), state=None, environ=env) as rt,
+        ):
+            pending = rt.call("list_orders", status="pending").data["data"]
+            assert len(pending) == 1 and server.tokens.logins == 1
+            order = pending[0]["id"]
+            assert httpx.post(server.url + "/admin/expire-tokens").json()["expired"] == 1
+            result = rt.call("update_order", order_id=order, status="paid")
+            assert result.data["status"] == "paid" and result.attempts == 2
+            assert (server.tokens.refreshes, server.tokens.logins) == (1, 1)  # refreshed
+            server.tokens.expire_all()  # the refresh token is gone too: log in again
+            result = rt.call("update_order", order_id=order, status="shipped")
+            assert result.data["status"] == "shipped"
+            assert (server.tokens.refreshes, server.tokens.logins) == (1, 2)
+            ledger = httpx.get(server.url + "/admin/ledger").json()
+            assert ledger["counts"]["order_update"] == 2  # one committed write per call
+
+    def test_cli_write_after_restart(
+        self,
+        shop_recording: tuple[Path, int],
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        out, port = shop_recording
+        creds = tmp_path / "creds.json"
+        assert main(["auth", "init", str(out), "-o", str(creds), "--env-prefix", "SHOP"]) == 0
+        monkeypatch.setenv("SHOP_PASSWORD", "wonderland")
+        with StorefrontServer(port):
+            capsys.readouterr()
+            assert (
+                main(
+                    ["call", str(out), "list_orders", "--arg", "status=pending"]
+                    + ["--credentials", str(creds)]
+                )
+                == 0
+            )
+            order = json.loads(capsys.readouterr().out)["data"]["data"][0]["id"]
+            code = main(
+                ["call", str(out), "update_order", "--arg", f"order_id={order}"]
+                + ["--arg", "status=paid", "--credentials", str(creds)]
+            )
+            assert code == 0
+            assert json.loads(capsys.readouterr().out)["data"]["status"] == "paid"
+
+
+class TestRenewOnlyOnce:
+    """A 401 renews the session once per call; a second 401 is an error naming the fix."""
+
+    def test_no_loop(self, tmp_path: Path) -> None:
+        from test_card_semantics import _ui_session
+
+        with FlowsServer() as server:
+            har, _ = build_har(_ui_session(server.url), redactor=Redactor())
+        (tmp_path / "flows.har").write_text(json.dumps(har))
+        assert main(["analyze", str(tmp_path / "flows.har"), "-o", str(tmp_path / "out")]) == 0
+        cards = load_cards(tmp_path / "out")
+        logins = []
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            if request.url.path == "/login":
+                logins.append(1)
+                return httpx.Response(
+                    303, headers={"Location": "/app", "Set-Cookie": "flows_session=s; Path=/"}
+                )
+            if request.url.path == "/app":
+                return httpx.Response(200, text='<meta name="csrf-token" content="tok">')
+            return httpx.Response(401, json={"error": "unauthorized"})
+
+        creds = runtime.Credentials(
+            login=runtime.LoginSpec("login", {"username": DEFAULT_USER, "password": "pw"})
+        )
+        client = httpx.Client(transport=httpx.MockTransport(handler))
+        with runtime.Runtime(cards, client=client, credentials=creds) as rt:
+            with pytest.raises(UpstreamStatusError) as info:
+                rt.call("create_flow_run", name="x", flow="etl")
+        assert len(logins) == 2  # the first login and one renewal, no loop
+        assert "zapi auth check" in info.value.message
+        assert creds.login is not None and creds.login.args["password"] == "pw"
+
+
+class TestCsrfFromThePage:
+    """A login whose CSRF token is in the page's <meta> (flows sample): fetched and sent."""
+
+    def test_meta_token_and_relogin(self, tmp_path: Path) -> None:
+        from test_card_semantics import _ui_session
+
+        with FlowsServer() as server:
+            har, _ = build_har(_ui_session(server.url), redactor=Redactor())
+            (tmp_path / "flows.har").write_text(json.dumps(har))
+            out = tmp_path / "out"
+            assert main(["analyze", str(tmp_path / "flows.har"), "-o", str(out)]) == 0
+            server.sessions.clear()
+            creds = runtime.Credentials(
+                login=runtime.LoginSpec(
+                    "login", {"username": DEFAULT_USER, "password": DEFAULT_PASSWORD}
+                )
+            )
+            with runtime.Runtime(load_cards(out), credentials=creds) as rt:
+                before = server.writes
+                rt.call("create_flow_run", name="one", flow="etl")
+                server.sessions.clear()  # expired server-side
+                result = rt.call("create_flow_run", name="two", flow="etl")
+                assert result.attempts == 2
+                assert server.writes == before + 2
