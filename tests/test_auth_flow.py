@@ -35,22 +35,7 @@ def drive(page):
     drive_erp(page)
 """
 
-SHOP_DRIVE = """
-def drive(page):
-    def status(prefix):
-        page.wait_for_function(
-            "p => document.getElementById('status').textContent.startsWith(p)", arg=prefix
-        )
-
-    page.fill("#username", "alice")
-    page.fill("#password", "wonderland")
-    page.click("#login-btn")
-    status("Loaded")
-    page.click("#refresh-btn")
-    status("Refreshed")
-    page.click("button.pay")
-    status("Paid")
-"""
+SHOP_DRIVE = (Path(__file__).resolve().parent.parent / "samples/storefront/drive.py").read_text()
 
 
 def _record(url: str, tmp: Path, drive: str, chromium: str | None) -> Path:
