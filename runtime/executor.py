@@ -286,6 +286,8 @@ class Runtime:
         lcard = self.cards.get(login.tool) if login is not None else None
         if login is None or lcard is None or card.name == login.tool:
             return False
+        if normalise_origin(lcard.origin) != normalise_origin(card.origin):
+            return False  # that login gives no session on this card's origin
         renew = refresh_tool(self.cards.values(), lcard)
         if renew is not None and card.name == renew[0].name:
             return False
@@ -374,9 +376,8 @@ class Runtime:
         location = response.headers.get("location")
         if response.is_redirect and location:
             target = response.url.join(location)
-        elif target.path == httpx.URL(card.origin + card.path).path:
-            return False
-        return target.path.rstrip("/") == lcard.path.rstrip("/") and target != response.request.url
+        login_path = lcard.path.rstrip("/")
+        return target.path.rstrip("/") == login_path and card.path.rstrip("/") != login_path
 
     def close(self) -> None:
         """Close the client (if this runtime created it) and the log."""

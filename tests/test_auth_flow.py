@@ -250,17 +250,24 @@ class TestStorefrontFromRecording:
             assert json.loads(capsys.readouterr().out)["data"]["status"] == "paid"
 
 
+@pytest.fixture(scope="module")
+def flows_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The flows sample's session (form login, <meta> CSRF token) analysed."""
+    from test_card_semantics import _ui_session
+
+    tmp = tmp_path_factory.mktemp("flows_auth")
+    with FlowsServer() as server:
+        har, _ = build_har(_ui_session(server.url), redactor=Redactor())
+    (tmp / "flows.har").write_text(json.dumps(har))
+    assert main(["analyze", str(tmp / "flows.har"), "-o", str(tmp / "out")]) == 0
+    return tmp / "out"
+
+
 class TestRenewOnlyOnce:
     """A 401 renews the session once per call; a second 401 is an error naming the fix."""
 
-    def test_no_loop(self, tmp_path: Path) -> None:
-        from test_card_semantics import _ui_session
-
-        with FlowsServer() as server:
-            har, _ = build_har(_ui_session(server.url), redactor=Redactor())
-        (tmp_path / "flows.har").write_text(json.dumps(har))
-        assert main(["analyze", str(tmp_path / "flows.har"), "-o", str(tmp_path / "out")]) == 0
-        cards = load_cards(tmp_path / "out")
+    def test_no_loop(self, flows_out: Path) -> None:
+        cards = load_cards(flows_out)
         logins = []
 
         def handler(request: httpx.Request) -> httpx.Response:
@@ -286,25 +293,50 @@ class TestRenewOnlyOnce:
         assert info.value.context["status"] == 401
         assert "zapi auth check" in info.value.message
 
+    def test_redirect_to_the_login_page_is_an_expired_session(self, flows_out: Path) -> None:
+        cards = load_cards(flows_out)
+        seen: list[str] = []
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            seen.append(f"{request.method} {request.url.path}")
+            if request.url.path == "/login":
+                if request.method == "GET":
+                    return httpx.Response(200, text="<form>log in</form>")
+                return httpx.Response(
+                    303, headers={"Location": "/app", "Set-Cookie": "flows_session=s; Path=/"}
+                )
+            if request.url.path == "/app":
+                return httpx.Response(200, text='<meta name="csrf-token" content="tok">')
+            if seen.count(f"{request.method} {request.url.path}") == 1:
+                return httpx.Response(302, headers={"Location": "/login?next=/x"})
+            assert request.headers["x-csrf-token"] == "tok"
+            return httpx.Response(200, json={"id": "fr-0001", "state": "CANCELLED"})
+
+        creds = runtime.Credentials(
+            login=runtime.LoginSpec("login", {"username": DEFAULT_USER, "password": "pw"})
+        )
+        client = httpx.Client(transport=httpx.MockTransport(handler))
+        with runtime.Runtime(cards, client=client, credentials=creds) as rt:
+            result = rt.call("set_state_flow_run", flow_run_id="fr-0001", state="CANCELLED")
+        assert result.attempts == 2
+        writes = [s for s in seen if s.startswith("POST /api/")]
+        assert writes == ["POST /api/flow_runs/fr-0001/set_state"] * 2  # refused, then sent
+        assert seen.count("POST /login") == 2
+
 
 class TestCsrfFromThePage:
     """A login whose CSRF token is in the page's <meta> (flows sample): fetched and sent."""
 
-    def test_meta_token_and_relogin(self, tmp_path: Path) -> None:
-        from test_card_semantics import _ui_session
-
+    def test_meta_token_and_relogin(self, flows_out: Path) -> None:
         with FlowsServer() as server:
-            har, _ = build_har(_ui_session(server.url), redactor=Redactor())
-            (tmp_path / "flows.har").write_text(json.dumps(har))
-            out = tmp_path / "out"
-            assert main(["analyze", str(tmp_path / "flows.har"), "-o", str(out)]) == 0
-            server.sessions.clear()
             creds = runtime.Credentials(
                 login=runtime.LoginSpec(
                     "login", {"username": DEFAULT_USER, "password": DEFAULT_PASSWORD}
                 )
             )
-            with runtime.Runtime(load_cards(out), credentials=creds) as rt:
+            with runtime.Runtime(
+                load_cards(flows_out), credentials=creds, base_url=server.url
+            ) as rt:
                 before = server.writes
                 rt.call("create_flow_run", name="one", flow="etl")
                 server.sessions.clear()  # expired server-side
