@@ -58,8 +58,18 @@ def status_error(
         )
     if status in AUTH_STATUSES:
         what = "not authenticated" if status == 401 else "not allowed"
+        fix = auth_fix(card)
+        if status == 403 and card.csrf:
+            where = card.csrf.get("header") or card.csrf.get("field") or "a CSRF field"
+            source = card.csrf.get("cookie")
+            fix = (
+                f"the write needs a CSRF token in {where}"
+                + (f" (from cookie {source})" if source else "")
+                + "; a 'login' entry in the credentials file gets a fresh one (`zapi auth "
+                "init OUT -o creds.json` writes it); " + fix
+            )
         return UpstreamStatusError(
-            f"{card.name}: the API answered {status} ({what}): {auth_fix(card)}",
+            f"{card.name}: the API answered {status} ({what}): {fix}",
             tool=card.name,
             status=status,
             body=body,

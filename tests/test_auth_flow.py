@@ -343,3 +343,92 @@ class TestCsrfFromThePage:
                 result = rt.call("create_flow_run", name="two", flow="etl")
                 assert result.attempts == 2
                 assert server.writes == before + 2
+
+
+class TestCredentialsTemplate:
+    """What `zapi auth init` writes, without any server (pure)."""
+
+    def test_per_origin_references_and_no_login(self) -> None:
+        from fakes import card
+
+        from runtime.auth_setup import credentials_template
+
+        cards = [
+            card("a", "GET", "/a", auth=["bearer"]).model_copy(
+                update={"origin": "https://api.example.test"}
+            ),
+            card("b", "GET", "/b", auth=["header:X-API-Key"]).model_copy(
+                update={"origin": "http://127.0.0.1:8001"}
+            ),
+            card("c", "GET", "/c", auth=["cookie:sid"]).model_copy(
+                update={"origin": "http://127.0.0.1:8002"}
+            ),
+        ]
+        data, wanted = credentials_template(cards)
+        assert data == {
+            "https://api.example.test": {"bearer": "env:ZAPI_API_EXAMPLE_TEST_BEARER"},
+            # two origins on one host: the port tells them apart
+            "http://127.0.0.1:8001": {"header:X-API-Key": "env:ZAPI_127_0_0_1_8001_X_API_KEY"},
+            "http://127.0.0.1:8002": {"cookie:sid": "env:ZAPI_127_0_0_1_8002_SID"},
+        }
+        assert [w.variable for w in wanted] == [
+            "ZAPI_127_0_0_1_8001_X_API_KEY",
+            "ZAPI_127_0_0_1_8002_SID",
+            "ZAPI_API_EXAMPLE_TEST_BEARER",
+        ]
+        files, _ = credentials_template(cards, refs="file", env_prefix="shop")
+        assert files["https://api.example.test"] == {
+            "bearer": "file:secrets/shop_api_example_test_bearer"
+        }
+
+    def test_a_written_template_loads_and_passes_the_key_check(self, tmp_path: Path) -> None:
+        from fakes import card
+
+        from runtime.auth_setup import credentials_template
+
+        cards = [card("a", "GET", "/a", auth=["bearer", "query:key"])]
+        data, wanted = credentials_template(cards, env_prefix="API")
+        path = tmp_path / "creds.json"
+        path.write_text(json.dumps(data))
+        creds = runtime.load_credentials(
+            str(path), environ={w.variable: "v-" + w.variable for w in wanted}
+        )
+        creds.check(cards)  # every key written is one the tools use
+        assert creds.by_origin["https://api.example.test"] == {
+            "bearer": "v-API_BEARER",
+            "query:key": "v-API_KEY",
+        }
+
+    def test_csrf_token_from_meta_and_input(self) -> None:
+        from runtime.session import csrf_from_html
+
+        page = (
+            '<head><meta name="other" content="x"><meta name="CSRF-Token" content="m1"></head>'
+            '<form><input type="hidden" name="csrfmiddlewaretoken" value="i1"></form>'
+        )
+        assert csrf_from_html(page, "meta:csrf-token") == "m1"
+        assert csrf_from_html(page, "input:csrfmiddlewaretoken") == "i1"
+        assert csrf_from_html(page, "input:missing") == ""
+        assert csrf_from_html(page, "cookie:csrf") == ""
+
+
+class TestErrorsNameTheFix:
+    """401/403 errors name the credential and the command that checks it."""
+
+    def test_csrf_403_without_login(self, erp_server: ErpServer, tmp_path: Path) -> None:
+        from samples.demo import BUNDLED_HAR  # the committed recording of the ERP sample
+
+        out = tmp_path / "out"
+        assert main(["analyze", BUNDLED_HAR, "-o", str(out)]) == 0
+        token = httpx.post(
+            erp_server.url + "/login", data={"username": "alice", "password": "wonderland"}
+        ).cookies["erp_session"]
+        creds = runtime.Credentials(secrets={"cookie:erp_session": token})
+        with (
+            runtime.open(out, credentials=creds, state=None, base_url=erp_server.url) as rt,
+            pytest.raises(UpstreamStatusError) as info,
+        ):
+            rt.call("update_item_stock", item_id="A-1", quantity=3)
+        message = info.value.message
+        assert "403" in message and "X-XSRF-TOKEN" in message and "XSRF-TOKEN" in message
+        assert "zapi auth init" in message and "zapi auth check" in message
