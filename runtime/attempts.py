@@ -208,8 +208,12 @@ class Attempts:
                     error_findings(card, sent.status, sent.data) if sent.status is not None else []
                 )
                 self.finished(attempt, intent, sent, drift=findings)
-                if sent.status == 401 and not relogged:
-                    # A 401 means the API did not apply the call: renew once, send once more.
+                stale_csrf = (
+                    sent.status == 403 and bool(card.csrf) and "csrf" in str(sent.data).lower()
+                )
+                if (sent.status == 401 or stale_csrf) and not relogged:
+                    # A 401 (or a refused CSRF token) means the API did not apply the call:
+                    # renew the session once, send once more.
                     relogged = True
                     if self.rt.reauth(card):
                         continue

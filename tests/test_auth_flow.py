@@ -133,6 +133,8 @@ class TestErpFromRecording:
             assert code == 0, printed.err
             assert json.loads(printed.out)["data"]["quantity"] == 7
             assert len(_stock_writes(server, "A-1", 7)) == 1
+        logged = b"".join(p.read_bytes() for p in out.glob("zapi.db*"))
+        assert logged and b"wonderland" not in logged  # the password never reaches the log
 
     def test_session_expired_mid_run_relogs_once(
         self, erp_recording: tuple[Path, int], erp_creds: Path
@@ -325,7 +327,36 @@ class TestRenewOnlyOnce:
 
 
 class TestCsrfFromThePage:
-    """A login whose CSRF token is in the page's <meta> (flows sample): fetched and sent."""
+    """The CSRF token a login yields: from the page's <meta> (flows sample) or a header."""
+
+    def test_csrf_token_from_a_login_response_header(self, flows_out: Path) -> None:
+        cards = load_cards(flows_out)
+        login = cards["login"]
+        assert login.login is not None
+        info = login.login.model_copy(update={"csrf_source": "header:X-CSRF-Token"})
+        cards["login"] = login.model_copy(update={"login": info})
+        sent: list[str] = []
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            if request.url.path == "/login":
+                return httpx.Response(
+                    303,
+                    headers={
+                        "Location": "/app",
+                        "Set-Cookie": "flows_session=s; Path=/",
+                        "X-CSRF-Token": "from-header",
+                    },
+                )
+            sent.append(request.headers.get("x-csrf-token", ""))
+            return httpx.Response(201, json={"id": "fr-0100", "name": "x"})
+
+        creds = runtime.Credentials(
+            login=runtime.LoginSpec("login", {"username": DEFAULT_USER, "password": "pw"})
+        )
+        client = httpx.Client(transport=httpx.MockTransport(handler))
+        with runtime.Runtime(cards, client=client, credentials=creds) as rt:
+            rt.call("create_flow_run", name="x", flow="etl")
+        assert sent == ["from-header"]  # no page fetched: the header carried it
 
     def test_meta_token_and_relogin(self, flows_out: Path) -> None:
         with FlowsServer() as server:
@@ -432,3 +463,23 @@ class TestErrorsNameTheFix:
         message = info.value.message
         assert "403" in message and "X-XSRF-TOKEN" in message and "XSRF-TOKEN" in message
         assert "zapi auth init" in message and "zapi auth check" in message
+
+
+class TestStaleCsrf:
+    """A write refused for its CSRF token renews the session once and is sent once more."""
+
+    def test_stale_token_relogs(self, erp_server: ErpServer, tmp_path: Path) -> None:
+        from samples.demo import BUNDLED_HAR
+
+        out = tmp_path / "out"
+        assert main(["analyze", BUNDLED_HAR, "-o", str(out)]) == 0
+        creds = runtime.Credentials(
+            login=runtime.LoginSpec("login", {"username": "alice", "password": "wonderland"})
+        )
+        with runtime.open(out, credentials=creds, state=None, base_url=erp_server.url) as rt:
+            rt.call("get_item", item_id="A-3")  # logs in
+            rt.client.cookies.set("XSRF-TOKEN", "stale", domain="127.0.0.1", path="/")
+            result = rt.call("update_item_stock", item_id="A-3", quantity=4)
+            assert result.attempts == 2 and result.data["quantity"] == 4
+            assert len(_stock_writes(erp_server, "A-3", 4)) == 1
+            assert len(_calls(rt, "login")) == 2
