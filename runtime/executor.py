@@ -377,6 +377,8 @@ class Runtime:
         if response.is_redirect and location:
             target = response.url.join(location)
         login_path = lcard.path.rstrip("/")
+        if not login_path:  # a login posted to "/": a redirect home says nothing of the session
+            return False
         return target.path.rstrip("/") == login_path and card.path.rstrip("/") != login_path
 
     def close(self) -> None:
