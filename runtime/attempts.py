@@ -24,11 +24,12 @@ from runtime.actionlog import (
     excerpt,
 )
 from runtime.calls import CallResult, CallState, Sent, decode
-from runtime.credentials import Credentials
+from runtime.credentials import Credentials, normalise_origin
 from runtime.drift import Finding, diff_response, error_findings
 from runtime.outcomes import Decision, Outcome, classify_error, classify_status, decide
 from runtime.policy import IDEMPOTENT_METHODS, RetryPolicy, parse_retry_after
 from runtime.request import AuthMaterial, Fresh, WireRequest, build_request
+from runtime.session import Session
 from runtime.settle import (
     Reader,
     ReconcileResult,
@@ -38,6 +39,7 @@ from runtime.settle import (
 )
 from runtime.transport import Transport
 from runtime.uploads import read_files
+from toolgen.cards import ToolCard
 from zapi.errors import (
     ExecutionError,
     InvalidArguments,
@@ -65,9 +67,14 @@ class Services(Protocol):
     rand: Callable[[], float]
     base_url: str | None
     files_root: str
+    session: Session
 
-    def login(self) -> CallResult:
-        """Run the login tool."""
+    def reauth(self, card: ToolCard) -> bool:
+        """Refresh the token or log in again; ``False`` when nothing can be renewed."""
+        ...
+
+    def session_expired(self, card: ToolCard, response: httpx.Response) -> bool:
+        """Whether the answer sends the call to the login page."""
         ...
 
     def execute(
@@ -107,11 +114,17 @@ class Attempts:
             origin=card.origin,
             target=self.rt.base_url or card.origin,
         )
+        body: dict[str, str] = {}
         if card.csrf:
-            token = self.rt.client.cookies.get(card.csrf.get("cookie", ""))
+            token = self.rt.client.cookies.get(card.csrf.get("cookie", "")) or (
+                self.rt.session.csrf_tokens.get(normalise_origin(card.origin), "")
+            )
             if token:
                 self.rt.redactor.learn(token)
-                headers[card.csrf.get("header", "X-CSRF-Token")] = token
+                if card.csrf.get("field"):
+                    body[card.csrf["field"]] = token
+                if card.csrf.get("header") or not card.csrf.get("field"):
+                    headers[card.csrf.get("header", "X-CSRF-Token")] = token
         fresh = (
             Fresh(self.rt.clock(), uuid.uuid4().hex)
             if any(f.generate for f in card.fixed)
@@ -121,7 +134,7 @@ class Attempts:
             card,
             self.call.args,
             base_url=self.rt.base_url,
-            auth=AuthMaterial(headers, params, cookies),
+            auth=AuthMaterial(headers, params, cookies, body),
             idempotency_key=self.call.key,
             fresh=fresh,
         )
@@ -166,9 +179,27 @@ class Attempts:
             intent = self.intent(attempt, wire, request)
             sent = self.send(request)
             more = attempt < policy.max_attempts
-            if sent.outcome is Outcome.OK:
+            expired = (
+                sent.response is not None
+                and sent.outcome is Outcome.OK
+                and self.rt.session_expired(card, sent.response)
+            )
+            if expired:
+                # Sent to the login page: the session is gone and the call was not applied.
+                self.finished(attempt, intent, sent)
+                if not relogged:
+                    relogged = True
+                    if self.rt.reauth(card):
+                        continue
+                return self.give_up(
+                    failures.status_error(
+                        card, 401, "redirected to the login page", self.rt.redactor, intent.seq
+                    )
+                )
+            if sent.outcome is Outcome.OK and not expired:
                 assert sent.response is not None
                 ok = sent.response.is_success
+                self.call.response_headers = dict(sent.response.headers)
                 drift = diff_response(card.output_schema, sent.data) if ok else []
                 self.finished(attempt, intent, sent, drift=drift)
                 headers = dict(sent.response.headers)
@@ -178,11 +209,15 @@ class Attempts:
                     error_findings(card, sent.status, sent.data) if sent.status is not None else []
                 )
                 self.finished(attempt, intent, sent, drift=findings)
-                login = self.rt.credentials.login
-                if sent.status == 401 and not relogged and login and card.name != login.tool:
+                stale_csrf = (
+                    sent.status == 403 and bool(card.csrf) and "csrf" in str(sent.data).lower()
+                )
+                if (sent.status == 401 or stale_csrf) and not relogged:
+                    # A 401 (or a refused CSRF token) means the API did not apply the call:
+                    # renew the session once, send once more.
                     relogged = True
-                    self.rt.login()
-                    continue
+                    if self.rt.reauth(card):
+                        continue
                 error = sent.error or failures.status_error(
                     card, sent.status or 0, sent.data, self.rt.redactor, intent.seq
                 )
@@ -401,6 +436,7 @@ class Attempts:
             reconciled="landed" if reconciled else None,
             verification=report,
             drift=drift,
+            headers=call.response_headers,
         )
 
     def read(self) -> Reader:

@@ -40,6 +40,12 @@ class CallResult(BaseModel):
     reconciled: Literal["landed"] | None = None
     verification: VerificationReport | None = None
     drift: list[Finding] = Field(default_factory=list)
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        exclude=True,
+        repr=False,
+        description="the success answer's headers (lower-cased names); never dumped",
+    )
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,7 @@ class CallState:
     unsettled: list[int] = field(default_factory=list)
     """Intents that may have landed and no read has settled: the call's fate is unknown."""
     last_request: dict[str, Any] = field(default_factory=dict)
+    response_headers: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)

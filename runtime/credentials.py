@@ -250,7 +250,8 @@ class Credentials:
             if value is None:
                 raise ExecutionError(
                     f"tool {tool!r} needs credential {scheme!r}; pass --auth "
-                    f"{scheme}=env:VAR or a --credentials file",
+                    f"{scheme}=env:VAR or a --credentials file (`zapi auth init OUT -o "
+                    "creds.json` writes one to fill)",
                     tool=tool,
                     scheme=scheme,
                 )

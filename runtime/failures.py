@@ -24,11 +24,18 @@ AUTH_STATUSES = frozenset({401, 403})
 
 def auth_fix(card: ToolCard) -> str:
     """What to do after a 401/403: which credential the card needs and how to give it."""
+    if card.login is not None:
+        secrets = ", ".join(card.login.secret_args) or "its arguments"
+        return (
+            f"the login was refused: check {secrets} in the credentials file's 'login' entry "
+            "(and the variables it names), then run `zapi auth check OUT --credentials FILE`"
+        )
     if card.auth:
         needs = ", ".join(card.auth)
         return (
-            f"check the credential for {needs} (pass --credentials FILE or --auth "
-            f"{card.auth[0]}=env:VAR; a session may need a fresh login)"
+            f"check the credential for {needs} in the credentials file under {card.origin} "
+            f"(or --auth {card.auth[0]}=env:VAR), or add a 'login' entry (`zapi auth init`); "
+            "then run `zapi auth check OUT --credentials FILE`"
         )
     return "the card records no auth scheme; re-record while logged in and re-run zapi analyze"
 
@@ -51,8 +58,18 @@ def status_error(
         )
     if status in AUTH_STATUSES:
         what = "not authenticated" if status == 401 else "not allowed"
+        fix = auth_fix(card)
+        if status == 403 and card.csrf:
+            where = card.csrf.get("header") or card.csrf.get("field") or "a CSRF field"
+            source = card.csrf.get("cookie")
+            fix = (
+                f"the write needs a CSRF token in {where}"
+                + (f" (from cookie {source})" if source else "")
+                + "; a 'login' entry in the credentials file gets a fresh one (`zapi auth "
+                "init OUT -o creds.json` writes it); " + fix
+            )
         return UpstreamStatusError(
-            f"{card.name}: the API answered {status} ({what}): {auth_fix(card)}",
+            f"{card.name}: the API answered {status} ({what}): {fix}",
             tool=card.name,
             status=status,
             body=body,

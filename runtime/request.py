@@ -40,6 +40,8 @@ class AuthMaterial:
     headers: Mapping[str, str] = field(default_factory=dict)
     params: Sequence[tuple[str, Any]] = ()
     cookies: Mapping[str, str] = field(default_factory=dict)
+    body: Mapping[str, str] = field(default_factory=dict)
+    """Body fields (a form's CSRF field), added to an object body."""
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,8 @@ def build_request(
         parts.headers.update(auth.headers)
         parts.params += list(auth.params)
         parts.cookies.update(auth.cookies)
+        if auth.body and (parts.body is None or isinstance(parts.body, dict)):
+            parts.body = {**(parts.body or {}), **auth.body}
     if idempotency_key and card.idempotency.header:
         parts.headers[card.idempotency.header] = idempotency_key
     _refuse_unsafe(parts)

@@ -8,7 +8,8 @@ Routes (``/admin/*`` is an unauthenticated test hook; never expose it outside te
   ``GET|POST /api/items/{sku}/attachments`` (multipart)
 - ``GET|POST /api/orders`` (``?page=&per_page=&client_ref=``), ``GET /api/orders/{order_id}``
 - ``GET /api/ledger.xml``, ``POST /legacy/bin_update.do`` (form)
-- ``GET /admin/ledger``, ``POST /admin/reset``, ``GET|POST /admin/faults``
+- ``GET /admin/ledger``, ``POST /admin/reset``, ``GET|POST /admin/faults``,
+  ``POST /admin/expire-sessions`` (every login ends, as when sessions time out)
 
 Every ``/api/*`` and ``/legacy/*`` call needs the ``erp_session`` cookie; writes also need
 the ``X-XSRF-TOKEN`` header equal to the ``XSRF-TOKEN`` cookie. The ERP has no idempotency
@@ -102,6 +103,7 @@ class ErpServer(SampleServer):
         add("POST", "/admin/reset", self._admin_reset)
         add("GET", "/admin/faults", lambda _: json_response(self.faults.to_json()))
         add("POST", "/admin/faults", self._admin_set_faults)
+        add("POST", "/admin/expire-sessions", self._admin_expire_sessions)
 
     # -- middleware ------------------------------------------------------------------------
 
@@ -354,6 +356,10 @@ class ErpServer(SampleServer):
     def _admin_reset(self, request: Request) -> Response:
         self.store.reset()
         self.injector.reset(self.initial_faults)
+        return json_response({"ok": True})
+
+    def _admin_expire_sessions(self, request: Request) -> Response:
+        self.store.clear_sessions()
         return json_response({"ok": True})
 
     def _admin_set_faults(self, request: Request) -> Response:

@@ -6,9 +6,15 @@ Routes (``/admin/*`` is an unauthenticated test hook; never expose it outside te
 - ``GET /api/orders?status=&page=&per_page=``, ``GET /api/orders/{order_id}``
 - ``POST /api/orders`` (``Idempotency-Key`` honoured), ``PATCH /api/orders/{order_id}``
   (``{"status": ...}``), ``DELETE /api/orders/{order_id}`` (cancel)
-- ``GET /admin/ledger``, ``POST /admin/reset``, ``GET|POST /admin/faults``
+- ``GET /`` (a sign-in page), ``POST /api/login`` (``{username, password}`` ->
+  ``{access_token, refresh_token, expires_in}``), ``POST /api/token/refresh``
+  (``{refresh_token}`` -> a new pair; the old refresh token is used up)
+- ``GET /admin/ledger``, ``POST /admin/reset``, ``GET|POST /admin/faults``,
+  ``POST /admin/expire-tokens`` (every access token ends, as when they time out)
 
-Every ``/api/*`` call needs ``Authorization: Bearer <token>``. Products carry the ERP
+Every other ``/api/*`` call needs ``Authorization: Bearer <token>``: the fixed ``token``
+the server was started with, or an access token from a login (alice / wonderland) that
+has not expired. Products carry the ERP
 ``sku`` that holds their stock, so a workflow can sync a paid order to the ERP.
 """
 
@@ -21,8 +27,9 @@ from collections.abc import Callable
 from typing import Any
 
 from samples._faults import FaultInjector, Faults
-from samples._http import HttpError, Request, Response, Router, json_response
+from samples._http import HttpError, Request, Response, Router, html_response, json_response
 from samples._server import SampleServer
+from samples.storefront.auth import SIGN_IN_PAGE, TokenIssuer
 from samples.storefront.store import (
     ORDER_STATUSES,
     WRITE_KINDS,
@@ -35,6 +42,7 @@ from samples.storefront.store import (
 __all__ = ["DEFAULT_TOKEN", "WRITE_KINDS", "Faults", "StorefrontServer", "make_server"]
 
 DEFAULT_TOKEN = "demo-token"
+_OPEN = frozenset({"/api/login", "/api/token/refresh"})
 
 
 class StorefrontServer(SampleServer):
@@ -47,6 +55,7 @@ class StorefrontServer(SampleServer):
         token: str = DEFAULT_TOKEN,
         seed: int = 0,
         faults: Faults | None = None,
+        access_ttl_s: int = 900,
     ) -> None:
         """Create (but do not start) the storefront.
 
@@ -56,6 +65,7 @@ class StorefrontServer(SampleServer):
             seed: Seed for the data and the probabilistic faults.
             faults: Fault settings at start and after ``POST /admin/reset``; the write
                 kinds are ``order``, ``order_update`` and ``order_cancel``.
+            access_ttl_s: Lifetime of an access token from ``POST /api/login``.
         """
         super().__init__(port)
         if not token:
@@ -65,8 +75,14 @@ class StorefrontServer(SampleServer):
         self.initial_faults = faults or Faults()
         self.store = StorefrontStore(seed)
         self.injector = FaultInjector(self.initial_faults, seed)
+        self.tokens = TokenIssuer(access_ttl_s=access_ttl_s)
         self.router = Router()
         add = self.router.add
+        add("GET", "/", lambda _: html_response(SIGN_IN_PAGE))
+        add("GET", "/favicon.ico", lambda _: Response(204))
+        add("POST", "/api/login", self._login)
+        add("POST", "/api/token/refresh", self._refresh)
+        add("POST", "/admin/expire-tokens", self._admin_expire_tokens)
         add("GET", "/api/products", self._list_products)
         add("GET", "/api/products/{product_id}", self._get_product)
         add("GET", "/api/orders", self._list_orders)
@@ -91,13 +107,15 @@ class StorefrontServer(SampleServer):
 
     def handle(self, request: Request) -> Response:
         """Apply faults and bearer auth to ``/api/*``, then route."""
-        if request.path.startswith("/api/"):
+        if request.path.startswith("/api/") and request.path not in _OPEN:
             throttled = self.injector.throttle()
             if throttled is not None:
                 return throttled
             scheme, _, credential = request.header("authorization").partition(" ")
-            if scheme.lower() != "bearer" or not secrets.compare_digest(
-                credential.strip().encode(), self.token.encode()
+            credential = credential.strip()
+            if scheme.lower() != "bearer" or not (
+                secrets.compare_digest(credential.encode(), self.token.encode())
+                or self.tokens.valid(credential)
             ):
                 return json_response(
                     {"error": "unauthorized", "detail": "missing or invalid bearer token"},
@@ -111,6 +129,30 @@ class StorefrontServer(SampleServer):
         if not outcome.commits:
             return FaultInjector.refusal()
         return FaultInjector.after_commit(outcome, commit())
+
+    # -- sign-in -------------------------------------------------------------------------
+
+    def _login(self, request: Request) -> Response:
+        body = request.json_object()
+        user, password = body.get("username"), body.get("password")
+        grant = (
+            self.tokens.login(user, password)
+            if isinstance(user, str) and isinstance(password, str)
+            else None
+        )
+        if grant is None:
+            return json_response({"error": "invalid_grant", "detail": "bad credentials"}, 401)
+        return json_response(grant.to_json())
+
+    def _refresh(self, request: Request) -> Response:
+        token = request.json_object().get("refresh_token")
+        grant = self.tokens.refresh(token) if isinstance(token, str) else None
+        if grant is None:
+            return json_response({"error": "invalid_grant", "detail": "refresh token"}, 401)
+        return json_response(grant.to_json())
+
+    def _admin_expire_tokens(self, request: Request) -> Response:
+        return json_response({"expired": self.tokens.expire_access()})
 
     # -- products --------------------------------------------------------------------------
 

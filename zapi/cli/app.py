@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import click
 
-from zapi.cli import console, flows, record, serve, tools, workflows
+from zapi.cli import auth, console, flows, record, serve, tools, workflows
 from zapi.cli.codes import ExitCode
 from zapi.cli.extras import missing_dependency_message
 from zapi.errors import ScopeDenied, ZapiError
@@ -107,6 +107,7 @@ COMMANDS: list[click.Command] = [
     *console.COMMANDS,
     *serve.COMMANDS,
     *flows.COMMANDS,
+    *auth.COMMANDS,
 ]
 for _command in COMMANDS:
     cli.add_command(_command)
