@@ -241,6 +241,11 @@ def _bind(
                 patterns[b.arg] = pattern
             continue
         if b.location != "path" and b.arg not in required:
+            # Optional by the card, but every recorded read sent it with one value: send
+            # it too (an API may demand what the capture could not prove required).
+            const = _constant(read, b) if b.location in ("query", "header") else None
+            if const is not None:
+                args[b.arg] = const
             continue
         same = next(
             (w for w in write.card.bindings if w.location == b.location and w.name == b.name),
