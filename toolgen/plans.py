@@ -379,6 +379,22 @@ def _moved_field(write: _Tool, read: _Tool) -> tuple[str, str] | None:
     return None
 
 
+def _soft_delete(write: _Tool, read: _Tool) -> bool:
+    """The DELETE answered with the resource itself (shared fields with its read).
+
+    Such an API marks the resource (``status: cancelled``) instead of removing it, so
+    it stays readable: absence would be the wrong thing to verify.
+    """
+    shared = set(write.out_props) & set(read.out_props)
+    return len(shared) >= 2
+
+
+SOFT_DELETE = (
+    "no {what}: the DELETE answers with the resource itself (it stays readable, "
+    "marked rather than removed), so absence cannot be checked"
+)
+
+
 def _verification(write: _Tool, index: _Index) -> tuple[Verification | None, list[str]]:
     card = write.card
     method = card.method.upper()
@@ -388,6 +404,8 @@ def _verification(write: _Tool, index: _Index) -> tuple[Verification | None, lis
         read = index.get(card.origin, write.template)
         if read is None:
             return None, ["no verification: no read of the deleted resource was recorded"]
+        if _soft_delete(write, read):
+            return None, [SOFT_DELETE.format(what="verification")]
         bound = _bind(write, read, _same_params(write, read), "deleted verification")
         if isinstance(bound, str):
             return None, [bound]
@@ -537,6 +555,8 @@ def _reconcile(write: _Tool, index: _Index) -> tuple[Reconcile | None, list[str]
     if method == "DELETE":
         if same is None:
             return None, []
+        if _soft_delete(write, same):
+            return None, [SOFT_DELETE.format(what="reconcile")]
         bound = _bind(write, same, _same_params(write, same), "deleted reconcile")
         if isinstance(bound, str):
             return None, [bound]
