@@ -362,6 +362,39 @@ class TestBinding:
         delete = shop["delete_order"].verification
         assert delete is not None and delete.kind == "deleted"
 
+    def test_store_routes_template_greedy(self, store_out: Path) -> None:
+        """The store's item routes are one greedy ``/api/{path}`` (bodies name "files/x"),
+        and plans match locations through it: a path keeps its '/'."""
+        w = _writes(load_cards(store_out))
+        assert path_pattern(w["rename"]) == "/api/{path*}"
+        assert _address(w["rename"], "a/b.txt") == {"path": "files/a/b.txt"}
+        created = w["create"].verification
+        assert created is not None and created.args["path"] == "response:/path"
+        assert created.patterns == {"path": "{path*}"}
+
+    def test_greedy_read_that_routes_elsewhere_is_not_the_created_item(
+        self, store_server: tuple[str, FileStore], tmp_path: Path
+    ) -> None:
+        """A returned path the greedy read routes outside the collection posted to is no
+        evidence: the create falls back to finding its path in the listing."""
+        _record(store_server[0], tmp_path / "e.har")
+        har = json.loads((tmp_path / "e.har").read_text())
+        for e in har["log"]["entries"]:
+            if e["request"]["method"] == "POST":
+                body = json.loads(e["response"]["content"]["text"])
+                body["path"] = "elsewhere/" + body["name"]
+                e["response"]["content"]["text"] = json.dumps(body)
+                e["response"]["headers"] = [
+                    h for h in e["response"]["headers"] if h["name"].lower() != "location"
+                ]
+        (tmp_path / "e.har").write_text(json.dumps(har))
+        analyze([str(tmp_path / "e.har")], str(tmp_path / "out"))
+        cards = load_cards(tmp_path / "out")
+        plan = _writes(cards)["create"].verification
+        assert plan is not None and plan.kind == "created"
+        assert cards[plan.tool].path == PREFIX  # the listing, not the greedy item read
+        assert plan.expect == {"/path": "response:/path"} and plan.items_pointer == "/items"
+
     def test_unbindable_plan_is_not_emitted_and_says_why(
         self, store_server: tuple[str, FileStore], tmp_path: Path
     ) -> None:
