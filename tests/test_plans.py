@@ -17,7 +17,7 @@ import pytest
 from runtime import RetryPolicy, Runtime
 from runtime import open as open_runtime
 from toolgen.cards import ToolCard, load_cards
-from toolgen.plans import match_pattern
+from toolgen.plans import match_pattern, path_pattern
 from zapi.api import analyze
 from zapi.errors import OutcomeUnknown, VerificationFailed
 
@@ -261,20 +261,28 @@ def sample_outs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _writes(cards: dict[str, ToolCard]) -> dict[str, ToolCard]:
-    """Write cards by what they do on the file store (names come from the analyzer)."""
+    """Write cards by what they do on the file store (names and templates come from the
+    analyzer: the store's bodies name "files" as a directory, so its item routes template
+    as a greedy ``/api/{path}`` like JupyterLab's ``/api/contents/{path}``)."""
     out = {}
     for c in cards.values():
-        if c.path.startswith(PREFIX) and c.is_write:
+        if c.is_write:
             kind = {"POST": "create", "PUT": "save", "PATCH": "rename", "DELETE": "delete"}
             out[kind[c.method]] = c
     return out
 
 
 def _address(card: ToolCard, name: str) -> dict[str, str]:
-    found = match_pattern(card.path, f"{PREFIX}/{name}")
+    """The card's path arguments for the file ``name`` (a greedy one spans segments)."""
+    found = match_pattern(path_pattern(card), f"{PREFIX}/{name}")
     assert found is not None, (card.path, name)
-    wire = {b.name: b.arg for b in card.bindings if b.location == "path"}
-    return {wire[k]: v for k, v in found.items()}
+    return found
+
+
+def _moved_to(card: ToolCard, name: str) -> dict[str, str]:
+    """The rename's body argument that carries the new path (wire field ``path``)."""
+    arg = next(b.arg for b in card.bindings if b.location == "body" and b.name == "path")
+    return {arg: f"files/{name}"}
 
 
 def _check_bound(cards: dict[str, ToolCard]) -> list[str]:
@@ -314,12 +322,15 @@ class TestBinding:
             assert w.verification.args.get("content") == "json:1"
 
     def test_sample_plans_bind_every_required_input(self, sample_outs: dict[str, Path]) -> None:
-        """ERP and storefront: e.g. update_order's read needs the x-api-version header."""
+        """ERP and storefront: e.g. update_order's read needs the x-api-version header,
+        which the read card sends itself (a fixed value, never a plan argument)."""
         for out in sample_outs.values():
             assert _check_bound(load_cards(out)) == []
         shop = load_cards(sample_outs["shop.har"])
         plan = shop["update_order"].verification
-        assert plan is not None and plan.args["x_api_version"] == "arg:x_api_version"
+        assert plan is not None and plan.args == {"order_id": "arg:order_id"}
+        fixed = {(f.location, f.name.lower()) for f in shop[plan.tool].fixed}
+        assert ("header", "x-api-version") in fixed
 
     def test_kinds_follow_what_the_write_does(self, store_out: Path) -> None:
         """POST creates, PUT changes in place, PATCH with a body path moves, DELETE deletes."""
@@ -350,6 +361,39 @@ class TestBinding:
         shop = load_cards(sample_outs["shop.har"])
         delete = shop["delete_order"].verification
         assert delete is not None and delete.kind == "deleted"
+
+    def test_store_routes_template_greedy(self, store_out: Path) -> None:
+        """The store's item routes are one greedy ``/api/{path}`` (bodies name "files/x"),
+        and plans match locations through it: a path keeps its '/'."""
+        w = _writes(load_cards(store_out))
+        assert path_pattern(w["rename"]) == "/api/{path*}"
+        assert _address(w["rename"], "a/b.txt") == {"path": "files/a/b.txt"}
+        created = w["create"].verification
+        assert created is not None and created.args["path"] == "response:/path"
+        assert created.patterns == {"path": "{path*}"}
+
+    def test_greedy_read_that_routes_elsewhere_is_not_the_created_item(
+        self, store_server: tuple[str, FileStore], tmp_path: Path
+    ) -> None:
+        """A returned path the greedy read routes outside the collection posted to is no
+        evidence: the create falls back to finding its path in the listing."""
+        _record(store_server[0], tmp_path / "e.har")
+        har = json.loads((tmp_path / "e.har").read_text())
+        for e in har["log"]["entries"]:
+            if e["request"]["method"] == "POST":
+                body = json.loads(e["response"]["content"]["text"])
+                body["path"] = "elsewhere/" + body["name"]
+                e["response"]["content"]["text"] = json.dumps(body)
+                e["response"]["headers"] = [
+                    h for h in e["response"]["headers"] if h["name"].lower() != "location"
+                ]
+        (tmp_path / "e.har").write_text(json.dumps(har))
+        analyze([str(tmp_path / "e.har")], str(tmp_path / "out"))
+        cards = load_cards(tmp_path / "out")
+        plan = _writes(cards)["create"].verification
+        assert plan is not None and plan.kind == "created"
+        assert cards[plan.tool].path == PREFIX  # the listing, not the greedy item read
+        assert plan.expect == {"/path": "response:/path"} and plan.items_pointer == "/items"
 
     def test_unbindable_plan_is_not_emitted_and_says_why(
         self, store_server: tuple[str, FileStore], tmp_path: Path
@@ -389,7 +433,9 @@ class TestRunning:
         assert saved.verification is not None and saved.verification.ok
         assert store.files["plan-a"] == "x"
         mark = len(store.seen)
-        moved = rt.call(w["rename"].name, **_address(w["rename"], "plan-a"), path="files/plan-b")
+        moved = rt.call(
+            w["rename"].name, **_address(w["rename"], "plan-a"), **_moved_to(w["rename"], "plan-b")
+        )
         assert moved.verification is not None and moved.verification.ok
         assert store.seen[mark + 1 :] == [("GET", f"{PREFIX}/plan-b"), ("GET", f"{PREFIX}/plan-a")]
         gone = rt.call(w["delete"].name, **_address(w["delete"], "plan-b"))
@@ -407,7 +453,11 @@ class TestRunning:
         try:
             store.faults = {"PATCH": "ack_only", "DELETE": "ack_only"}
             with pytest.raises(VerificationFailed):
-                rt.call(w["rename"].name, **_address(w["rename"], "keep"), path="files/other")
+                rt.call(
+                    w["rename"].name,
+                    **_address(w["rename"], "keep"),
+                    **_moved_to(w["rename"], "other"),
+                )
             with pytest.raises(VerificationFailed):
                 rt.call(w["delete"].name, **_address(w["delete"], "keep"))
         finally:
@@ -424,7 +474,9 @@ class TestRunning:
         rt.call(w["save"].name, **_address(w["save"], "r1"), type="file", content="r")
         mark = len(store.commits)
         store.faults = {"PATCH": "drop"}
-        moved = rt.call(w["rename"].name, **_address(w["rename"], "r1"), path="files/r2")
+        moved = rt.call(
+            w["rename"].name, **_address(w["rename"], "r1"), **_moved_to(w["rename"], "r2")
+        )
         assert moved.reconciled == "landed"
         assert moved.verification is not None and moved.verification.ok
         store.faults = {"DELETE": "drop"}

@@ -25,7 +25,7 @@ from zapi.analyzer.evidence import ParamStats
 from zapi.analyzer.model import Operation
 from zapi.redact import is_marker, is_secret_name
 
-__all__ = ["attach_plans", "match_pattern"]
+__all__ = ["attach_plans", "match_pattern", "path_pattern"]
 
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 _IDENTITY_NAMES = frozenset(
@@ -55,6 +55,24 @@ def match_pattern(pattern: str, value: Any) -> dict[str, str] | None:
         return None
     out = {n: found.group(f"p{i}") for i, n in enumerate(names)}
     return out if all(out.values()) else None
+
+
+def path_pattern(card: ToolCard) -> str:
+    """The card's path as a :func:`match_pattern` pattern: its placeholders renamed to the
+    card's arguments, a greedy one (``x-greedy``: may contain '/') marked ``{arg*}``.
+
+    ``/api/{path}`` with a greedy ``path`` gives ``/api/{path*}``, which matches
+    ``/api/files/a/b.txt`` as ``{"path": "files/a/b.txt"}``.
+    """
+    args = {b.name: b.arg for b in card.bindings if b.location == "path"}
+    props = _props(card.input_schema)
+
+    def to_arg(m: re.Match[str]) -> str:
+        arg = args.get(m.group(1), m.group(1))
+        greedy = isinstance(props.get(arg), dict) and props[arg].get("x-greedy")
+        return "{" + arg + ("*" if greedy else "") + "}"
+
+    return _PLACEHOLDER.sub(to_arg, card.path)
 
 
 def _pattern_regex(pattern: str) -> tuple[str, list[str]]:
@@ -105,11 +123,6 @@ class _Tool:
         ex = self.card.input_schema.get("properties", {}).get(arg, {}).get("examples")
         return ex[0] if isinstance(ex, list) and ex else None
 
-    def greedy(self, param: str) -> bool:
-        arg = self.path_arg(param)
-        props = self.card.input_schema.get("properties", {})
-        return bool(arg and props.get(arg, {}).get("x-greedy"))
-
 
 def _props(schema: dict[str, Any]) -> dict[str, Any]:
     props = schema.get("properties")
@@ -154,14 +167,7 @@ def _segments(template: str) -> list[str]:
 
 def _tails(read: _Tool) -> list[str]:
     """Patterns for the read's path, longest first, with read argument names as placeholders."""
-    segs = []
-    for seg in _segments(read.template):
-
-        def to_arg(m: re.Match[str]) -> str:
-            arg = read.path_arg(m.group(1)) or m.group(1)
-            return "{" + arg + ("*" if read.greedy(m.group(1)) else "") + "}"
-
-        segs.append(_PLACEHOLDER.sub(to_arg, seg))
+    segs = _segments(path_pattern(read.card))
     out = ["/" + "/".join(segs)]
     out += ["/".join(segs[k:]) for k in range(1, len(segs)) if "{" in "/".join(segs[k:])]
     return out
@@ -300,6 +306,14 @@ class _Index:
             if o == origin and len(segs) == len(base) + 1 and segs[:-1] == base and "{" in segs[-1]:
                 out.append(t)
         return out
+
+    def spanning(self, origin: str) -> list[_Tool]:
+        """Reads whose path holds a greedy parameter (one that may span segments)."""
+        return [
+            t
+            for (o, _), t in sorted(self.reads.items())
+            if o == origin and "*}" in path_pattern(t.card)
+        ]
 
 
 def _compare(write: _Tool, read_props: dict[str, Any]) -> dict[str, str]:
@@ -497,12 +511,68 @@ def _moves_away(write: _Tool, body_arg: str, pattern: str) -> bool:
     return any(arg in sent and value not in sent[arg] for arg, value in new.items())
 
 
+def _greedy_args(read: _Tool) -> set[str]:
+    return {m.group(1)[:-1] for m in _PLACEHOLDER.finditer(path_pattern(read.card)) if "*" in m[0]}
+
+
+def _fill(pattern: str, values: dict[str, str]) -> str | None:
+    """``pattern`` with its placeholders replaced by ``values`` (``None`` if one is missing)."""
+    names = [m.group(1).rstrip("*") for m in _PLACEHOLDER.finditer(pattern)]
+    if not set(names) <= set(values):
+        return None
+    return _PLACEHOLDER.sub(lambda m: values[m.group(1).rstrip("*")].strip("/"), pattern)
+
+
+def _routes_below(write: _Tool, read: _Tool, sources: dict[str, tuple[str, str]]) -> bool:
+    """Whether the read, given what the recorded responses returned, reads a resource
+    below the path the write was sent to (``POST /api/files`` -> ``/api/files/new.txt``).
+
+    A greedy read (``/api/{path*}``) fits any path, so a response value binding it is
+    evidence only when it routes the returned location under the collection posted to.
+    A ``Location`` header names the created URL itself: the read must route a path
+    below the write's.
+    """
+    base = write.op.evidence.example_path.rstrip("/")
+    if not base:
+        return False
+    if any(source.startswith("header:") for source, _ in sources.values()):
+        return match_pattern(path_pattern(read.card), f"{base}/new") is not None
+    sent = match_pattern(path_pattern(write.card), base) or {}
+    values = {
+        arg: sent[src.removeprefix("arg:")]
+        for arg, (src, _) in _same_params(write, read).items()
+        if src.removeprefix("arg:") in sent
+    }
+    for arg, (source, pattern) in sources.items():
+        field = source.removeprefix("response:/").replace("~1", "/").replace("~0", "~")
+        ex = _example(write.out_props.get(field))
+        if not isinstance(ex, str | int) or isinstance(ex, bool):
+            return False
+        got = match_pattern(pattern, ex) if pattern else {arg: str(ex)}
+        if got is None or arg not in got:
+            return False
+        values[arg] = got[arg]
+    routed = _fill(path_pattern(read.card), values)
+    return routed is not None and ("/" + routed.strip("/")).startswith(base + "/")
+
+
 def _created(write: _Tool, index: _Index) -> tuple[Verification | None, list[str]]:
-    """A POST verifies the resource its response names: the item read, else the list."""
+    """A POST verifies the resource its response names: the item read, else the list.
+
+    The item read is one a segment below the write's path (``/items`` -> ``/items/{id}``)
+    or a greedy one that routes the returned path below it (``POST /api/files`` answering
+    ``path: files/new.txt`` -> ``GET /api/{path*}``, JupyterLab's contents API).
+    """
     reasons = []
-    for read in index.children(write.card.origin, write.template):
+    children = index.children(write.card.origin, write.template)
+    spanning = [r for r in index.spanning(write.card.origin) if r not in children]
+    for read in [*children, *spanning]:
         wanted = _new_params(write, read)
+        if read in spanning:
+            wanted |= _greedy_args(read)
         sources = _response_source(write, read, wanted)
+        if read in spanning and (set(sources) != wanted or not _routes_below(write, read, sources)):
+            continue  # a greedy read that does not route what this write returns: unrelated
         if set(sources) != wanted:
             reasons.append(
                 f"no verification: {read.card.name} needs {sorted(wanted - set(sources))} and "
