@@ -190,6 +190,23 @@ def _scalars(value: Any, out: set[str], depth: int = 0) -> None:
         out.add(str(value))
 
 
+# Escapes whose decoding would change what the path means: a slash inside a segment, a
+# literal '%', '?', '#', a backslash (a separator to some servers), a brace (a template).
+_MEANINGFUL_ESCAPE = re.compile(r"(%(?:2[fF]|25|3[fF]|23|5[cC]|7[bB]|7[dD]))")
+
+
+def wire_segment(segment: str) -> str:
+    """A path segment as the card keeps it: decoded, except escapes that change its meaning.
+
+    ``..%2F..%2Fetc`` stays one segment (not ``../../etc``); ``caf%C3%A9`` and ``a%20b``
+    decode (the runtime encodes them again when it sends).
+    """
+    if "%" not in segment:
+        return segment
+    parts = _MEANINGFUL_ESCAPE.split(segment)
+    return "".join(p.upper() if i % 2 else unquote(p) for i, p in enumerate(parts))
+
+
 def _echoed_positions(
     raw: tuple[str, ...], norm: tuple[str, ...], resp: Body, req: Body
 ) -> tuple[int, ...]:
@@ -206,7 +223,7 @@ def _echoed_positions(
     for body in (resp, req):
         if body.kind == BodyKind.JSON:
             _scalars(body.value, values)
-    return tuple(i for i in weak if raw[i] in values)
+    return tuple(i for i in weak if raw[i] in values or unquote(raw[i]) in values)
 
 
 # Body fields whose string values name things (ids, names, keys, slugs, file paths).
@@ -335,7 +352,7 @@ class Collector:
 
     def _collect(self, entry: HarEntry) -> None:
         parts = urlsplit(entry.url)
-        raw_segs = tuple(unquote(s) for s in parts.path.split("/") if s != "")
+        raw_segs = tuple(wire_segment(s) for s in parts.path.split("/") if s != "")
         norm = tuple(normalise_segment(s) for s in raw_segs)
         learned = self.learned.get(entry.origin)
         if learned is not None:
@@ -468,8 +485,9 @@ class Collector:
         for i, (r, n) in enumerate(zip(raw_segs, norm, strict=False)):
             if r != n and len(raw_segs) == len(norm):
                 vals = ev.path_values.setdefault(str(i), [])
-                if r not in vals and len(vals) < 8:
-                    vals.append(r)
+                value = unquote(r)  # an argument value; the runtime encodes it again
+                if value not in vals and len(vals) < 8:
+                    vals.append(value)
         grouped: dict[str, list[str]] = {}
         for k, v in query:
             grouped.setdefault(k[:-2] if k.endswith("[]") else k, []).append(v)
