@@ -10,6 +10,7 @@ from typing import Any
 from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
+from toolgen._components import factor_schemas
 from toolgen.cards import ToolCard
 from zapi.analyzer.model import Analysis, AuthScheme
 from zapi.errors import SpecValidationError
@@ -188,7 +189,7 @@ def build_openapi(
     schemes = {scheme_id(s.key): _security_scheme(s) for s in analysis.auth_schemes}
     if schemes:
         doc["components"] = {"securitySchemes": dict(sorted(schemes.items()))}
-    return doc
+    return factor_schemas(doc)
 
 
 def validate_openapi(doc: dict[str, Any]) -> None:
