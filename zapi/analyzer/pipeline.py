@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 from zapi.analyzer import auth as authmod
 from zapi.analyzer.bodies import Body, BodyKind, decode_body
-from zapi.analyzer.evidence import BodyStats, OpEvidence, ParamStats, ResponseStats
+from zapi.analyzer.evidence import BodyMemo, BodyStats, OpEvidence, ParamStats, ResponseStats
 from zapi.analyzer.filters import DEFAULT_FILTERS, Filter, Reason, drop_reason, first_party_hosts
 from zapi.analyzer.model import Analysis, AuthScheme, Operation
 from zapi.analyzer.paths import (
@@ -289,6 +289,7 @@ class Collector:
     signals: CaptureSignals = field(default_factory=CaptureSignals)
     # value -> a few request paths whose bodies named it as an id/name/key
     id_values: dict[str, list[str]] = field(default_factory=dict)
+    memo: BodyMemo = field(default_factory=BodyMemo, repr=False, compare=False)
 
     # -- streaming -----------------------------------------------------------
     def feed_all(self, items: Iterable[HarEntry | SkippedEntry]) -> Collector:
@@ -357,14 +358,13 @@ class Collector:
         learned = self.learned.get(entry.origin)
         if learned is not None:
             norm = learned.fold(norm)
+        req_raw = entry.request_body()
         req_body = decode_body(
-            entry.request_body(),
-            entry.request_mime or entry.header("content-type") or "",
-            entry.request_params,
+            req_raw, entry.request_mime or entry.header("content-type") or "", entry.request_params
         )
+        resp_raw = entry.response_body()
         resp_body = decode_body(
-            entry.response_body(),
-            entry.response_mime or entry.header("content-type", response=True) or "",
+            resp_raw, entry.response_mime or entry.header("content-type", response=True) or ""
         )
         splits: list[tuple[str, str, Body]] = [("", "rest", req_body)]
         ops = split_operations(
@@ -402,7 +402,7 @@ class Collector:
                     discriminator=disc,
                     protocol=protocol,
                 )
-            self._fill(ev, entry, raw_segs, norm, query, body, resp_body)
+            self._fill(ev, entry, raw_segs, norm, query, body, resp_body, (req_raw, resp_raw))
             if len(self.groups) >= self.compact_at:
                 self.compact()
             if protocol == "graphql" and isinstance(body.value, dict):
@@ -474,8 +474,10 @@ class Collector:
         query: list[tuple[str, str]],
         body: Body,
         resp: Body,
+        raw: tuple[bytes | None, bytes | None],
     ) -> None:
         ev.count += 1
+        req_raw, resp_raw = raw
         if raw_segs and entry.url.split("?", 1)[0].endswith("/"):
             ev.trailing_slash += 1
         ev.note_entry(entry.source, entry.index)
@@ -516,9 +518,19 @@ class Collector:
             ev.csrf[(c, h)] = ev.csrf.get((c, h), 0) + 1
         if body.kind != BodyKind.NONE:
             structured = body.kind in (BodyKind.JSON, BodyKind.FORM, BodyKind.MULTIPART)
-            ev.request_bodies.setdefault(body.kind, BodyStats()).add(
-                body.media, body.value, structured, body.files, body.size
+            bs = ev.request_bodies.setdefault(body.kind, BodyStats())
+            seen = (
+                self.memo.evidence(req_raw, body.value)
+                if body.kind == BodyKind.JSON
+                and req_raw is not None
+                and body.size >= BodyMemo.MIN_SIZE
+                and body.size == len(req_raw)  # the whole body, not one operation of a batch
+                else None
             )
+            if seen is not None:
+                bs.add_repeat(body.media, seen, body.size)
+            else:
+                bs.add(body.media, body.value, structured, body.files, body.size)
         rs = ev.responses.get(entry.status)
         if rs is None:
             rs = ev.responses[entry.status] = ResponseStats()
@@ -527,9 +539,18 @@ class Collector:
             if entry.header(hname, response=True) is not None:
                 rs.headers[hname] = rs.headers.get(hname, 0) + 1
         if resp.kind != BodyKind.NONE:
-            rs.bodies.setdefault(resp.kind, BodyStats()).add(
-                resp.media, resp.value, resp.kind == BodyKind.JSON, [], resp.size
+            rbs = rs.bodies.setdefault(resp.kind, BodyStats())
+            rseen = (
+                self.memo.evidence(resp_raw, resp.value)
+                if resp.kind == BodyKind.JSON
+                and resp_raw is not None
+                and resp.size >= BodyMemo.MIN_SIZE
+                else None
             )
+            if rseen is not None:
+                rbs.add_repeat(resp.media, rseen, resp.size)
+            else:
+                rbs.add(resp.media, resp.value, resp.kind == BodyKind.JSON, [], resp.size)
         ev.signals.add(entry, body, resp, self.signals)
         label = self.options.ui_actions.get((entry.source, entry.index))
         if label:
