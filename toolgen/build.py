@@ -69,13 +69,18 @@ def _summary(ev: OpEvidence) -> dict[str, str]:
 class _Ctx:
     """Per-analysis lookups shared by the card builders."""
 
-    def __init__(self, analysis: Analysis, names: list[str]) -> None:
+    def __init__(
+        self, analysis: Analysis, names: list[str], plans: list[_Plan] | None = None
+    ) -> None:
         self.by_key: dict[tuple[str, str, str], tuple[Operation, str]] = {}
         for op, name in zip(analysis.operations, names, strict=True):
             if not op.discriminator:
                 self.by_key[(op.origin, op.method, op.template.path)] = (op, name)
         self.outputs: dict[str, dict[str, Any]] = {}
-        for op, name in zip(analysis.operations, names, strict=True):
+        for i, (op, name) in enumerate(zip(analysis.operations, names, strict=True)):
+            if plans is not None:  # the success schema the plan already inferred
+                self.outputs[name] = plans[i].output_schema
+                continue
             succ = _success(op.evidence)
             self.outputs[name] = succ[1] if succ else {}
 
@@ -387,7 +392,7 @@ def build_cards(analysis: Analysis, redactor: Redactor | None = None) -> list[To
         for p in plans
     ]
     names = tool_names(analysis.operations, hints)
-    ctx = _Ctx(analysis, names)
+    ctx = _Ctx(analysis, names, plans)
     cards = []
     for op, name, plan in zip(analysis.operations, names, plans, strict=True):
         card = _card(op, name, plan, ctx)
