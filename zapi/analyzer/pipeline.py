@@ -639,6 +639,7 @@ class Collector:
     # -- finishing -----------------------------------------------------------
     def finish(self) -> Analysis:
         """Decide scope, template paths and assemble the operations."""
+        self.memo = BodyMemo()  # repeated-body evidence is of no use from here on
         opts = self.options
         if opts.include_hosts:
             first = set(self.api_hosts)
