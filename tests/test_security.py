@@ -12,9 +12,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from runtime.request import build_request
 from tests.factories import entry, har
+from toolgen.cards import ToolCard
 from toolgen.openapi import validate_openapi
 from zapi.api import analyze
 from zapi.har import HarEntry, SkippedEntry, iter_har
@@ -187,15 +190,37 @@ class TestReport:
 class TestWirePath:
     """Card paths keep the wire form (defect 11)."""
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="zapi/analyzer/pipeline.py Collector._collect unquotes every path segment "
-        "(raw_segs = unquote(s)); helper PATHS owns that line",
-    )
     def test_encoded_slash_kept(self, tmp_path: Path) -> None:
-        """'..%2F..%2Fetc' must not become '../../etc' in the card."""
+        """'..%2F..%2Fetc' must not become '../../etc' in the card, nor on the wire."""
         out, _ = _analyze(tmp_path, [entry("GET", f"{API}/api/files/..%2F..%2Fetc"), *GOOD])
-        paths = [
-            json.loads(p.read_text(encoding="utf-8"))["path"] for p in out.glob("cards/*.json")
-        ]
+        cards = [json.loads(p.read_text(encoding="utf-8")) for p in out.glob("cards/*.json")]
+        paths = [c["path"] for c in cards]
         assert not any("../" in p for p in paths), paths
+        files = [c for c in cards if c["path"].startswith("/api/files/")]
+        assert [c["path"] for c in files] == ["/api/files/..%2F..%2Fetc"]
+        wire = build_request(ToolCard.model_validate(files[0]), {})
+        assert httpx.URL(wire.url).raw_path == b"/api/files/..%2F..%2Fetc"
+
+    def test_other_escapes_decode(self, tmp_path: Path) -> None:
+        """Escapes that do not change the meaning decode ('caf%C3%A9'); '%25' stays."""
+        out, _ = _analyze(tmp_path, [entry("GET", f"{API}/api/files/caf%C3%A9%25x"), *GOOD])
+        paths = {
+            json.loads(p.read_text(encoding="utf-8"))["path"] for p in out.glob("cards/*.json")
+        }
+        assert "/api/files/caf\u00e9%25x" in paths, paths
+
+
+class TestCredentialQueryIsNotAnInput:
+    """A credential in the query (``?key=``) is the card's auth, never an argument."""
+
+    def test_query_key_not_an_argument(self, tmp_path: Path) -> None:
+        """Old: ``key`` was in card.auth and also an argument carrying the recorded value."""
+        calls = [
+            entry("GET", f"{API}/api/maps?key=AIzaPLANTED{i}&q=place{i}", resp={"id": i})
+            for i in range(4)
+        ]
+        out, _ = _analyze(tmp_path, [*calls, *GOOD])
+        card = json.loads((out / "cards" / "list_maps.json").read_text(encoding="utf-8"))
+        assert "query:key" in card["auth"]
+        assert [b["name"] for b in card["bindings"] if b["location"] == "query"] == ["q"]
+        assert "AIzaPLANTED" not in (out / "openapi.json").read_text(encoding="utf-8")

@@ -24,7 +24,7 @@ from zapi.analyzer.evidence import BodyStats, ParamStats
 from zapi.analyzer.model import Analysis, Operation
 from zapi.analyzer.protocols import PROTOCOL_BODY_KEYS, inner_key
 from zapi.analyzer.signals import OpSignals
-from zapi.redact import is_marker
+from zapi.redact import is_credential_query, is_marker
 
 __all__ = [
     "MIN_INDEPENDENT_CALLS",
@@ -315,6 +315,8 @@ def _query_inputs(op: Operation, inp: Inputs) -> None:
     ev = op.evidence
     key_busters: dict[tuple[str, str], int] = {}
     for q in sorted(ev.query):
+        if is_credential_query(q):
+            continue  # an API key in the query is auth (``card.auth``), never an argument
         ps = ev.query[q]
         m = _KEY_BUSTER.match(q)
         if m and _timestamp_kind([m.group(2)]) and ps.present < max(2, ev.count):

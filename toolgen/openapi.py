@@ -5,11 +5,16 @@ from __future__ import annotations
 import json
 import os
 import re
+from functools import lru_cache
 from typing import Any
 
+from jsonschema.validators import validator_for
+from openapi_schema_validator import OAS31_BASE_DIALECT_ID, oas31_format_checker
 from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+from referencing.exceptions import Unresolvable
 
+from toolgen._components import factor_schemas
 from toolgen.cards import ToolCard
 from zapi.analyzer.model import Analysis, AuthScheme
 from zapi.errors import SpecValidationError
@@ -188,24 +193,301 @@ def build_openapi(
     schemes = {scheme_id(s.key): _security_scheme(s) for s in analysis.auth_schemes}
     if schemes:
         doc["components"] = {"securitySchemes": dict(sorted(schemes.items()))}
-    return doc
+    return factor_schemas(doc)
 
 
-def validate_openapi(doc: dict[str, Any]) -> None:
-    """Validate an OpenAPI document.
+FULL_VALIDATION_NODES = 5_000  # schema nodes up to which the whole document is validated
+
+
+def validate_openapi(doc: dict[str, Any], *, full: bool | None = None) -> None:
+    """Validate an OpenAPI document with openapi-spec-validator.
+
+    A document with up to ``FULL_VALIDATION_NODES`` schema nodes (or any, with
+    ``full=True``) is validated whole.  A larger one is validated in parts that check
+    the same rules without walking every schema node through the validator's path
+    objects (minutes on a 20 MB capture): the document skeleton (every schema replaced
+    by ``{}``) by openapi-spec-validator; every schema node against the OpenAPI 3.1
+    schema dialect, each distinct node once and shallowly (its subschemas are nodes of
+    their own; example, enum, const and default values, which the dialect does not
+    constrain, are left out of what makes nodes distinct); every ``$ref`` resolved to
+    a component that exists.  Not covered in that mode: the validator's checks that
+    ``required`` under ``allOf`` names defined properties and that a ``default`` matches
+    its schema; zapi writes neither ``allOf`` nor ``default`` in a schema it infers.
 
     Raises:
         SpecValidationError: with the JSON pointer of the first problem.
     """
+    skeleton, schemas = _split_schemas(doc)
+    if full or (full is None and _node_count(schemas) <= FULL_VALIDATION_NODES):
+        _validate_whole(doc)
+        return
+    _validate_whole(skeleton)
+    names = set(doc.get("components", {}).get("schemas", {}))
+    check = _dialect_checker()
+    seen: set[str] = set()
+    for where, schema in schemas:
+        for node, at in _schema_nodes(schema, where):
+            if isinstance(node, dict) and isinstance(node.get("$ref"), str):
+                ref = node["$ref"]
+                if not ref.startswith("#/components/schemas/") or ref[21:] not in names:
+                    raise _invalid(at + "/$ref", f"$ref {ref!r} does not resolve to a component")
+            shallow = _shallow(node)
+            key = json.dumps(shallow, sort_keys=True, default=repr)
+            if key in seen:
+                continue
+            seen.add(key)
+            err = next(iter(check.iter_errors(shallow)), None)
+            if err is not None:
+                inner = "/".join(str(p) for p in err.absolute_path)
+                raise _invalid(at + ("/" + inner if inner else ""), err.message)
+
+
+def _validate_whole(doc: dict[str, Any]) -> None:
     try:
-        validate(doc)
+        validate(doc, cls=_spec_validator())
     except OpenAPIValidationError as exc:
         where = "/" + "/".join(str(p) for p in getattr(exc, "absolute_path", []) or [])
-        raise SpecValidationError(
-            f"generated OpenAPI is invalid at {where}: {exc.message}; nothing was written "
-            "(please report this with the HAR)",
-            pointer=where,
-        ) from exc
+        raise _invalid(where, str(exc.message).splitlines()[0]) from exc
+    except Unresolvable as exc:
+        raise _invalid(f"$ref {exc.ref}", "the reference does not resolve") from exc
+
+
+def _invalid(where: str, message: str) -> SpecValidationError:
+    return SpecValidationError(
+        f"generated OpenAPI is invalid at {where}: {message}; nothing was written "
+        "(please report this with the HAR)",
+        pointer=where,
+    )
+
+
+_MAP_KEYWORDS = ("properties", "patternProperties", "$defs", "dependentSchemas")
+_ONE_KEYWORDS = (
+    "items",
+    "additionalProperties",
+    "not",
+    "contains",
+    "propertyNames",
+    "if",
+    "then",
+    "else",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+)
+_LIST_KEYWORDS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_FREE_VALUES: dict[str, Any] = {
+    "examples": [],
+    "enum": [],
+    "const": None,
+    "default": None,
+    "example": None,
+}
+
+
+def _schema_nodes(schema: Any, where: str) -> list[tuple[Any, str]]:
+    """Every schema node under ``schema`` (subschemas of applicator keywords), with pointers."""
+    out: list[tuple[Any, str]] = []
+    stack: list[tuple[Any, str]] = [(schema, where)]
+    while stack:
+        node, at = stack.pop()
+        out.append((node, at))
+        if not isinstance(node, dict):
+            continue
+        for k in _MAP_KEYWORDS:
+            sub = node.get(k)
+            if isinstance(sub, dict):
+                stack.extend((v, at + _pointer(k, str(n))) for n, v in sub.items())
+        for k in _ONE_KEYWORDS:
+            if isinstance(node.get(k), dict | bool):
+                stack.append((node[k], at + _pointer(k)))
+        for k in _LIST_KEYWORDS:
+            sub = node.get(k)
+            if isinstance(sub, list):
+                stack.extend((v, f"{at}/{k}/{i}") for i, v in enumerate(sub))
+    return out
+
+
+def _shallow(node: Any) -> Any:
+    """The node as far as the dialect constrains it, for checking each kind of node once.
+
+    Subschemas become ``{}`` (they are nodes of their own); values the dialect does not
+    constrain (examples, enum members, const, default, annotations, extension keywords,
+    property names) become placeholders; anything of an unexpected type stays as it is,
+    so the check still reports it.
+    """
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for k, v in node.items():
+        if k.startswith("x-"):
+            continue  # extension keywords: any value
+        if k in _MAP_KEYWORDS and isinstance(v, dict):
+            out[k] = {n: {} for n in v} if k == "patternProperties" else ({"p": {}} if v else {})
+        elif k in _ONE_KEYWORDS and isinstance(v, dict | bool):
+            out[k] = {}
+        elif k in _LIST_KEYWORDS and isinstance(v, list):
+            out[k] = [{} for _ in v] if v else v
+        elif k in _FREE_VALUES and isinstance(v, list) == isinstance(_FREE_VALUES[k], list):
+            out[k] = _FREE_VALUES[k]
+        elif k in ("description", "title") and isinstance(v, str):
+            out[k] = ""
+        elif k == "$ref" and isinstance(v, str):
+            out[k] = "#"  # where it points is checked on its own
+        elif (
+            k == "required"
+            and isinstance(v, list)
+            and v
+            and all(isinstance(r, str) for r in v)
+            and len(set(v)) == len(v)
+        ):
+            out[k] = ["r"]
+        else:
+            out[k] = v
+    return out
+
+
+@lru_cache(maxsize=1)
+def _dialect_checker() -> Any:
+    """One validator of schemas against the OpenAPI 3.1 base dialect, built and crawled once.
+
+    openapi-spec-validator builds this (the dialect's metaschema, its format checker,
+    the OpenAPI schema registry) for every schema it checks, and ``referencing``
+    re-crawls the registry on every ``$dynamicRef``: most of its time on big documents.
+    """
+    cls: Any = validator_for({"$schema": OAS31_BASE_DIALECT_ID})
+    meta_cls: Any = validator_for(cls.META_SCHEMA, default=cls)
+    from openapi_schema_validator._specifications import REGISTRY  # noqa: PLC0415
+
+    return meta_cls(cls.META_SCHEMA, format_checker=oas31_format_checker, registry=REGISTRY.crawl())
+
+
+@lru_cache(maxsize=1)
+def _spec_validator() -> Any:
+    """openapi-spec-validator's 3.1 validator with crawled registries (same rules, faster)."""
+    from jsonschema.exceptions import SchemaError  # noqa: PLC0415
+    from jsonschema_specifications import REGISTRY  # type: ignore[import-untyped]  # noqa: PLC0415
+    from openapi_spec_validator.schemas import (  # noqa: PLC0415
+        get_validator_backend,
+        openapi_v31_schema_validator,
+        schema_v31,
+    )
+    from openapi_spec_validator.validation import keywords  # noqa: PLC0415
+    from openapi_spec_validator.validation.validators import (  # noqa: PLC0415
+        OpenAPIV31SpecValidator,
+    )
+    from referencing import Resource  # noqa: PLC0415
+
+    doc_validator: Any = openapi_v31_schema_validator
+    if get_validator_backend() != "jsonschema-rs":  # the Rust backend needs no help
+        doc_schema = dict(schema_v31)
+        registry = REGISTRY.with_resource(doc_schema["$id"], Resource.from_contents(doc_schema))
+        doc_validator = validator_for(doc_schema)(doc_schema, registry=registry.crawl())
+    checker = _dialect_checker()
+
+    def check(schema: Any) -> None:
+        for error in checker.iter_errors(schema):
+            raise SchemaError.create_from(error)
+
+    class _Schema(keywords.OpenAPIV31SchemaValidator):
+        def _get_schema_checker(self, schema: Any, schema_value: Any) -> Any:
+            return check
+
+    class _Spec(OpenAPIV31SpecValidator):
+        schema_validator = doc_validator
+        keyword_validators = {**OpenAPIV31SpecValidator.keyword_validators, "schema": _Schema}
+
+    return _Spec
+
+
+def _pointer(*parts: str) -> str:
+    return "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _split_schemas(
+    doc: dict[str, Any],
+) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
+    """The document with body, response and component schemas as ``{}``, and those schemas."""
+    schemas: list[tuple[str, Any]] = []
+    paths: dict[str, Any] = {}
+    for path, item in doc.get("paths", {}).items():
+        new_item: dict[str, Any] = {}
+        for method, op in item.items():
+            if not isinstance(op, dict) or "responses" not in op:
+                new_item[method] = op
+                continue
+            new_op = dict(op)
+            if "parameters" in op:
+                new_op["parameters"] = []
+                for i, prm in enumerate(op["parameters"]):
+                    if isinstance(prm, dict) and "schema" in prm:
+                        where = _pointer("paths", path, method, "parameters", str(i), "schema")
+                        schemas.append((where, prm["schema"]))
+                        prm = {**prm, "schema": {}}
+                    new_op["parameters"].append(prm)
+            if "requestBody" in op:
+                body = dict(op["requestBody"])
+                body["content"] = {}
+                for media, mt in op["requestBody"].get("content", {}).items():
+                    if "schema" in mt:
+                        where = _pointer("paths", path, method, "requestBody", "content", media)
+                        schemas.append((where + "/schema", mt["schema"]))
+                        mt = {**mt, "schema": {}}
+                    body["content"][media] = mt
+                new_op["requestBody"] = body
+            responses: dict[str, Any] = {}
+            for status, resp in op["responses"].items():
+                new_resp = dict(resp)
+                if "content" in resp:
+                    new_resp["content"] = {}
+                    for media, mt in resp["content"].items():
+                        if "schema" in mt:
+                            where = _pointer("paths", path, method, "responses", status)
+                            schemas.append(
+                                (where + _pointer("content", media, "schema"), mt["schema"])
+                            )
+                            mt = {**mt, "schema": {}}
+                        new_resp["content"][media] = mt
+                responses[status] = new_resp
+            new_op["responses"] = responses
+            new_item[method] = new_op
+        paths[path] = new_item
+    skeleton = {**doc, "paths": paths}
+    comps = doc.get("components", {})
+    if "schemas" in comps:
+        for name, sch in comps["schemas"].items():
+            schemas.append((_pointer("components", "schemas", name), sch))
+        skeleton["components"] = {**comps, "schemas": {n: {} for n in comps["schemas"]}}
+    return skeleton, schemas
+
+
+def _node_count(schemas: list[tuple[str, Any]]) -> int:
+    n = 0
+    stack = [s for _, s in schemas]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            n += 1
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return n
+
+
+def _refs(schema: Any, where: str) -> list[tuple[str, str]]:
+    """Every ``$ref`` in a schema, with its JSON pointer."""
+    out: list[tuple[str, str]] = []
+    stack: list[tuple[Any, str]] = [(schema, where)]
+    while stack:
+        node, at = stack.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str):
+                out.append((ref, at + "/$ref"))
+            for k, v in node.items():
+                if isinstance(v, dict | list):
+                    stack.append((v, at + _pointer(str(k))))
+        elif isinstance(node, list):
+            stack.extend((v, f"{at}/{i}") for i, v in enumerate(node) if isinstance(v, dict | list))
+    return out
 
 
 def dump_json(doc: Any) -> str:

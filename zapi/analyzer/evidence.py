@@ -8,13 +8,14 @@ combines to the same result in any order.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from zapi.analyzer.schema_infer import SchemaStats
 from zapi.analyzer.signals import OpSignals
 
-__all__ = ["BodyStats", "OpEvidence", "ParamStats", "ResponseStats"]
+__all__ = ["BodyMemo", "BodyStats", "OpEvidence", "ParamStats", "ResponseStats"]
 
 _MAX_VALUES = 32
 _MAX_ENTRIES = 12
@@ -90,6 +91,15 @@ class BodyStats:
         self.files.update(files)
         self.max_size = max(self.max_size, size)
 
+    def add_repeat(self, media: str, stats: SchemaStats, size: int) -> None:
+        """Record one structured body whose schema evidence ``stats`` was computed before."""
+        self.count += 1
+        _add(self.media, media)
+        if self.schema is None:
+            self.schema = SchemaStats()
+        self.schema.merge(stats)
+        self.max_size = max(self.max_size, size)
+
     def merge(self, other: BodyStats) -> None:
         """Fold another accumulator in."""
         self.count += other.count
@@ -100,6 +110,51 @@ class BodyStats:
             self.schema.merge(other.schema)
         self.files |= other.files
         self.max_size = max(self.max_size, other.max_size)
+
+
+class BodyMemo:
+    """Schema evidence of bodies seen more than once, so a repeat costs a merge, not a walk.
+
+    Recordings repeat the same large responses (a page polled, a list fetched after
+    each edit: 834 JSON bodies, 104 distinct, in one real capture).  Evidence merges
+    exactly, so folding in a body's own :class:`SchemaStats` gives what adding the
+    value again gives.  The first time a body is seen only its digest is kept; from
+    the second time on its evidence is kept too (bounded: the oldest is forgotten).
+    Not pickled: a worker's memo is of no use to the process that merges its results.
+    """
+
+    MIN_SIZE = 2048  # smaller bodies are cheap to walk again
+    MAX_KEPT = 96  # evidence kept for this many distinct repeated bodies
+    MAX_SEEN = 50_000  # digests of bodies seen once
+
+    def __init__(self) -> None:
+        self.seen: set[bytes] = set()
+        self.kept: dict[bytes, SchemaStats] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.seen = set()
+        self.kept = {}
+
+    def evidence(self, raw: bytes, value: Any) -> SchemaStats | None:
+        """The evidence of a repeated body, or ``None`` the first time (add it directly)."""
+        digest = hashlib.blake2b(raw, digest_size=16).digest()
+        stats = self.kept.get(digest)
+        if stats is not None:
+            return stats
+        if digest not in self.seen:
+            if len(self.seen) >= self.MAX_SEEN:
+                self.seen.clear()
+            self.seen.add(digest)
+            return None
+        stats = SchemaStats()
+        stats.add(value)
+        if len(self.kept) >= self.MAX_KEPT:
+            del self.kept[next(iter(self.kept))]
+        self.kept[digest] = stats
+        return stats
 
 
 @dataclass

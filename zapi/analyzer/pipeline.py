@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 from zapi.analyzer import auth as authmod
 from zapi.analyzer.bodies import Body, BodyKind, decode_body
-from zapi.analyzer.evidence import BodyStats, OpEvidence, ParamStats, ResponseStats
+from zapi.analyzer.evidence import BodyMemo, BodyStats, OpEvidence, ParamStats, ResponseStats
 from zapi.analyzer.filters import DEFAULT_FILTERS, Filter, Reason, drop_reason, first_party_hosts
 from zapi.analyzer.model import Analysis, AuthScheme, Operation
 from zapi.analyzer.paths import (
@@ -190,6 +190,23 @@ def _scalars(value: Any, out: set[str], depth: int = 0) -> None:
         out.add(str(value))
 
 
+# Escapes whose decoding would change what the path means: a slash inside a segment, a
+# literal '%', '?', '#', a backslash (a separator to some servers), a brace (a template).
+_MEANINGFUL_ESCAPE = re.compile(r"(%(?:2[fF]|25|3[fF]|23|5[cC]|7[bB]|7[dD]))")
+
+
+def wire_segment(segment: str) -> str:
+    """A path segment as the card keeps it: decoded, except escapes that change its meaning.
+
+    ``..%2F..%2Fetc`` stays one segment (not ``../../etc``); ``caf%C3%A9`` and ``a%20b``
+    decode (the runtime encodes them again when it sends).
+    """
+    if "%" not in segment:
+        return segment
+    parts = _MEANINGFUL_ESCAPE.split(segment)
+    return "".join(p.upper() if i % 2 else unquote(p) for i, p in enumerate(parts))
+
+
 def _echoed_positions(
     raw: tuple[str, ...], norm: tuple[str, ...], resp: Body, req: Body
 ) -> tuple[int, ...]:
@@ -206,7 +223,7 @@ def _echoed_positions(
     for body in (resp, req):
         if body.kind == BodyKind.JSON:
             _scalars(body.value, values)
-    return tuple(i for i in weak if raw[i] in values)
+    return tuple(i for i in weak if raw[i] in values or unquote(raw[i]) in values)
 
 
 # Body fields whose string values name things (ids, names, keys, slugs, file paths).
@@ -272,6 +289,7 @@ class Collector:
     signals: CaptureSignals = field(default_factory=CaptureSignals)
     # value -> a few request paths whose bodies named it as an id/name/key
     id_values: dict[str, list[str]] = field(default_factory=dict)
+    memo: BodyMemo = field(default_factory=BodyMemo, repr=False, compare=False)
 
     # -- streaming -----------------------------------------------------------
     def feed_all(self, items: Iterable[HarEntry | SkippedEntry]) -> Collector:
@@ -335,19 +353,18 @@ class Collector:
 
     def _collect(self, entry: HarEntry) -> None:
         parts = urlsplit(entry.url)
-        raw_segs = tuple(unquote(s) for s in parts.path.split("/") if s != "")
+        raw_segs = tuple(wire_segment(s) for s in parts.path.split("/") if s != "")
         norm = tuple(normalise_segment(s) for s in raw_segs)
         learned = self.learned.get(entry.origin)
         if learned is not None:
             norm = learned.fold(norm)
+        req_raw = entry.request_body()
         req_body = decode_body(
-            entry.request_body(),
-            entry.request_mime or entry.header("content-type") or "",
-            entry.request_params,
+            req_raw, entry.request_mime or entry.header("content-type") or "", entry.request_params
         )
+        resp_raw = entry.response_body()
         resp_body = decode_body(
-            entry.response_body(),
-            entry.response_mime or entry.header("content-type", response=True) or "",
+            resp_raw, entry.response_mime or entry.header("content-type", response=True) or ""
         )
         splits: list[tuple[str, str, Body]] = [("", "rest", req_body)]
         ops = split_operations(
@@ -385,7 +402,7 @@ class Collector:
                     discriminator=disc,
                     protocol=protocol,
                 )
-            self._fill(ev, entry, raw_segs, norm, query, body, resp_body)
+            self._fill(ev, entry, raw_segs, norm, query, body, resp_body, (req_raw, resp_raw))
             if len(self.groups) >= self.compact_at:
                 self.compact()
             if protocol == "graphql" and isinstance(body.value, dict):
@@ -457,8 +474,10 @@ class Collector:
         query: list[tuple[str, str]],
         body: Body,
         resp: Body,
+        raw: tuple[bytes | None, bytes | None],
     ) -> None:
         ev.count += 1
+        req_raw, resp_raw = raw
         if raw_segs and entry.url.split("?", 1)[0].endswith("/"):
             ev.trailing_slash += 1
         ev.note_entry(entry.source, entry.index)
@@ -468,8 +487,9 @@ class Collector:
         for i, (r, n) in enumerate(zip(raw_segs, norm, strict=False)):
             if r != n and len(raw_segs) == len(norm):
                 vals = ev.path_values.setdefault(str(i), [])
-                if r not in vals and len(vals) < 8:
-                    vals.append(r)
+                value = unquote(r)  # an argument value; the runtime encodes it again
+                if value not in vals and len(vals) < 8:
+                    vals.append(value)
         grouped: dict[str, list[str]] = {}
         for k, v in query:
             grouped.setdefault(k[:-2] if k.endswith("[]") else k, []).append(v)
@@ -498,9 +518,19 @@ class Collector:
             ev.csrf[(c, h)] = ev.csrf.get((c, h), 0) + 1
         if body.kind != BodyKind.NONE:
             structured = body.kind in (BodyKind.JSON, BodyKind.FORM, BodyKind.MULTIPART)
-            ev.request_bodies.setdefault(body.kind, BodyStats()).add(
-                body.media, body.value, structured, body.files, body.size
+            bs = ev.request_bodies.setdefault(body.kind, BodyStats())
+            seen = (
+                self.memo.evidence(req_raw, body.value)
+                if body.kind == BodyKind.JSON
+                and req_raw is not None
+                and body.size >= BodyMemo.MIN_SIZE
+                and body.size == len(req_raw)  # the whole body, not one operation of a batch
+                else None
             )
+            if seen is not None:
+                bs.add_repeat(body.media, seen, body.size)
+            else:
+                bs.add(body.media, body.value, structured, body.files, body.size)
         rs = ev.responses.get(entry.status)
         if rs is None:
             rs = ev.responses[entry.status] = ResponseStats()
@@ -509,9 +539,18 @@ class Collector:
             if entry.header(hname, response=True) is not None:
                 rs.headers[hname] = rs.headers.get(hname, 0) + 1
         if resp.kind != BodyKind.NONE:
-            rs.bodies.setdefault(resp.kind, BodyStats()).add(
-                resp.media, resp.value, resp.kind == BodyKind.JSON, [], resp.size
+            rbs = rs.bodies.setdefault(resp.kind, BodyStats())
+            rseen = (
+                self.memo.evidence(resp_raw, resp.value)
+                if resp.kind == BodyKind.JSON
+                and resp_raw is not None
+                and resp.size >= BodyMemo.MIN_SIZE
+                else None
             )
+            if rseen is not None:
+                rbs.add_repeat(resp.media, rseen, resp.size)
+            else:
+                rbs.add(resp.media, resp.value, resp.kind == BodyKind.JSON, [], resp.size)
         ev.signals.add(entry, body, resp, self.signals)
         label = self.options.ui_actions.get((entry.source, entry.index))
         if label:
@@ -600,6 +639,7 @@ class Collector:
     # -- finishing -----------------------------------------------------------
     def finish(self) -> Analysis:
         """Decide scope, template paths and assemble the operations."""
+        self.memo = BodyMemo()  # repeated-body evidence is of no use from here on
         opts = self.options
         if opts.include_hosts:
             first = set(self.api_hosts)

@@ -44,7 +44,7 @@ class EnumPolicy:
 DEFAULT_ENUM = EnumPolicy()
 
 
-@dataclass
+@dataclass(slots=True)  # one per place in every body: no per-instance __dict__
 class SchemaStats:
     """Running evidence about the values seen at one place in a JSON document."""
 
