@@ -1,6 +1,6 @@
-"""Real-app corpus: record scripted sessions of real web apps from PyPI and score zapi against their own OpenAPI.
+"""Real-app corpus: record sessions of real PyPI web apps and score zapi against their own OpenAPI.
 
-    python bench/real_apps.py [--apps piccolo_admin,zenml] [--cache DIR] [--keep] [--json FILE]
+    python bench/real_apps.py [--apps piccolo_admin,superset] [--cache DIR] [--keep] [--json FILE]
 
 For each app: install it from PyPI into its own venv under the cache (the only
 network use; skipped when already there), start it on a free 127.0.0.1 port
@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -59,19 +60,34 @@ class App:
     ready_path: str = "/"
     env: dict[str, str] = field(default_factory=dict)  # extra environment; "{data}" is the data dir
     truth_login: Callable[[httpx.Client], None] | None = None  # log the truth client in if needed
+    files: dict[str, str] = field(default_factory=dict)  # written into the data dir before setup
+    setup: tuple[tuple[str, ...], ...] = ()  # commands run in the venv's bin dir before serving
     startup_s: float = 180.0
 
 
 def _piccolo_login(client: httpx.Client) -> None:
     """Log in with the demo's published login (the private API document needs a session)."""
     client.get("/public/meta/")
-    token = client.cookies.get("csrftoken", "")
+    token = client.cookies.get("csrftoken") or ""
     client.post(
         "/public/login/",
         json={"username": "piccolo", "password": "piccolo123"},
         headers={"X-CSRFToken": token},
     ).raise_for_status()
 
+
+def _superset_login(client: httpx.Client) -> None:
+    """Get a bearer token for the admin created at setup (the OpenAPI endpoint needs one)."""
+    resp = client.post(
+        "/api/v1/security/login",
+        json={"username": "admin", "password": "admin", "provider": "db", "refresh": False},
+    )
+    resp.raise_for_status()
+    client.headers["Authorization"] = "Bearer " + resp.json()["access_token"]
+
+
+with open(os.path.join(DRIVES, "superset_config.py")) as _fh:
+    SUPERSET_CONFIG = _fh.read()
 
 APPS: dict[str, App] = {
     app.name: app
@@ -91,25 +107,44 @@ APPS: dict[str, App] = {
             truth_login=_piccolo_login,
         ),
         App(
-            name="zenml",
-            pip=("zenml[server]",),
-            dist="zenml",
+            name="superset",
+            # rich and cachetools are imported but not declared; Flask-Caching 2.4+ breaks its cache
+            pip=("apache-superset", "rich", "cachetools", "flask-caching<2.4"),
+            dist="apache-superset",
             serve=lambda bindir, port, data: [
-                os.path.join(bindir, "zenml"),
-                "login",
-                "--local",
-                "--blocking",
-                "--port",
+                os.path.join(bindir, "superset"),
+                "run",
+                "-h",
+                "127.0.0.1",
+                "-p",
                 str(port),
+                "--with-threads",
             ],
-            truth=(("", "/openapi.json"),),
+            truth=(("", "/api/v1/_openapi"),),
+            start_path="/login/",
             ready_path="/health",
-            env={
-                "ZENML_CONFIG_PATH": "{data}",
-                "ZENML_ANALYTICS_OPT_IN": "false",
-                "ZENML_ENABLE_REPO_INIT_WARNINGS": "false",
-                "AUTO_OPEN_DASHBOARD": "false",
-            },
+            env={"SUPERSET_CONFIG_PATH": "{data}/superset_config.py", "PYTHONPATH": ""},
+            files={"superset_config.py": SUPERSET_CONFIG},
+            setup=(
+                ("superset", "db", "upgrade"),
+                (
+                    "superset",
+                    "fab",
+                    "create-admin",
+                    "--username",
+                    "admin",
+                    "--firstname",
+                    "Ada",
+                    "--lastname",
+                    "Admin",
+                    "--email",
+                    "admin@example.org",
+                    "--password",
+                    "admin",  # throwaway local admin on 127.0.0.1
+                ),
+                ("superset", "init"),
+            ),
+            truth_login=_superset_login,
         ),
     )
 }
@@ -187,11 +222,11 @@ def _prefix_refs(node: Any, tag: str) -> Any:
 
 
 def merge_documents(parts: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
-    """One OpenAPI document from several mounted ones: paths get their mount prefix, components a tag."""
-    if len(parts) == 1 and not parts[0][0]:
-        doc = dict(parts[0][1])
-        doc.pop("servers", None)
-        return doc
+    """One OpenAPI document from mounted ones: paths get their mount prefix, components a tag.
+
+    A document's own server path (``servers[0].url``, e.g. ``/api/v1``) is folded into its
+    paths too, so the merged document needs no ``servers``.
+    """
     merged: dict[str, Any] = {
         "openapi": parts[0][1].get("openapi", "3.1.0"),
         "info": {"title": "merged", "version": "1"},
@@ -201,6 +236,8 @@ def merge_documents(parts: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     for i, (prefix, doc) in enumerate(parts):
         tag = f"m{i}_"
         doc = _prefix_refs(doc, tag)
+        servers = doc.get("servers") or [{}]
+        prefix = prefix.rstrip("/") + urlsplit(str(servers[0].get("url", ""))).path.rstrip("/")
         for path, item in (doc.get("paths") or {}).items():
             merged["paths"][prefix.rstrip("/") + path] = item
         for kind, entries in (doc.get("components") or {}).items():
@@ -247,6 +284,19 @@ def run_app(app: App, cache: str, eval_dir: str, keep: bool) -> dict[str, Any]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, **{k: v.replace("{data}", data) for k, v in app.env.items()}}
+    for fname, text in app.files.items():
+        with open(os.path.join(data, fname), "w") as fh:
+            fh.write(text.replace("{data}", data))
+    setup_log = os.path.join(work, "setup.log")
+    with open(setup_log, "w") as fh:
+        for cmd in app.setup:
+            rc = subprocess.run(
+                [os.path.join(bindir, cmd[0]), *cmd[1:]], cwd=data, env=env, stdout=fh, stderr=fh
+            ).returncode
+            if rc != 0:
+                res["status"] = f"error: setup {cmd[0]} {cmd[1]} failed (rc={rc}); see {setup_log}"
+                res["app_s"] = time.monotonic() - t_app
+                return res
     server_log = os.path.join(work, "server.log")
     with open(server_log, "w") as slog:
         server = subprocess.Popen(
@@ -275,7 +325,9 @@ def run_app(app: App, cache: str, eval_dir: str, keep: bool) -> dict[str, Any]:
             res["drive_skipped"] = [ln.strip() for ln in fh if ln.startswith("drive: step")]
         out = os.path.join(work, "out")
         rc, res["wall_s"] = _run(
-            [*zapi, "analyze", har, "-o", out, "--no-progress"], os.path.join(work, "analyze.log"), 900
+            [*zapi, "analyze", har, "-o", out, "--no-progress"],
+            os.path.join(work, "analyze.log"),
+            900,
         )
         if rc != 0:
             raise RuntimeError(f"zapi analyze failed (rc={rc}); see {work}/analyze.log")
@@ -375,7 +427,8 @@ def details(res: dict[str, Any]) -> list[str]:
     ops = _get(m, "operations", "exercised") or {}
     lines.append(
         f"  truth ops {m.get('truth_operations')}, exercised {m.get('exercised_operations')}, "
-        f"inferred {m.get('inferred_operations')}, tp {ops.get('tp')} fp {ops.get('fp')} fn {ops.get('fn')}; "
+        f"inferred {m.get('inferred_operations')}, "
+        f"tp {ops.get('tp')} fp {ops.get('fp')} fn {ops.get('fn')}; "
         f"FP kinds {json.dumps(m.get('false_positive_kinds'), sort_keys=True)}"
     )
     for ex in m.get("missed_examples") or []:
@@ -398,16 +451,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--apps", default=",".join(APPS), help="comma-separated subset of: " + ", ".join(APPS))
+    ap.add_argument("--apps", default=",".join(APPS), help="subset of: " + ", ".join(APPS))
     ap.add_argument("--cache", default=os.environ.get("ZAPI_REALAPPS_CACHE", DEFAULT_CACHE))
     ap.add_argument("--eval", default=DEFAULT_EVAL, help="folder holding score.py")
-    ap.add_argument("--keep", action="store_true", help="keep each app's work folder (HAR, truth, output)")
+    ap.add_argument("--keep", action="store_true", help="keep work folders (HAR, truth, output)")
     ap.add_argument("--json", help="also write every result to this file")
     args = ap.parse_args()
     names = [n for n in args.apps.split(",") if n]
     unknown = [n for n in names if n not in APPS]
     if unknown:
-        print(f"error: unknown app(s) {', '.join(unknown)}; choose from {', '.join(APPS)}", file=sys.stderr)
+        print(f"error: unknown app(s) {', '.join(unknown)}; use {', '.join(APPS)}", file=sys.stderr)
         return 2
     if not os.path.exists(os.path.join(args.eval, "score.py")):
         print(f"error: {args.eval}/score.py not found; pass --eval PATH", file=sys.stderr)
