@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DRIVES = os.path.join(HERE, "real_apps")
@@ -55,10 +56,12 @@ class App:
     pip: tuple[str, ...]  # requirements installed into the app's own venv
     dist: str  # distribution whose version is reported
     serve: Callable[[str, int, str], list[str]]  # (venv bin dir, port, data dir) -> argv
-    truth: tuple[tuple[str, str], ...]  # (mount prefix, URL path of an OpenAPI document)
+    # (mount prefix, URL path of an OpenAPI document, or "file:" + a path inside the venv's
+    # site-packages for a document the app ships but does not serve)
+    truth: tuple[tuple[str, str], ...]
     start_path: str = "/"
     ready_path: str = "/"
-    env: dict[str, str] = field(default_factory=dict)  # extra environment; "{data}" is the data dir
+    env: dict[str, str] = field(default_factory=dict)  # "{data}": the data dir, "{port}": the port
     truth_login: Callable[[httpx.Client], None] | None = None  # log the truth client in if needed
     files: dict[str, str] = field(default_factory=dict)  # written into the data dir before setup
     setup: tuple[tuple[str, ...], ...] = ()  # commands run in the venv's bin dir before serving
@@ -145,6 +148,26 @@ APPS: dict[str, App] = {
                 ("superset", "init"),
             ),
             truth_login=_superset_login,
+        ),
+        App(
+            name="airflow",
+            pip=("apache-airflow",),
+            dist="apache-airflow",
+            serve=lambda bindir, port, data: [os.path.join(bindir, "airflow"), "standalone"],
+            truth=(
+                ("", "/openapi.json"),
+                ("", "/auth/openapi.json"),
+                ("", "file:airflow/api_fastapi/core_api/openapi/_private_ui.yaml"),
+            ),
+            ready_path="/api/v2/monitor/health",
+            env={
+                "AIRFLOW_HOME": "{data}",
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "True",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+                "AIRFLOW__API__HOST": "127.0.0.1",
+                "AIRFLOW__API__PORT": "{port}",
+            },
+            startup_s=400.0,
         ),
     )
 }
@@ -247,13 +270,26 @@ def merge_documents(parts: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     return merged
 
 
-def fetch_truth(app: App, base: str, dest: str) -> int:
+def site_packages(bindir: str) -> str:
+    """The venv's site-packages folder."""
+    code = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    out = subprocess.run(
+        [os.path.join(bindir, "python"), "-c", code], capture_output=True, text=True, check=True
+    )
+    return out.stdout.strip()
+
+
+def fetch_truth(app: App, base: str, dest: str, bindir: str) -> int:
     """Fetch, merge and write the app's own OpenAPI document(s); return the operation count."""
     with httpx.Client(base_url=base, timeout=60, follow_redirects=True) as client:
         if app.truth_login is not None:
             app.truth_login(client)
         parts = []
         for prefix, path in app.truth:
+            if path.startswith("file:"):
+                with open(os.path.join(site_packages(bindir), path[len("file:") :])) as fh:
+                    parts.append((prefix, yaml.safe_load(fh)))
+                continue
             resp = client.get(path)
             resp.raise_for_status()
             parts.append((prefix, resp.json()))
@@ -283,7 +319,9 @@ def run_app(app: App, cache: str, eval_dir: str, keep: bool) -> dict[str, Any]:
     os.makedirs(data)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, **{k: v.replace("{data}", data) for k, v in app.env.items()}}
+    env = {**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", "")}
+    for key, value in app.env.items():
+        env[key] = value.replace("{data}", data).replace("{port}", str(port))
     for fname, text in app.files.items():
         with open(os.path.join(data, fname), "w") as fh:
             fh.write(text.replace("{data}", data))
@@ -310,7 +348,7 @@ def run_app(app: App, cache: str, eval_dir: str, keep: bool) -> dict[str, Any]:
     try:
         wait_ready(base + app.ready_path, server, app.startup_s)
         truth = os.path.join(work, "truth.json")
-        res["truth_ops"] = fetch_truth(app, base, truth)
+        res["truth_ops"] = fetch_truth(app, base, truth, bindir)
         har = os.path.join(work, "app.har")
         zapi = [sys.executable, "-m", "zapi"]
         drive = os.path.join(DRIVES, f"{app.name}.py")
