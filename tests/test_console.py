@@ -443,39 +443,3 @@ class TestInBrowser:
         assert stage.client.get(run_id).status == "waiting_approval"
         assert not [s for s in stage.client.steps(run_id) if s["function_name"] == "zapi.decision"]
         assert stage.writes_of(run_id) == {}
-
-
-class TestReadme:
-    """The README's "Operator console" commands run as written (with a free port)."""
-
-    def test_readme_commands(self, tmp_path: Path) -> None:
-        import shutil
-
-        text = (REPO / "README.md").read_text(encoding="utf-8")
-        section = text.split("## Operator console", 1)[1].split("\n## ", 1)[0]
-        block = section.split("```\n", 2)[1]
-        lines = [ln for ln in block.splitlines() if ln.strip()]
-        serve, probe = lines[0], lines[1]
-        assert serve.startswith("zapi console ") and serve.endswith(" &")
-        args = serve.removeprefix("zapi console ").removesuffix(" &").split()
-        db = args[args.index("--db") + 1]
-        stage = Stage(tmp_path, db_url=f"sqlite:///{tmp_path / db}")
-        try:
-            stage.erp.injector.configure(Faults(commit_then_504=1.0))
-            stage.start_worker()
-            run_id = stage.start_plan(stage.paid_order().id, run_id="demo-1")
-            assert stage.client.wait(run_id, timeout_s=WAIT).status == "paused"
-            stage.erp.injector.configure(Faults())
-            i = args.index("--port")
-            port, args[i + 1] = args[i + 1], "0"
-            j = args.index("--db")
-            url = stage.start_console(*args[:j], *args[j + 2 :], db=args[j + 1])
-            bound = url.rstrip("/").rsplit(":", 1)[1]
-            shell = probe.replace(f":{port}/", f":{bound}/")
-            assert shutil.which("curl"), "the README's probe uses curl"
-            r = subprocess.run(
-                ["bash", "-c", shell], capture_output=True, text=True, cwd=tmp_path, timeout=120
-            )
-            assert r.stdout.strip() == "demo-1", (r.stdout, r.stderr)
-        finally:
-            stage.close()

@@ -129,12 +129,16 @@ def _tool_changes(old: ToolCard, new: ToolCard) -> list[Change]:
     oreq = set(old.input_schema.get("required", []))
     nreq = set(new.input_schema.get("required", []))
     for arg in sorted(set(ni) - set(oi)):
-        req = arg in nreq
+        # A new input the client now sends in every call (and never sent before) is what a
+        # newly demanded field looks like in traffic, even on too few calls to prove it.
+        always = ni[arg].get("x-observed") == new.provenance.samples > 0
+        req = arg in nreq or always
         add(
             "input_required" if req else "input_added",
             arg,
             req,
-            f"new {'required' if req else 'optional'} input {arg!r}",
+            f"new {'required' if arg in nreq else 'optional'} input {arg!r}"
+            + (", sent in every recorded call" if always and arg not in nreq else ""),
         )
     for arg in sorted(set(oi) - set(ni)):
         add("input_removed", arg, False, f"input {arg!r} no longer sent")
