@@ -60,7 +60,7 @@ import runtime  # noqa: E402 - after the path setup, as every bench script
 from runtime.credentials import Credentials  # noqa: E402
 from runtime.policy import RetryPolicy  # noqa: E402
 from toolgen.cards import ToolCard  # noqa: E402
-from toolgen.plans import match_pattern  # noqa: E402
+from toolgen.plans import match_pattern, path_pattern  # noqa: E402
 from zapi.errors import (  # noqa: E402
     ExecutionError,
     OutcomeUnknown,
@@ -347,11 +347,8 @@ def find_cards(cards: dict[str, ToolCard]) -> dict[str, ToolCard]:
 
 def path_args(card: ToolCard, file_path: str) -> dict[str, Any] | None:
     """The card's path arguments that address ``file_path`` (e.g. ``work/a.txt``)."""
-    found = match_pattern(card.path, "/api/contents/" + file_path)
-    if found is None:
-        return None
-    wire = {b.name: b.arg for b in card.bindings if b.location == "path"}
-    return {wire[k]: v for k, v in found.items() if k in wire}
+    found = match_pattern(path_pattern(card), "/api/contents/" + file_path)
+    return dict(found) if found is not None else None
 
 
 class Trials:
