@@ -20,10 +20,10 @@ import httpx
 from runtime.actionlog import ActionLog
 from runtime.attempts import Attempts
 from runtime.calls import AttemptHook, CallContext, CallResult, CallState
-from runtime.credentials import Credentials, normalise_origin, scheme_key
+from runtime.credentials import Credentials, normalise_origin
 from runtime.policy import RetryPolicy, Scope, check_base_url
 from runtime.request import build_request
-from runtime.session import Session, csrf_from_html, pointer, refresh_tool, with_secret
+from runtime.session import Session, absorb, expired, needs_login, refresh, refresh_tool
 from runtime.settle import ReconcileResult, VerificationReport
 from runtime.transport import Transport
 from runtime.validate import Validators
@@ -129,7 +129,7 @@ class Runtime:
         self.scope = (scope or Scope()).with_origin(self.base_url)
         self.tools = _Tools(self)
         self._validators = Validators()
-        self._logged_in = False
+        self.logged_in = False
         self.session = Session()
         for secret in self.credentials.values():
             self.redactor.learn(secret)
@@ -269,8 +269,8 @@ class Runtime:
                 tool=login.tool,
             )
         result = self.execute(login.tool, login.args, verify=False)
-        self._absorb(card, result)
-        self._logged_in = True
+        absorb(self, card, result)
+        self.logged_in = True
         return result
 
     def reauth(self, card: ToolCard) -> bool:
@@ -291,95 +291,14 @@ class Runtime:
         renew = refresh_tool(self.cards.values(), lcard)
         if renew is not None and card.name == renew[0].name:
             return False
-        if renew is not None and self._refresh(lcard, *renew):
+        if renew is not None and refresh(self, lcard, *renew):
             return True
         self.login()
         return True
 
-    def _refresh(self, lcard: ToolCard, tool: ToolCard, arg: str) -> bool:
-        token = self.session.refresh_tokens.get(normalise_origin(lcard.origin))
-        if not token:
-            return False
-        try:
-            result = self.execute(tool.name, {arg: token}, verify=False)
-        except ExecutionError:
-            return False  # an expired refresh token: log in again instead
-        return self._absorb(lcard, result, refresh=True)
-
-    def _absorb(self, card: ToolCard, result: CallResult, *, refresh: bool = False) -> bool:
-        """Keep what a login (or refresh) answered; ``False`` when it yielded no session."""
-        info = card.login
-        for cookie in self.client.cookies.jar:
-            if cookie.value:
-                self.redactor.learn(cookie.value)
-        if info is None:
-            return True
-        origin = normalise_origin(card.origin)
-        what = "refresh" if refresh else "login"
-        if info.token_pointer:
-            token = pointer(result.data, info.token_pointer)
-            if not isinstance(token, str) or not token:
-                if refresh:
-                    return False
-                raise ExecutionError(
-                    f"{card.name}: the {what} answered without an access token at "
-                    f"{info.token_pointer}; check the login arguments in "
-                    f"{self.credentials.source}, then run `zapi auth check`",
-                    tool=card.name,
-                )
-            self.redactor.learn(token)
-            scheme = info.token_scheme or "bearer"
-            self.credentials = with_secret(self.credentials, card.origin, scheme, token)
-            fresh = pointer(result.data, info.refresh_pointer)
-            if isinstance(fresh, str) and fresh:
-                self.redactor.learn(fresh)
-                self.session.refresh_tokens[origin] = fresh
-        elif info.sets_cookies and not any(
-            self.client.cookies.get(name) for name in info.sets_cookies
-        ):
-            raise ExecutionError(
-                f"{card.name}: the login answered {result.status} but set no "
-                f"{', '.join(info.sets_cookies)} cookie; check the login arguments in "
-                f"{self.credentials.source}, then run `zapi auth check`",
-                tool=card.name,
-            )
-        csrf = self._login_csrf(card, result)
-        if csrf:
-            self.redactor.learn(csrf)
-            self.session.csrf_tokens[origin] = csrf
-        return True
-
-    def _login_csrf(self, card: ToolCard, result: CallResult) -> str:
-        """The CSRF token a login yields from a response header or a page, else ""."""
-        info = card.login
-        source = info.csrf_source if info is not None else ""
-        kind, _, name = source.partition(":")
-        if kind == "header":
-            return str(result.headers.get(name.lower(), ""))
-        if kind not in ("meta", "input"):
-            return ""
-        page = (info.csrf_page if info is not None else "") or "/"
-        url = (self.base_url or card.origin).rstrip("/") + page
-        try:
-            response = self.transport.send(self.client.build_request("GET", url), tool=card.name)
-        except ExecutionError:
-            return ""
-        return csrf_from_html(response.text, source)
-
     def session_expired(self, card: ToolCard, response: httpx.Response) -> bool:
         """Whether ``response`` sends ``card``'s call to the login page (an expired session)."""
-        login = self.credentials.login
-        lcard = self.cards.get(login.tool) if login is not None else None
-        if lcard is None or card.name == lcard.name:
-            return False
-        target = response.url
-        location = response.headers.get("location")
-        if response.is_redirect and location:
-            target = response.url.join(location)
-        login_path = lcard.path.rstrip("/")
-        if not login_path:  # a login posted to "/": a redirect home says nothing of the session
-            return False
-        return target.path.rstrip("/") == login_path and card.path.rstrip("/") != login_path
+        return expired(self, card, response)
 
     def close(self) -> None:
         """Close the client (if this runtime created it) and the log."""
@@ -424,7 +343,7 @@ class Runtime:
         try:
             self._validators.check(card, effective)
             self.scope.check(card, (self.base_url or card.origin).rstrip("/") + card.path)
-            if self.credentials.login is not None and not self._logged_in:
+            if self.credentials.login is not None and not self.logged_in:
                 # Refuse bad path, header or cookie values before a login's I/O; otherwise
                 # the first attempt's build refuses them, still before anything is sent.
                 build_request(card, effective, base_url=self.base_url)
@@ -436,26 +355,5 @@ class Runtime:
 
     def _ensure_session(self, card: ToolCard) -> None:
         """Log in first when the card needs a session, token or CSRF token we lack."""
-        login = self.credentials.login
-        if login is None or self._logged_in or card.name == login.tool:
-            return
-        lcard = self.cards.get(login.tool)
-        if lcard is not None and normalise_origin(lcard.origin) != normalise_origin(card.origin):
-            return
-        info = lcard.login if lcard is not None else None
-        wanted = [s.partition(":")[2] for s in card.auth if s.startswith("cookie:")]
-        have = all(
-            f"cookie:{n}" in self.credentials.secrets or self.client.cookies.get(n) for n in wanted
-        )
-        csrf_missing = (
-            bool(card.csrf)
-            and not self.client.cookies.get((card.csrf or {}).get("cookie", ""))
-            and normalise_origin(card.origin) not in self.session.csrf_tokens
-        )
-        token_missing = False
-        if info is not None and info.token_pointer:
-            scheme = info.token_scheme or "bearer"
-            table = self.credentials.by_origin.get(normalise_origin(card.origin), {})
-            token_missing = scheme in card.auth and not any(scheme_key(k, [scheme]) for k in table)
-        if not have or csrf_missing or token_missing:
+        if needs_login(self, card):
             self.login()

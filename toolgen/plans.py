@@ -177,11 +177,13 @@ def _locate(read: _Tool, value: Any, wanted: set[str], field: str) -> str | None
     """The longest tail pattern of the read's path that binds ``wanted`` args from ``value``.
 
     A bare ``{param}`` tail fits any one-segment value, so it counts only when ``field``
-    (the response or body field the value came from) is named like the parameter.
+    (the response or body field the value came from) is named like the parameter
+    (``path`` for ``{content_path}``).
     """
     names = {b.name for b in read.bindings("path") if b.arg in wanted} | wanted
+    named = field in names or any(n.endswith("_" + field) for n in names)
     for pattern in _tails(read):
-        if _PLACEHOLDER.fullmatch(pattern) and field not in names:
+        if _PLACEHOLDER.fullmatch(pattern) and not named:
             continue
         got = match_pattern(pattern, value)
         if got is not None and wanted <= set(got):
