@@ -78,9 +78,7 @@ class TestSampleGraph:
         es = edges(sample_out)
         csrf = [e for e in es if e["input"] == "header:X-XSRF-TOKEN"]
         assert {e["consumer"] for e in csrf} >= {"update_item_stock", "create_order"}
-        assert all(
-            e["producer"] == "login" and e["output"] == "cookie:XSRF-TOKEN" for e in csrf
-        )
+        assert all(e["producer"] == "login" and e["output"] == "cookie:XSRF-TOKEN" for e in csrf)
         assert all(e["role"] == "csrf" for e in csrf)
         session = [e for e in es if e["input"] == "cookie:erp_session"]
         assert session and all(e["role"] == "session" for e in session)
