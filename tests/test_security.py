@@ -224,3 +224,23 @@ class TestCredentialQueryIsNotAnInput:
         assert "query:key" in card["auth"]
         assert [b["name"] for b in card["bindings"] if b["location"] == "query"] == ["q"]
         assert "AIzaPLANTED" not in (out / "openapi.json").read_text(encoding="utf-8")
+
+
+class TestPlainWordsUnderPairNames:
+    """``?state=queued`` is an enum, not an OAuth state: it never scrubs paths or bodies."""
+
+    def test_enum_state_keeps_routes_and_values(self, tmp_path: Path) -> None:
+        base = "https://app.example"
+        entries = [
+            entry("GET", f"{base}/api/runs?state=queued", resp={"runs": [{"state": "queued"}]}),
+            entry("GET", f"{base}/api/assets/queuedEvents", resp={"events": []}),
+            entry("GET", f"{base}/cb?state=xY7kq2Lm9PzR4t&code=SplxlOBeZQQYbYS6WxSbIA"),
+        ]
+        src = _write(tmp_path, entries)
+        out = tmp_path / "out"
+        analyze([str(src)], str(out))
+        spec = (out / "openapi.json").read_text(encoding="utf-8")
+        assert "/api/assets/queuedEvents" in spec
+        assert "REDACTED:word" not in spec
+        everything = spec + "".join(p.read_text() for p in (out / "cards").glob("*.json"))
+        assert "xY7kq2Lm9PzR4t" not in everything and "SplxlOBeZQQYbYS6WxSbIA" not in everything

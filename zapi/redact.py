@@ -267,6 +267,20 @@ def is_credential_query(name: str) -> bool:
     return name.strip().lower() in CREDENTIAL_QUERY
 
 
+_PLAIN_WORD = re.compile(r"[a-z][a-z_-]*|[A-Z][A-Z_-]*")
+
+
+def _plain_word(value: str) -> bool:
+    """An all-lower or all-upper word (``queued``, ``NOT_FOUND``): no digits, no mix."""
+    return bool(_PLAIN_WORD.fullmatch(value.strip()))
+
+
+def _pair_only(name: str) -> bool:
+    """A query/form key that is secret only as a pair name, never as a JSON field name."""
+    low = name.strip().lower().rstrip("_")
+    return low in _PAIR_ONLY and low not in CREDENTIAL_QUERY and not is_secret_name(low)
+
+
 def is_secret_pair_name(name: str) -> bool:
     """True for a query/form key that carries a secret (wider than :func:`is_secret_name`)."""
     low = name.strip().lower().rstrip("_")
@@ -363,6 +377,11 @@ class Redactor:
     def _named(self, name: str, value: str, *, pair: bool = False, what: str = "") -> str:
         """Redact ``value`` travelling under ``name`` when the name or its shape says secret."""
         secret = self.is_secret_pair(name) if pair else self.is_secret(name)
+        if secret and pair and _pair_only(name) and _plain_word(value):
+            # ``?state=queued``, ``?code=NOT_FOUND``: under a pair-only name (OAuth state
+            # and code, signatures) a plain lower- or upper-case word is an enum, not a
+            # secret; learnt, it would be scrubbed out of every path and body.
+            secret = False
         if (secret and _secret_shaped(value)) or (_auth_ish(name) and looks_like_token(value)):
             return self.value(value, what=what or f"field:{name}")
         return self.text(value)
