@@ -244,3 +244,33 @@ class TestPlainWordsUnderPairNames:
         assert "REDACTED:word" not in spec
         everything = spec + "".join(p.read_text() for p in (out / "cards").glob("*.json"))
         assert "xY7kq2Lm9PzR4t" not in everything and "SplxlOBeZQQYbYS6WxSbIA" not in everything
+
+    def test_recorder_keeps_enum_state_out_of_its_secrets(self) -> None:
+        """The recorder's writer learns no plain word from ``?state=`` (Airflow's UI sends it)."""
+        from zapi.har_writer import Exchange, build_har
+        from zapi.redact import Redactor
+
+        base = "https://app.example"
+        seen = [
+            Exchange(
+                0.0,
+                "GET",
+                f"{base}/api/runs?state=queued",
+                status=200,
+                response_headers=[("Content-Type", "application/json")],
+                response_body=b'{"runs": [{"state": "queued", "title": "nightly"}]}',
+            ),
+            Exchange(
+                1.0,
+                "GET",
+                f"{base}/api/assets/queuedEvents",
+                status=200,
+                response_headers=[("Content-Type", "application/json")],
+                response_body=b'{"events": []}',
+            ),
+            Exchange(2.0, "GET", f"{base}/cb?state=xY7kq2Lm9PzR4t", status=200),
+        ]
+        doc, _ = build_har(seen, redactor=Redactor())
+        text = json.dumps(doc)
+        assert "/api/assets/queuedEvents" in text and '\\"state\\": \\"queued\\"' in text
+        assert "xY7kq2Lm9PzR4t" not in text
