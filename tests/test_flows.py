@@ -265,20 +265,23 @@ def login_state(url: str, path: Path) -> Path:
     return creds
 
 
+@pytest.fixture(scope="module")
+def planned(
+    recordings: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path]:
+    """The analysis and the `zapi plan` of recording "a" (module-scoped: pytest 10
+    removes class-scoped fixtures defined as instance methods)."""
+    tmp = tmp_path_factory.mktemp("plan")
+    out = tmp / "out"
+    zapi.analyze([str(recordings["a"])], str(out))
+    plan = tmp / "plan.yaml"
+    assert main(["plan", str(recordings["a"]), "--tools", str(out), "-o", str(plan)]) == 0
+    return out, plan
+
+
 @pytest.mark.browser
 class TestPlanFromRecording:
     """`zapi plan` on a fresh recording runs through `zapi run` against a fresh ERP."""
-
-    @pytest.fixture(scope="class")
-    def planned(
-        self, recordings: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
-    ) -> tuple[Path, Path]:
-        tmp = tmp_path_factory.mktemp("plan")
-        out = tmp / "out"
-        zapi.analyze([str(recordings["a"])], str(out))
-        plan = tmp / "plan.yaml"
-        assert main(["plan", str(recordings["a"]), "--tools", str(out), "-o", str(plan)]) == 0
-        return out, plan
 
     def test_plan_shape(self, planned: tuple[Path, Path]) -> None:
         """References for response values, inputs for typed values, verify and compensate."""
