@@ -5,6 +5,7 @@ from __future__ import annotations
 import keyword
 import re
 
+from toolgen.safety import READ_WORDS
 from zapi.analyzer.model import Operation
 from zapi.analyzer.paths import singular
 from zapi.analyzer.protocols import tool_prefix
@@ -135,31 +136,9 @@ def _words(op: Operation) -> tuple[list[str], bool, str | None]:
 _READ_NOUNS = frozenset(
     {"history", "stats", "statistics", "summary", "aggregate", "aggregates", "preview"}
 )
-_READ_VERBS = frozenset(
-    {
-        "filter",
-        "search",
-        "query",
-        "count",
-        "list",
-        "validate",
-        "paginate",
-        "find",
-        "lookup",
-        "suggest",
-        "autocomplete",
-        "typeahead",
-        "get",
-        "read",
-        "fetch",
-        "check",
-        "browse",
-        "explain",
-        "describe",
-        "estimate",
-        "render",
-    }
-)
+# The read words are safety's (one list, so naming and safety never disagree); the
+# nouns above name what is read, and "exists" answers a question rather than naming it.
+_READ_VERBS = READ_WORDS - _READ_NOUNS - {"exists"}
 
 
 def _read_candidate(op: Operation, depth: int) -> str:
