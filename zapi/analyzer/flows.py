@@ -18,11 +18,13 @@ a :class:`FlowGraph`; reading files is the caller's business.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
@@ -159,12 +161,29 @@ def linkable(value: Any) -> str | None:
     characters without spaces), enum-like codes (``least_connections``,
     ``CHANGES_REQUESTED``, ``ipv4``), redaction markers.
     """
+    if type(value) is str:  # the common case: responses repeat their strings, so remember
+        hit = _LINKABLE.get(value, _UNSEEN)
+        if hit is _UNSEEN:
+            hit = _linkable_str(value)
+            if len(_LINKABLE) >= _LINKABLE_MAX:
+                _LINKABLE.clear()
+            _LINKABLE[value] = hit
+        return hit  # type: ignore[return-value]
     if value is None or isinstance(value, bool | float):
         return None
     if isinstance(value, int):
         return None if abs(value) < 1000 or 1900 <= value <= 2100 else str(value)
     if not isinstance(value, str):
         return None
+    return _linkable_str(value)
+
+
+_UNSEEN = object()
+_LINKABLE: dict[str, object] = {}  # string -> linkable(string): a pure function, memoised
+_LINKABLE_MAX = 1 << 17
+
+
+def _linkable_str(value: str) -> str | None:
     s = value.strip()
     if len(s) < 3 or len(s) > 2048 or is_marker(s) or _DATE.match(s):
         return None
@@ -204,6 +223,40 @@ def _leaves(data: Any, limit: int = MAX_LEAVES) -> Iterator[tuple[list[str | int
             yield path, node
 
 
+def _leaf_fields(data: Any, limit: int = MAX_LEAVES) -> list[tuple[str, str, Any]]:
+    """``(field, last key, leaf)`` of each leaf, as :func:`_field` of :func:`_leaves` would give.
+
+    The same leaves in the same order, but each field name is built once per level
+    instead of once per leaf from its whole pointer (bodies of thousands of leaves).
+    """
+    out: list[tuple[str, str, Any]] = []
+    stack: list[tuple[str, str, Any]] = [("", "", data)]
+    while stack and len(out) < limit:
+        where, key, node = stack.pop()
+        if isinstance(node, dict):
+            pre = where + "." if where else ""
+            for k in reversed(list(node)):
+                sk = str(k)
+                stack.append((pre + sk, sk, node[k]))
+        elif isinstance(node, list):
+            inner = where + "[]"
+            for v in reversed(node):
+                stack.append((inner, key, v))
+        else:
+            out.append((where or "(body)", key, node))
+    return out
+
+
+@lru_cache(maxsize=4096)
+def _key_role(key: str) -> str:
+    """The role a response field of this name plays: ``csrf``, ``auth`` or ``""``."""
+    if _CSRF.search(key):
+        return "csrf"
+    if "token" in key.lower() and is_secret_name(key) and "refresh" not in key:
+        return "auth"
+    return ""
+
+
 def _json(raw: bytes | None, mime: str) -> Any:
     if not raw or len(raw) > MAX_BODY:
         return None
@@ -219,6 +272,11 @@ def _json(raw: bytes | None, mime: str) -> Any:
 def _cookie_names(header: str) -> list[tuple[str, str]]:
     name, _, rest = header.partition("=")
     return [(name.strip(), rest.split(";", 1)[0].strip())] if name.strip() else []
+
+
+_BodyValues = tuple[list[tuple[str, str]], dict[str, str]]  # (key, field) links, role -> field
+_MEMO_MIN = 2048  # smaller bodies are cheap to walk again
+_MEMO_MAX = 128  # distinct large bodies whose values are kept
 
 
 class FlowTracer:
@@ -242,6 +300,7 @@ class FlowTracer:
         self.entries = 0
         self.linked = 0
         self.forgotten = 0
+        self._memo: dict[bytes, _BodyValues] = {}  # large JSON bodies' values, by digest
 
     # -- index -----------------------------------------------------------
     def _remember(self, key: str | None, node: str, output: str) -> None:
@@ -253,6 +312,37 @@ class FlowTracer:
         if len(self._index) > self._max:
             self._index.popitem(last=False)
             self.forgotten += 1
+
+    def _json_values(self, body: bytes | None, mime: str) -> _BodyValues | None:
+        """The linkable values of a JSON body (index key, field) and its role fields, or ``None``.
+
+        Recordings repeat large responses (a list fetched after every edit): the values
+        of a large body are kept by digest, so a repeat costs a replay, not a walk.
+        """
+        digest = None
+        if body and len(body) >= _MEMO_MIN:
+            digest = hashlib.blake2b(body, digest_size=16, person=mime[:16].encode()).digest()
+            hit = self._memo.get(digest)
+            if hit is not None:
+                return hit
+        data = _json(body, mime)
+        if data is None:
+            return None
+        links: list[tuple[str, str]] = []
+        roles: dict[str, str] = {}
+        for where, key, leaf in _leaf_fields(data):
+            k = linkable(leaf)
+            if k is not None:
+                links.append((k, where))
+            role = _key_role(key)
+            if role:
+                roles[role] = where
+        values = (links, roles)
+        if digest is not None:
+            if len(self._memo) >= _MEMO_MAX:
+                del self._memo[next(iter(self._memo))]
+            self._memo[digest] = values
+        return values
 
     def _index_response(self, e: HarEntry, node: str) -> None:
         for name, value in e.response_headers:
@@ -269,15 +359,13 @@ class FlowTracer:
             elif low not in _SKIP_HEADERS and (low.startswith("x-") or low == "etag"):
                 self._remember(linkable(value), node, f"header:{name}")
         body = e.response_body()
-        data = _json(body, e.response_mime)
-        if data is not None:
-            for path, leaf in _leaves(data):
-                self._remember(linkable(leaf), node, _field(path))
-                key = next((str(p) for p in reversed(path) if isinstance(p, str)), "")
-                if _CSRF.search(key):
-                    self._roles["csrf"] = (node, _field(path))
-                elif "token" in key.lower() and is_secret_name(key) and "refresh" not in key:
-                    self._roles["auth"] = (node, _field(path))
+        values = self._json_values(body, e.response_mime)
+        if values is not None:
+            links, roles = values
+            for key, where in links:
+                self._remember(key, node, where)
+            for role, where in roles.items():
+                self._roles[role] = (node, where)
             return
         if body and "html" in e.response_mime.lower() and len(body) <= MAX_BODY:
             text = body.decode("utf-8", "replace")
