@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from toolgen._jsontext import dumps_indented
 from zapi.errors import InvalidToolCard, ToolCardError
 from zapi.files import load_model
 
@@ -250,7 +250,7 @@ class ToolCard(_Model):
 
     def dump(self) -> str:
         """Deterministic JSON text of the card."""
-        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+        return dumps_indented(self.model_dump(mode="json")) + "\n"
 
     @property
     def is_write(self) -> bool:

@@ -15,6 +15,7 @@ from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 from referencing.exceptions import Unresolvable
 
 from toolgen._components import factor_schemas
+from toolgen._jsontext import dumps_indented
 from toolgen.cards import ToolCard
 from zapi.analyzer.model import Analysis, AuthScheme
 from zapi.errors import SpecValidationError
@@ -492,7 +493,7 @@ def _refs(schema: Any, where: str) -> list[tuple[str, str]]:
 
 def dump_json(doc: Any) -> str:
     """Deterministic JSON text: sorted keys, 2-space indent, trailing newline."""
-    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return dumps_indented(doc, ensure_ascii=False) + "\n"
 
 
 def write_openapi(doc: dict[str, Any], path: str | os.PathLike[str]) -> None:

@@ -1,0 +1,51 @@
+"""The fast indented JSON writer gives exactly the standard library's text."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from toolgen._jsontext import dumps_indented
+
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**80), max_value=2**80)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json_values, st.booleans())
+def test_same_text_as_json(value: Any, ensure_ascii: bool) -> None:
+    want = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=ensure_ascii)
+    assert dumps_indented(value, ensure_ascii=ensure_ascii) == want
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"é": "\x7f\U0001f600 caf\u00e9", "ctl": '\x01\x1f\n\t"\\'},
+        {"n": [1e16, 1e-7, -0.0, 0.1, 2**64, -(2**63) - 1]},
+        {"nan": float("nan"), "inf": float("-inf")},
+        {1: "int key", "2": "str key"},
+        {"lone": "\ud800"},
+        {"empty": [{}, [], ""]},
+    ],
+)
+@pytest.mark.parametrize("ensure_ascii", [True, False])
+def test_corners_where_orjson_differs(value: Any, ensure_ascii: bool) -> None:
+    try:
+        want = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=ensure_ascii)
+    except TypeError:
+        with pytest.raises(TypeError):
+            dumps_indented(value, ensure_ascii=ensure_ascii)
+        return
+    assert dumps_indented(value, ensure_ascii=ensure_ascii) == want
