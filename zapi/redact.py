@@ -14,6 +14,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -281,6 +282,7 @@ def _pair_only(name: str) -> bool:
     return low in _PAIR_ONLY and low not in CREDENTIAL_QUERY and not is_secret_name(low)
 
 
+@lru_cache(maxsize=1 << 16)  # pure; a card's schemas ask about the same names again and again
 def is_secret_pair_name(name: str) -> bool:
     """True for a query/form key that carries a secret (wider than :func:`is_secret_name`)."""
     low = name.strip().lower().rstrip("_")
@@ -299,6 +301,7 @@ def marker_for(value: str) -> str:
     return f"{MARKER_PREFIX}:{classify(value).value}]"
 
 
+@lru_cache(maxsize=1 << 16)  # pure; a card's schemas ask about the same names again and again
 def is_secret_name(name: str) -> bool:
     """True when a header, cookie, query key or field called ``name`` carries a secret."""
     low = name.strip().lower().rstrip("_")  # ``pass_``: an argument named after ``pass``
@@ -323,6 +326,10 @@ def is_secret_name(name: str) -> bool:
     return any(m in low for m in _MARKERS)
 
 
+_TEXT_MEMO_MAX = 50_000  # scrubbed texts remembered per redactor
+_TEXT_MEMO_LEN = 512  # longer texts are scrubbed every time (bounded memory)
+
+
 @dataclass
 class Redactor:
     """Replaces secrets with shape-keeping markers.
@@ -339,6 +346,8 @@ class Redactor:
     _known: set[str] = field(default_factory=set, repr=False)
     _known_re: re.Pattern[str] | None = field(default=None, repr=False)
     counts: dict[str, int] = field(default_factory=dict, repr=False)
+    # text -> text(text) while the known secrets stay the same (cleared when one is learnt)
+    _texts: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     # -- names and values ------------------------------------------------------
     def is_secret(self, name: str) -> bool:
@@ -362,6 +371,7 @@ class Redactor:
         if value not in self._known:
             self._known.add(value)
             self._known_re = None
+            self._texts.clear()
 
     def _count(self, what: str) -> None:
         self.counts[what] = self.counts.get(what, 0) + 1
@@ -390,6 +400,17 @@ class Redactor:
         """Scrub known secrets and secret-looking values out of free text."""
         if not self.enabled or not text:
             return text
+        done = self._texts.get(text)
+        if done is not None:  # documents repeat their strings ("string", field names, examples)
+            return done
+        out = self._scrub_text(text)
+        if len(text) <= _TEXT_MEMO_LEN:
+            if len(self._texts) >= _TEXT_MEMO_MAX:
+                self._texts.clear()
+            self._texts[text] = out
+        return out
+
+    def _scrub_text(self, text: str) -> str:
         out = text
         if self._known:
             if self._known_re is None:
@@ -566,6 +587,9 @@ def _is_pair(doc: dict[str, Any]) -> bool:
     return where in ("query", "form", "body", "cookie")
 
 
+_LEAF = frozenset({str, int, float, bool, type(None)})  # exact types: subclasses take the long way
+
+
 def _scrub(doc: Any, redactor: Redactor, secret: bool, depth: int) -> Any:
     if depth > 400:
         return None  # documents we build never nest this deep
@@ -595,6 +619,8 @@ def _scrub(doc: Any, redactor: Redactor, secret: bool, depth: int) -> Any:
                 }
             elif k == "schema" and secret_here:
                 out[k] = _scrub(v, redactor, True, depth + 1)
+            elif depth < 400 and type(v) in _LEAF:  # what _scrub of it would give, sooner
+                out[k] = redactor.text(v) if type(v) is str else v
             else:
                 inherit = k in ("items", "anyOf", "oneOf", "additionalProperties")
                 out[k] = _scrub(v, redactor, secret_here if inherit else False, depth + 1)
