@@ -290,6 +290,7 @@ class Collector:
     # value -> a few request paths whose bodies named it as an id/name/key
     id_values: dict[str, list[str]] = field(default_factory=dict)
     memo: BodyMemo = field(default_factory=BodyMemo, repr=False, compare=False)
+    finished: bool = False
 
     # -- streaming -----------------------------------------------------------
     def feed_all(self, items: Iterable[HarEntry | SkippedEntry]) -> Collector:
@@ -638,7 +639,16 @@ class Collector:
 
     # -- finishing -----------------------------------------------------------
     def finish(self) -> Analysis:
-        """Decide scope, template paths and assemble the operations."""
+        """Decide scope, template paths and assemble the operations.
+
+        The collector's evidence becomes the operations' evidence: call it once, last.
+
+        Raises:
+            ValueError: ``finish`` was called before on this collector.
+        """
+        if self.finished:
+            raise ValueError("Collector.finish() was already called; feed a new Collector")
+        self.finished = True
         self.memo = BodyMemo()  # repeated-body evidence is of no use from here on
         opts = self.options
         if opts.include_hosts:
@@ -682,14 +692,16 @@ class Collector:
             if tmpl is None:  # cannot happen for observed paths; keep the literal path
                 tmpl = Template("/" + "/".join(norm), (), 1.0, ("literal path",))
             key = (origin, method, tmpl.path, disc)
-            if key in merged:
-                merged[key][1].merge(ev)
+            have = merged.get(key)
+            if have is None:
+                # The operation's first group gathers the others (merging into a fresh record
+                # would copy every schema tree, 100k nodes on bitbucket, to the same result,
+                # entry indexes aside, which a merge sorts).
+                ev.entries = sorted(set(ev.entries))
+                merged[key] = (tmpl, ev)
             else:
-                copy = OpEvidence(
-                    origin=origin, method=method, discriminator=disc, protocol=ev.protocol
-                )
-                copy.merge(ev)
-                merged[key] = (tmpl, copy)
+                have[1].merge(ev)
+        self.groups = {}  # consumed: the operations hold the evidence now
         ops = [
             Operation(
                 origin=o, method=m, template=t, evidence=ev, discriminator=d, protocol=ev.protocol
