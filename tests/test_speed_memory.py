@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from factories import entry, har
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from zapi.analyzer import schema_infer
 from zapi.analyzer.pipeline import Collector
@@ -68,3 +70,44 @@ def test_finish_consumes_the_collector(tmp_path: Path) -> None:
     assert analysis.operations and col.groups == {}
     with pytest.raises(ValueError, match="already called"):
         col.finish()
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=70),
+    lambda inner: (
+        st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=3), inner, max_size=6)
+    ),
+    max_leaves=30,
+)
+
+
+def _state(s: SchemaStats | None) -> object:
+    if s is None:
+        return None
+    return (
+        s.count,
+        list(s.types.items()),
+        [(k, _state(v)) for k, v in s.props.items()],
+        list(s.prop_counts.items()),
+        s.objects,
+        s.overflow_props,
+        _state(s.items),
+        list(s.strings.items()),
+        s.strings_overflow,
+        list(s.formats.items()),
+        list(s.key_shapes.items()),
+        repr(s.example),
+        s.example_key,
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_json, max_size=6))
+def test_copy_is_merging_into_a_new_node(samples: list[object]) -> None:
+    s = _stats(samples)
+    merged = SchemaStats()
+    merged.merge(s)
+    copied = s.copy()
+    assert _state(copied) == _state(merged)
+    copied.add({"later": 1})  # the copy shares no tally with its source
+    assert _state(s) == _state(_stats(samples))
