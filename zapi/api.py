@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -13,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from zapi.analyzer.model import Analysis
 from zapi.analyzer.paths import Rules
 from zapi.analyzer.pipeline import AnalyzeOptions, Collector
-from zapi.errors import AnalysisError
+from zapi.errors import AnalysisError, SpecValidationError, ZapiError
 from zapi.files import load_model
 from zapi.har import HarReader, expand_paths
 from zapi.redact import Redactor
@@ -212,7 +213,7 @@ def analyze(
         SpecValidationError: the OpenAPI document would be invalid; nothing is written.
     """
     from toolgen.build import build_cards
-    from toolgen.flows import attach_flows, flows_markdown
+    from toolgen.flows import attach_flows, attach_flows_beside, flows_markdown
     from toolgen.openapi import build_openapi, dump_json, validate_openapi
     from toolgen.report import render_report
     from zapi.files import atomic_write
@@ -229,9 +230,23 @@ def analyze(
     if not analysis.operations:
         raise AnalysisError(_nothing_found(analysis, options))
     cards = build_cards(analysis, redactor)
-    cards, flow_graph = attach_flows(paths, cards)  # flows: inputs_from hints, OUT/flows.json
+    # flows (inputs_from hints, OUT/flows.json) read the capture again, beside the
+    # OpenAPI build and validation, which do not depend on them
+    if workers == 1:
+        cards, flow_graph = attach_flows(paths, cards)
+        flows = None
+    else:
+        flows = attach_flows_beside(paths, cards)
     doc = build_openapi(cards, analysis)
-    validate_openapi(doc)  # before anything is written
+    try:
+        validate_openapi(doc)  # before anything is written
+    except SpecValidationError:
+        if flows is not None:
+            with contextlib.suppress(ZapiError):
+                flows()  # reap the second process; the invalid document is the error
+        raise
+    if flows is not None:
+        cards, flow_graph = flows()
     report = render_report(analysis, cards, redactor) + flows_markdown(flow_graph)
     cards_dir = os.path.join(out_dir, "cards")
     os.makedirs(cards_dir, exist_ok=True)
