@@ -326,8 +326,8 @@ def is_secret_name(name: str) -> bool:
     return any(m in low for m in _MARKERS)
 
 
-_TEXT_MEMO_MAX = 50_000  # scrubbed texts remembered per redactor
-_TEXT_MEMO_LEN = 512  # longer texts are scrubbed every time (bounded memory)
+_TEXT_MEMO_MAX = 32_768  # scrubbed texts remembered per redactor
+_TEXT_MEMO_LEN = 256  # longer texts are scrubbed every time (the memo stays under ~20 MB)
 
 
 @dataclass

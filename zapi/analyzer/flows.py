@@ -161,7 +161,7 @@ def linkable(value: Any) -> str | None:
     characters without spaces), enum-like codes (``least_connections``,
     ``CHANGES_REQUESTED``, ``ipv4``), redaction markers.
     """
-    if type(value) is str:  # the common case: responses repeat their strings, so remember
+    if type(value) is str and len(value) <= _LINKABLE_LEN:  # responses repeat their strings
         hit = _LINKABLE.get(value, _UNSEEN)
         if hit is _UNSEEN:
             hit = _linkable_str(value)
@@ -180,7 +180,8 @@ def linkable(value: Any) -> str | None:
 
 _UNSEEN = object()
 _LINKABLE: dict[str, object] = {}  # string -> linkable(string): a pure function, memoised
-_LINKABLE_MAX = 1 << 17
+_LINKABLE_MAX = 1 << 16
+_LINKABLE_LEN = 128  # longer strings are judged every time (the memo stays under ~15 MB)
 
 
 def _linkable_str(value: str) -> str | None:
@@ -276,7 +277,7 @@ def _cookie_names(header: str) -> list[tuple[str, str]]:
 
 _BodyValues = tuple[list[tuple[str, str]], dict[str, str]]  # (key, field) links, role -> field
 _MEMO_MIN = 2048  # smaller bodies are cheap to walk again
-_MEMO_MAX = 128  # distinct large bodies whose values are kept
+_MEMO_MAX = 32  # distinct large bodies whose values are kept (least recently used go)
 
 
 class FlowTracer:
@@ -322,8 +323,9 @@ class FlowTracer:
         digest = None
         if body and len(body) >= _MEMO_MIN:
             digest = hashlib.blake2b(body, digest_size=16, person=mime[:16].encode()).digest()
-            hit = self._memo.get(digest)
+            hit = self._memo.pop(digest, None)
             if hit is not None:
+                self._memo[digest] = hit  # most recently used last
                 return hit
         data = _json(body, mime)
         if data is None:
