@@ -535,7 +535,11 @@ def _routes_below(node: _Node, depth: int = 0) -> int:
 
 
 def _decide(
-    node: _Node, forbidden: bool, forced_literal: set[str], depth_zero: bool = False
+    node: _Node,
+    forbidden: bool,
+    forced_literal: set[str],
+    depth_zero: bool = False,
+    under_version: bool = False,
 ) -> _Decision | None:
     """Split a node's children into literals and one parameter group.
 
@@ -545,6 +549,11 @@ def _decide(
     ``/api/profile`` seen once each stay literal while ``/user/alice`` and
     ``/user/bob`` merge.  A frequent value joins only when its behaviour is
     fully explained by a large population (a popular id).
+
+    Right under a version segment (``/api/v1/chart``, ``/api/v1/dataset``) a word names
+    a resource collection: sibling collections share continuations (``_info``,
+    ``related/owners``, ``{pk}``) and envelopes, so only provenance (a body named the value)
+    or an echo makes a word a parameter there.
     """
     if not node.children:
         return None
@@ -582,6 +591,8 @@ def _decide(
         for k in weak
         if (k.lower() in _VOCAB or k in forced_literal or k in versions) and k not in known
     }
+    if under_version:
+        vocab |= {k for k in weak if k not in known and not node.children[k].echoed}
     cands = [k for k in weak if k not in vocab]
     low = [k for k in cands if node.children[k].count <= 2]
     seen: list[dict[str, int]] = [{} for _ in range(_BEH_DEPTH)]
@@ -809,6 +820,7 @@ def _build(
         here_forbidden,
         set(),
         depth_zero=not path,
+        under_version=bool(path) and is_version(path[-1]),
     )
     params = set(decision.param_keys) if decision else set()
     for k in sorted(node.children):

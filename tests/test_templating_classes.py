@@ -1,0 +1,71 @@
+"""Path templating failure classes found on real apps, rebuilt from first principles.
+
+Each test builds its own small capture; none copies a recording.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from factories import entry
+
+from zapi.analyzer.model import Analysis
+from zapi.analyzer.pipeline import analyze_entries
+from zapi.har import HarEntry, entry_from_raw
+
+H = "http://127.0.0.1:8000"
+
+
+def _analyze(raw: list[dict[str, Any]]) -> Analysis:
+    items = []
+    for i, e in enumerate(raw):
+        item = entry_from_raw(e, "mem.har", i)
+        assert isinstance(item, HarEntry)
+        items.append(item)
+    return analyze_entries(items)
+
+
+def _ops(raw: list[dict[str, Any]]) -> set[str]:
+    """Templates with parameter names erased (names are not what is being tested)."""
+    ops = {f"{op.method} {op.template.path}" for op in _analyze(raw).operations}
+    return {re.sub(r"\{[^}]+\}", "{}", o) for o in ops}
+
+
+class TestSiblingCollections:
+    """Collections right under a version share continuations but are distinct resources."""
+
+    def _capture(self) -> list[dict[str, Any]]:
+        # Every collection answers the same envelope (the same top-level keys) and has the
+        # same continuations; some are visited once or twice, as a user clicking through does.
+        envelope = ["count", "ids", "list_columns", "order_columns", "result"]
+        kinds = {
+            "report": ("title", "layout"),
+            "source": ("table", "schema_name"),
+            "engine": ("driver", "host"),
+            "template": ("css", "label"),
+            "alert": ("crontab", "recipients"),
+            "query": ("sql", "rows"),
+        }
+        raw = []
+        for i, (kind, fields) in enumerate(kinds.items()):
+            page = dict.fromkeys(envelope, 1) | {"result": [dict.fromkeys(fields, "x")]}
+            raw.append(entry("GET", f"{H}/api/v1/{kind}/?q=(page:0)", resp=page))
+            raw.append(entry("GET", f"{H}/api/v1/{kind}/_info", resp={"permissions": ["read"]}))
+            if i < 2:  # two collections also show one item and are listed again
+                raw.append(entry("GET", f"{H}/api/v1/{kind}/?q=(page:1)", resp=page))
+                raw.append(entry("GET", f"{H}/api/v1/{kind}/{i + 1}", resp={"id": i + 1}))
+        return raw
+
+    def test_collections_under_a_version_stay_literal(self) -> None:
+        got = _ops(self._capture())
+        assert "GET /api/v1/{}/_info" not in got
+        assert {"GET /api/v1/report/_info", "GET /api/v1/alert", "GET /api/v1/query"} <= got
+        assert "GET /api/v1/report/{}" in got
+
+    def test_listed_names_under_a_version_are_ids(self) -> None:
+        """Provenance still wins: names the API itself listed are ids, even under ``v1``."""
+        names = ["alpha", "bravo", "charlie"]
+        raw = [entry("GET", f"{H}/v1", resp={"tenants": [{"name": n} for n in names]})]
+        raw += [entry("GET", f"{H}/v1/{n}/usage", resp={"units": 3}) for n in names]
+        assert _ops(raw) == {"GET /v1", "GET /v1/{}/usage"}
