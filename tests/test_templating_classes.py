@@ -69,3 +69,21 @@ class TestSiblingCollections:
         raw = [entry("GET", f"{H}/v1", resp={"tenants": [{"name": n} for n in names]})]
         raw += [entry("GET", f"{H}/v1/{n}/usage", resp={"units": 3}) for n in names]
         assert _ops(raw) == {"GET /v1", "GET /v1/{}/usage"}
+
+
+class TestCodes:
+    """A code the parent listed (a language, a currency) is the id of its item."""
+
+    def test_codes_listed_by_the_parent(self) -> None:
+        langs = [
+            {"language_name": n, "language_code": c}
+            for n, c in (("English", "en"), ("Dutch", "nl"))
+        ]
+        raw = [entry("GET", f"{H}/public/translations/", resp={"translations": langs})]
+        raw += [entry("GET", f"{H}/public/translations/en/", resp={"language_code": "en"})]
+        raw += [entry("GET", f"{H}/public/meta/", resp={"site_name": "x"})]
+        assert _ops(raw) == {
+            "GET /public/translations",
+            "GET /public/translations/{}",
+            "GET /public/meta",
+        }

@@ -226,10 +226,10 @@ def _echoed_positions(
     return tuple(i for i in weak if raw[i] in values or unquote(raw[i]) in values)
 
 
-# Body fields whose string values name things (ids, names, keys, slugs, file paths).
+# Body fields whose string values name things (ids, names, keys, slugs, codes, file paths).
 _ID_KEY = re.compile(
-    r"^(?:id|ids|uuid|guid|key|keys|name|names|slug|path|username|login|handle|filename)$"
-    r"|(?:_id|Id|ID|_ids|Ids|_key|Key|_name|Name|_slug|Slug|_uuid|Uuid|_path|Path)$"
+    r"^(?:id|ids|uuid|guid|key|keys|name|names|slug|path|username|login|handle|filename|code)$"
+    r"|(?:_id|Id|ID|_ids|Ids|_key|Key|_name|Name|_slug|Slug|_uuid|Uuid|_path|Path|_code|Code)$"
 )
 MAX_ID_VALUES = 50_000  # distinct named values remembered (bounded memory, ~25 MB)
 MAX_ID_SOURCES = 4  # request paths remembered per value
