@@ -87,3 +87,32 @@ class TestCodes:
             "GET /public/translations/{}",
             "GET /public/meta",
         }
+
+
+class TestWildcardIds:
+    """A value that is not a word (``~``) where ids go is a value of the same parameter."""
+
+    def test_tilde_among_listed_ids(self) -> None:
+        names = ["nightly_export", "weekly_cleanup", "hourly_sync"]
+        listing = {"jobs": [{"job_id": n, "paused": False} for n in names], "total": 3}
+        raw = [entry("GET", f"{H}/api/v2/jobs", resp=listing)]
+        for n in names:
+            runs = {"runs": [{"run_id": f"manual__{n}", "job_id": n}], "total": 1}
+            raw.append(entry("GET", f"{H}/api/v2/jobs/{n}/runs", resp=runs))
+            raw.append(entry("GET", f"{H}/api/v2/jobs/{n}/runs/manual__{n}/steps", resp=[]))
+        # The page polls the runs of every job, and their steps, through the wildcard.
+        for _ in range(4):
+            raw.append(entry("GET", f"{H}/api/v2/jobs/~/runs?limit=5", resp={"runs": []}))
+            raw.append(entry("GET", f"{H}/api/v2/jobs/~/runs/~/steps?state=ok", resp=[]))
+        assert _ops(raw) == {
+            "GET /api/v2/jobs",
+            "GET /api/v2/jobs/{}/runs",
+            "GET /api/v2/jobs/{}/runs/{}/steps",
+        }
+
+    def test_separator_between_literals_stays(self) -> None:
+        """``-`` with no id beside it (a route separator) stays literal."""
+        raw = [entry("GET", f"{H}/group/-/issues", resp=[{"iid": 1}])]
+        raw += [entry("GET", f"{H}/group/-/tree", resp={"entries": []})]
+        raw += [entry("GET", f"{H}/group/members", resp=[{"username": "a"}])]
+        assert _ops(raw) == {"GET /group/-/issues", "GET /group/-/tree", "GET /group/members"}

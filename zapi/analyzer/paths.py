@@ -179,6 +179,7 @@ _VERSION = re.compile(r"^(?:v\d+(?:\.\d+)*(?:(?:alpha|beta|rc|a|b)\d*)?|\d+\.\d+
 _MAX_VERSIONS = 4  # more distinct version-like values than this at one position are ids
 GREEDY = PLACEHOLDER + "path"  # a run of segments a body named as one id (a file path)
 _PARAM_RE = re.compile(r"\{([^{}]+?)\+?\}")
+_WILD = re.compile(r"^[^\w]+$")  # punctuation only: ``~``, ``-``, ``*``
 _EXT = re.compile(r"^(.+?)(\.[A-Za-z][A-Za-z0-9]{0,5})$")
 
 
@@ -668,6 +669,10 @@ def _decide(
                 params.append(k)
     if not params:
         return None
+    # A value with no letter or digit (``~``, ``-``, ``*``) is no route word: where its
+    # siblings are ids and it leads where they lead, it is a wildcard id (``/dags/~/runs``).
+    wild = [k for k in cands if k not in params and _WILD.match(k) and linked(k)]
+    params.extend(wild)
     greedy = GREEDY in params
     n_values = sum(len(node.children[k].values) or 1 for k in params)
     if strong and len(params) == len(strong) and not greedy:
@@ -694,6 +699,8 @@ def _decide(
             parts.append(f"value(s) {', '.join(sorted(echo)[:3])} repeated in the bodies")
         if members:
             parts.append(f"{len(members)} distinct values, each rare and behaving alike")
+        if wild:
+            parts.append(f"wildcard value(s) {', '.join(wild)} where ids go")
         if strong and not greedy:
             parts.append("id-shaped values")
         reason = "; ".join(parts)
