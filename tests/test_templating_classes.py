@@ -110,9 +110,51 @@ class TestWildcardIds:
             "GET /api/v2/jobs/{}/runs/{}/steps",
         }
 
-    def test_separator_between_literals_stays(self) -> None:
-        """``-`` with no id beside it (a route separator) stays literal."""
-        raw = [entry("GET", f"{H}/group/-/issues", resp=[{"iid": 1}])]
-        raw += [entry("GET", f"{H}/group/-/tree", resp={"entries": []})]
-        raw += [entry("GET", f"{H}/group/members", resp=[{"username": "a"}])]
-        assert _ops(raw) == {"GET /group/-/issues", "GET /group/-/tree", "GET /group/members"}
+    def test_lone_wildcard_after_a_collection_word(self) -> None:
+        """``/runs/~/steps`` is the only use of that position: ``~`` is still an id there."""
+        raw = [entry("GET", f"{H}/api/jobs/{n}/runs/~/steps", resp={"steps": []}) for n in (3, 4)]
+        raw += [entry("GET", f"{H}/api/jobs/{n}/runs", resp={"runs": []}) for n in (3, 4)]
+        assert _ops(raw) == {"GET /api/jobs/{}/runs", "GET /api/jobs/{}/runs/{}/steps"}
+
+    def test_separator_after_a_value_stays(self) -> None:
+        """``-`` after a project id with no id beside it (a route separator) stays literal."""
+        raw = [entry("GET", f"{H}/projects/{n}/-/issues", resp=[{"iid": 1}]) for n in (5, 6)]
+        raw += [entry("GET", f"{H}/projects/{n}/-/tree", resp={"entries": []}) for n in (5, 6)]
+        raw += [entry("GET", f"{H}/projects/{n}/members", resp=[{"username": "a"}]) for n in (5, 6)]
+        assert _ops(raw) == {
+            "GET /projects/{}/-/issues",
+            "GET /projects/{}/-/tree",
+            "GET /projects/{}/members",
+        }
+
+
+class TestNamedWordsSideBySide:
+    """Several plain words that bodies name as ids, with shared continuations, are ids."""
+
+    def test_named_words_that_share_continuations(self) -> None:
+        names = ["nightly_export", "tutorial", "weekly_cleanup"]
+        raw = []
+        for n in names:  # no listing of the parent: the names come from other routes' bodies
+            raw.append(entry("GET", f"{H}/ui/summaries/{n}", resp={"flow_id": n, "tasks": []}))
+            for _ in range(3):  # the page polls
+                raw.append(entry("GET", f"{H}/api/flows/{n}", resp={"flow_id": n, "paused": True}))
+                raw.append(entry("GET", f"{H}/api/flows/{n}/runs", resp={"runs": [], "total": 0}))
+            raw.append(entry("GET", f"{H}/api/flows/{n}/details", resp={"flow_id": n, "doc": ""}))
+        assert _ops(raw) == {
+            "GET /ui/summaries/{}",
+            "GET /api/flows/{}",
+            "GET /api/flows/{}/runs",
+            "GET /api/flows/{}/details",
+        }
+
+    def test_named_verbs_side_by_side_stay_literal(self) -> None:
+        """Command names in a body (``restart``, ``interrupt``) are verbs, not ids."""
+        commands = [{"name": "restart"}, {"name": "interrupt"}]
+        raw = [entry("GET", f"{H}/settings", resp={"commands": commands})]
+        raw += [entry("POST", f"{H}/kernels/{n}/restart", resp={"id": n}) for n in (1, 2)]
+        raw += [entry("POST", f"{H}/kernels/{n}/interrupt", status=204) for n in (1, 2)]
+        assert _ops(raw) == {
+            "GET /settings",
+            "POST /kernels/{}/restart",
+            "POST /kernels/{}/interrupt",
+        }

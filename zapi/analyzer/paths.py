@@ -541,6 +541,7 @@ def _decide(
     forced_literal: set[str],
     depth_zero: bool = False,
     under_version: bool = False,
+    after_literal: bool = False,
 ) -> _Decision | None:
     """Split a node's children into literals and one parameter group.
 
@@ -571,7 +572,7 @@ def _decide(
     # Where values come from: a value the parent's response listed, or that a body named
     # as an id/name/key field, is an identifier whatever its shape.
     listed = [k for k in weak if node.children[k].listed and k not in versions]
-    sourced = [
+    named = [
         k
         for k in weak
         if node.children[k].sourced
@@ -580,20 +581,14 @@ def _decide(
         and k.lower() not in _CORE_VOCAB
         and not depth_zero
     ]
-    # A plain word a body named elsewhere (a command name, a label) joins only where no
-    # other literal stands beside it: ``/translations/default`` but not ``/{id}/restart``.
-    # Several such words side by side are more likely verbs (``/{id}/restart``, ``/{id}/interrupt``)
-    # unless they behave alike, which the member test below decides.
-    others = [k for k in weak if k not in listed]
-    sourced = [k for k in sourced if classify(k) != Shape.WORD or len(others) == 1]
-    known = set(listed) | set(sourced)
+    known_all = set(listed) | set(named)
     vocab = {
         k
         for k in weak
-        if (k.lower() in _VOCAB or k in forced_literal or k in versions) and k not in known
+        if (k.lower() in _VOCAB or k in forced_literal or k in versions) and k not in known_all
     }
     if under_version:
-        vocab |= {k for k in weak if k not in known and not node.children[k].echoed}
+        vocab |= {k for k in weak if k not in known_all and not node.children[k].echoed}
     cands = [k for k in weak if k not in vocab]
     low = [k for k in cands if node.children[k].count <= 2]
     seen: list[dict[str, int]] = [{} for _ in range(_BEH_DEPTH)]
@@ -645,9 +640,51 @@ def _decide(
     rare = [*strong, *low]
     if GREEDY not in strong and len(rare) >= 3 and _is_file_path_population(node, rare):
         return _Decision(rare, 0.8, "file paths of varying depth", greedy=True)
-    if not strong and not echo and not known and len(members) < 2:
-        return None
     member_set = set(members)
+    # A plain word a body named elsewhere (a command name, a label) joins only where no
+    # unnamed literal stands beside it: ``/translations/default`` but not ``/{id}/restart``
+    # beside ``/{id}/interrupt``.  Several named words side by side are ids when they lead
+    # to the same continuations or answer alike (``/dags/tutorial/runs``,
+    # ``/dags/etl_daily/runs``); verbs (``restart``, ``interrupt``) do neither.
+    others = [k for k in weak if k not in listed]
+    unnamed = [k for k in weak if k not in known_all and k not in member_set and not _WILD.match(k)]
+    peers = [*named, *members]
+
+    def continues(k: str) -> bool:
+        return any(
+            seen[d][key] >= 2 and not _is_strong(key) and not _VERSION.match(key)
+            for d, keys in enumerate(below[k])
+            for key in keys
+        )
+
+    def alike(k: str) -> bool:
+        return any(
+            b in strong_coarse or any(b in coarse[o] for o in peers if o != k) for b in coarse[k]
+        )
+
+    sourced = [
+        k
+        for k in named
+        if classify(k) != Shape.WORD
+        or len(others) == 1
+        or (not unnamed and (continues(k) or alike(k)))
+    ]
+    known = set(listed) | set(sourced)
+    held = {  # named words the guard kept literal stay out of every population
+        k
+        for k in named
+        if k not in known and (k.lower() in _VOCAB or k in forced_literal or under_version)
+    }
+    members = [k for k in members if k not in held]
+    member_set -= held
+    # A value with no letter or digit (``~``, ``-``, ``*``) is no route word.  Right after a
+    # collection word (``/runs/~/steps``) it stands where an id goes: a wildcard id.  After
+    # a value (``/{project}/-/issues``) or at the root it may be a separator, so there it
+    # joins only a position that holds ids and leads where they lead.
+    wild_all = [k for k in cands if _WILD.match(k)]
+    lone_wild = bool(wild_all) and after_literal
+    if not strong and not echo and not known and len(members) < 2 and not lone_wild:
+        return None
     params = list(strong) + [k for k in [*echo, *listed, *sourced] if k not in member_set]
     params = list(dict.fromkeys(params))
     few = bool(strong) and len(members) + len(known) < 3
@@ -665,14 +702,17 @@ def _decide(
             pop_abs |= _behaviour(node.children[k], blind)
         for k in cands:
             child = node.children[k]
-            if child.count > 2 and k not in member_set and _behaviour(child, blind) <= pop_abs:
+            if (
+                child.count > 2
+                and k not in member_set
+                and k not in held
+                and _behaviour(child, blind) <= pop_abs
+            ):
                 params.append(k)
+    wild = [k for k in wild_all if k not in params and (after_literal or (params and linked(k)))]
+    params.extend(wild)
     if not params:
         return None
-    # A value with no letter or digit (``~``, ``-``, ``*``) is no route word: where its
-    # siblings are ids and it leads where they lead, it is a wildcard id (``/dags/~/runs``).
-    wild = [k for k in cands if k not in params and _WILD.match(k) and linked(k)]
-    params.extend(wild)
     greedy = GREEDY in params
     n_values = sum(len(node.children[k].values) or 1 for k in params)
     if strong and len(params) == len(strong) and not greedy:
@@ -828,6 +868,7 @@ def _build(
         set(),
         depth_zero=not path,
         under_version=bool(path) and is_version(path[-1]),
+        after_literal=bool(path) and not path[-1].startswith("{") and not is_version(path[-1]),
     )
     params = set(decision.param_keys) if decision else set()
     for k in sorted(node.children):
