@@ -158,3 +158,12 @@ class TestNamedWordsSideBySide:
             "POST /kernels/{}/restart",
             "POST /kernels/{}/interrupt",
         }
+
+
+class TestStaticFiles:
+    """Files under ``/static/`` are the web server's, whatever their media type."""
+
+    def test_static_json_is_an_asset(self) -> None:
+        raw = [entry("GET", f"{H}/static/i18n/{n}.json", resp={"Save": "Save"}) for n in "ab"]
+        raw += [entry("GET", f"{H}/api/config", resp={"page_size": 50})]
+        assert _ops(raw) == {"GET /api/config"}

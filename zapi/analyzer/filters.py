@@ -255,8 +255,11 @@ def drop_static(entry: HarEntry) -> str | None:
         return Reason.STATIC
     if entry.method not in ("GET", "HEAD"):
         return None
-    ext = posixpath.splitext(urlsplit(entry.url).path)[1].lower()
+    path = urlsplit(entry.url).path
+    ext = posixpath.splitext(path)[1].lower()
     if ext in STATIC_EXT:
+        return Reason.STATIC
+    if ext and path.startswith("/static/"):  # a file the web server hands out (i18n JSON)
         return Reason.STATIC
     mime = _mime(entry)
     if mime.startswith(STATIC_MIME_PREFIX) or mime in STATIC_MIMES:
