@@ -167,3 +167,46 @@ class TestStaticFiles:
         raw = [entry("GET", f"{H}/static/i18n/{n}.json", resp={"Save": "Save"}) for n in "ab"]
         raw += [entry("GET", f"{H}/api/config", resp={"page_size": 50})]
         assert _ops(raw) == {"GET /api/config"}
+
+
+def _opaque(rnd: Any, prefix: str, digits: bool) -> str:
+    letters = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ"
+    tail = "".join(rnd.choice(letters) for _ in range(12))
+    return f"{prefix}_{tail[:-1]}{rnd.randint(2, 9) if digits else tail[-1]}"
+
+
+class TestCrowds:
+    """Deep routes used once, under slugs that a crowd of siblings shares."""
+
+    def _capture(self, odd_tail: str) -> list[dict[str, Any]]:
+        import random
+
+        rnd = random.Random(7)
+        raw = []
+        for i in range(30):  # 30 workspace/repo pairs, each used twice
+            ws, repo = f"team-{i}x", f"repo_{i}y"
+            base = f"{H}/2.0/repositories/{ws}/{repo}"
+            raw.append(entry("GET", base, resp={"slug": repo, "size": i}))
+            issue = _opaque(rnd, "iss", digits=True)
+            if i % 3:
+                raw.append(entry("GET", f"{base}/issues/{issue}", resp={"id": issue, "n": 1}))
+            else:
+                raw.append(entry("GET", f"{base}/issues", resp={"values": []}))
+        # One more pair, seen once, on a route no other pair used, with a digit-less id tail.
+        tail = f"/issues/{odd_tail}/vote"
+        raw.append(entry("PUT", f"{H}/2.0/repositories/lone-ws/lone_repo{tail}", status=204))
+        return raw
+
+    def test_rare_pair_on_a_unique_deep_route_joins_the_crowd(self) -> None:
+        got = _ops(self._capture("iss_duFRThRwgFec"))
+        assert got == {
+            "GET /2.0/repositories/{}/{}",
+            "GET /2.0/repositories/{}/{}/issues",
+            "GET /2.0/repositories/{}/{}/issues/{}",
+            "PUT /2.0/repositories/{}/{}/issues/{}/vote",
+        }
+
+    def test_camel_case_word_is_not_an_opaque_id(self) -> None:
+        """``api_bulkUpdateItems`` is a word with a prefix, not a random tail."""
+        got = _ops(self._capture("api_bulkUpdateItems"))
+        assert "PUT /2.0/repositories/{}/{}/issues/api_bulkUpdateItems/vote" in got

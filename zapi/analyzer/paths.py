@@ -405,10 +405,25 @@ def _is_namespace(node: _Node) -> bool:
     return short and len(literal_children) >= 3 and node.count >= 3
 
 
+# ``iss_duFRThRwgFec``: a short prefix, then a random mixed-case tail that happens to hold no
+# digit (so it reads as a word to the shape classifier); camelCase words are not random.
+_PREFIXED_TAIL = re.compile(r"^[a-z]{1,12}_([A-Za-z]{10,})$")
+_CAMEL = re.compile(r"^[A-Za-z][a-z]+(?:[A-Z][a-z]+)*$")
+
+
+def _opaque_prefixed(seg: str) -> bool:
+    """A prefixed id whose tail mixes cases like random letters (not a camelCase word)."""
+    m = _PREFIXED_TAIL.match(seg)
+    if m is None:
+        return False
+    tail = m.group(1)
+    return sum(c.isupper() for c in tail) >= 3 and not _CAMEL.match(tail)
+
+
 def _is_strong(seg: str) -> bool:
     if seg.startswith(PLACEHOLDER):
         return True
-    return not _VERSION.match(seg) and is_id_shape(classify(seg))
+    return not _VERSION.match(seg) and (is_id_shape(classify(seg)) or _opaque_prefixed(seg))
 
 
 def is_version(seg: str) -> bool:
@@ -465,6 +480,7 @@ def _is_file_path_population(node: _Node, keys: list[str]) -> bool:
 
 
 _BEH_DEPTH = 4
+_CROWD = 20  # this many rare values behaving alike make a position a parameter for sure
 
 
 def _keys_by_depth(
@@ -692,6 +708,20 @@ def _decide(
         if few and classify(k) == Shape.WORD and k not in known:
             continue  # a word does not join a population of ids on thin evidence
         params.append(k)
+    if len(members) >= _CROWD:
+        # In a crowd of ids, a rare value that continues with the crowd's route words is one
+        # more id, though its one deep route was used by no other (``/{ws}/{repo}/issues/…``).
+        params.extend(
+            k
+            for k in low
+            if k not in member_set
+            and k not in held
+            and any(
+                key in shared[d] and not _is_strong(key) and not _VERSION.match(key)
+                for d, keys in enumerate(below[k])
+                for key in keys
+            )
+        )
     if len(members) >= 3:
         # A frequent value is a popular id when everything it does, with the values below it
         # abstracted, is something the population does too (``/user/logout`` answers a string
