@@ -5,13 +5,16 @@ Each test builds its own small capture; none copies a recording.
 
 from __future__ import annotations
 
+import random
 import re
 from typing import Any
 
 from factories import entry
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from zapi.analyzer.model import Analysis
-from zapi.analyzer.pipeline import analyze_entries
+from zapi.analyzer.pipeline import Collector, analyze_entries
 from zapi.har import HarEntry, entry_from_raw
 
 H = "http://127.0.0.1:8000"
@@ -169,7 +172,7 @@ class TestStaticFiles:
         assert _ops(raw) == {"GET /api/config"}
 
 
-def _opaque(rnd: Any, prefix: str, digits: bool) -> str:
+def _opaque(rnd: random.Random, prefix: str, digits: bool) -> str:
     letters = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ"
     tail = "".join(rnd.choice(letters) for _ in range(12))
     return f"{prefix}_{tail[:-1]}{rnd.randint(2, 9) if digits else tail[-1]}"
@@ -179,8 +182,6 @@ class TestCrowds:
     """Deep routes used once, under slugs that a crowd of siblings shares."""
 
     def _capture(self, odd_tail: str) -> list[dict[str, Any]]:
-        import random
-
         rnd = random.Random(7)
         raw = []
         for i in range(30):  # 30 workspace/repo pairs, each used twice
@@ -210,3 +211,43 @@ class TestCrowds:
         """``api_bulkUpdateItems`` is a word with a prefix, not a random tail."""
         got = _ops(self._capture("api_bulkUpdateItems"))
         assert "PUT /2.0/repositories/{}/{}/issues/api_bulkUpdateItems/vote" in got
+
+
+# -- properties ------------------------------------------------------------------
+def _all_classes() -> list[dict[str, Any]]:
+    names = ["nightly_export", "tutorial", "weekly_cleanup"]
+    raw = TestSiblingCollections()._capture() + TestCrowds()._capture("iss_duFRThRwgFec")
+    for n in names:
+        raw.append(entry("GET", f"{H}/ui/summaries/{n}", resp={"flow_id": n, "tasks": []}))
+        for _ in range(3):
+            raw.append(entry("GET", f"{H}/api/flows/{n}", resp={"flow_id": n, "paused": True}))
+            raw.append(entry("GET", f"{H}/api/flows/{n}/runs/~/steps", resp={"steps": []}))
+    return raw
+
+
+class TestProperties:
+    """The new evidence is stable when samples are reordered and the capture is split."""
+
+    @settings(max_examples=20, deadline=None)
+    @given(st.randoms(use_true_random=False))
+    def test_stable_when_samples_are_reordered(self, rnd: random.Random) -> None:
+        raw = _all_classes()
+        shuffled = list(raw)
+        rnd.shuffle(shuffled)
+        assert _ops(shuffled) == _ops(raw)
+
+    @settings(max_examples=20, deadline=None)
+    @given(st.lists(st.integers(min_value=1, max_value=200), min_size=1, max_size=4))
+    def test_stable_when_the_capture_is_split(self, cuts: list[int]) -> None:
+        items = []
+        for i, e in enumerate(_all_classes()):
+            item = entry_from_raw(e, "mem.har", i)
+            assert isinstance(item, HarEntry)
+            items.append(item)
+        bounds = sorted({0, *(c % len(items) for c in cuts), len(items)})
+        whole = Collector().feed_all(items).finish()
+        merged = Collector()
+        for a, b in zip(bounds, bounds[1:], strict=False):
+            merged.merge(Collector().feed_all(items[a:b]))
+        got = {f"{op.method} {op.template.path}" for op in merged.finish().operations}
+        assert got == {f"{op.method} {op.template.path}" for op in whole.operations}
