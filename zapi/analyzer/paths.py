@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from zapi.shapes import Shape, classify, is_id_shape
 
@@ -411,6 +412,7 @@ _PREFIXED_TAIL = re.compile(r"^[a-z]{1,12}_([A-Za-z]{10,})$")
 _CAMEL = re.compile(r"^[A-Za-z][a-z]+(?:[A-Z][a-z]+)*$")
 
 
+@lru_cache(maxsize=16384)
 def _opaque_prefixed(seg: str) -> bool:
     """A prefixed id whose tail mixes cases like random letters (not a camelCase word)."""
     m = _PREFIXED_TAIL.match(seg)
@@ -673,10 +675,13 @@ def _decide(
             for key in keys
         )
 
-    def alike(k: str) -> bool:
-        return any(
-            b in strong_coarse or any(b in coarse[o] for o in peers if o != k) for b in coarse[k]
-        )
+    peer_count: dict[str, int] = {}
+    for o in dict.fromkeys(peers):
+        for b in coarse[o]:
+            peer_count[b] = peer_count.get(b, 0) + 1
+
+    def alike(k: str) -> bool:  # some behaviour of k is the id group's or another peer's
+        return any(b in strong_coarse or peer_count.get(b, 0) >= 2 for b in coarse[k])
 
     sourced = [
         k
