@@ -213,6 +213,40 @@ class TestCrowds:
         assert "PUT /2.0/repositories/{}/{}/issues/api_bulkUpdateItems/vote" in got
 
 
+class TestListedBySiblingEndpoint:
+    """Names a collection's own query endpoint returned (``POST /pools/filter``) are its ids."""
+
+    def test_names_from_a_filter_endpoint(self) -> None:
+        pools = [{"name": "default-pool", "type": "a"}, {"name": "gpu-pool", "type": "b"}]
+        queues = [{"name": "default", "priority": 1}, {"name": "urgent", "priority": 2}]
+        raw = [
+            entry("POST", f"{H}/api/work_pools/filter", body={"limit": 5}, resp=pools),
+            entry("POST", f"{H}/api/work_pools/count", body={}, resp=2),
+            entry("GET", f"{H}/api/work_pools/default-pool", resp=pools[0]),
+            entry("POST", f"{H}/api/work_pools/default-pool/queues/filter", body={}, resp=queues),
+            entry("GET", f"{H}/api/work_pools/default-pool/queues/urgent", resp=queues[1]),
+            entry("POST", f"{H}/api/reports/filter", body={}, resp=[{"key": "daily-sales"}]),
+            entry("GET", f"{H}/api/reports/daily-sales/latest", resp={"key": "daily-sales"}),
+        ]
+        assert _ops(raw) == {
+            "POST /api/work_pools/filter",
+            "POST /api/work_pools/count",
+            "GET /api/work_pools/{}",
+            "POST /api/work_pools/{}/queues/filter",
+            "GET /api/work_pools/{}/queues/{}",
+            "POST /api/reports/filter",
+            "GET /api/reports/{}/latest",
+        }
+
+    def test_listing_survives_many_other_mentions(self) -> None:
+        """A name that many deep routes' bodies also mention is still listed by its parent."""
+        raw = [entry("GET", f"{H}/api/pools", resp=[{"name": "batch"}, {"name": "etl"}])]
+        for route in ("alerts", "audits", "backups", "builds", "events", "jobs"):
+            raw.append(entry("GET", f"{H}/api/a/{route}", resp=[{"pool_name": "batch"}]))
+        raw.append(entry("GET", f"{H}/api/pools/batch", resp={"slots": 3}))
+        assert "GET /api/pools/{}" in _ops(raw)
+
+
 # -- properties ------------------------------------------------------------------
 def _all_classes() -> list[dict[str, Any]]:
     names = ["nightly_export", "tutorial", "weekly_cleanup"]

@@ -48,6 +48,8 @@ _VOCAB = frozenset(
         "mine",
         "my",
         "search",
+        "filter",
+        "paginate",
         "find",
         "query",
         "lookup",
@@ -665,7 +667,14 @@ def _decide(
     # to the same continuations or answer alike (``/dags/tutorial/runs``,
     # ``/dags/etl_daily/runs``); verbs (``restart``, ``interrupt``) do neither.
     others = [k for k in weak if k not in listed]
-    unnamed = [k for k in weak if k not in known_all and k not in member_set and not _WILD.match(k)]
+    unnamed = [  # route vocabulary (``/pools/filter``) beside a named value argues nothing
+        k
+        for k in weak
+        if k not in known_all
+        and k not in member_set
+        and not _WILD.match(k)
+        and k.lower() not in _VOCAB
+    ]
     peers = [*named, *members]
 
     def continues(k: str) -> bool:

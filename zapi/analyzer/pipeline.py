@@ -236,6 +236,18 @@ MAX_ID_SOURCES = 4  # request paths remembered per value
 _ID_KEYS_SEEN: dict[str, bool] = {}
 
 
+def _source_order(path: str) -> tuple[int, str]:
+    """Shorter request paths first: a collection (the likely listing) outlives deep routes."""
+    return (len(path), path)
+
+
+def _lists_beside(source: str, parent: str, value: str) -> bool:
+    """True when ``source`` is an endpoint of the same collection (``/pools/filter`` for
+    ``/pools/gpu-pool``): its body listed the collection's items."""
+    head, _, last = source.rpartition("/")
+    return head == parent and last != value
+
+
 def _is_id_key(key: str) -> bool:
     hit = _ID_KEYS_SEEN.get(key)
     if hit is None:
@@ -425,7 +437,7 @@ class Collector:
                     ids[v] = [where]
             elif where not in src:
                 src.append(where)
-                src.sort()
+                src.sort(key=_source_order)
                 del src[MAX_ID_SOURCES:]
 
     def _observation(
@@ -444,7 +456,7 @@ class Collector:
             src = ids.get(seg)
             if src is not None:
                 parent = "/" + "/".join(segs[:i])
-                if parent in src:
+                if parent in src or any(_lists_beside(p, parent, seg) for p in src):
                     listed.append(i)
                 elif any(p != own for p in src) or classify(seg) != Shape.WORD:
                     sourced.append(i)
@@ -626,7 +638,7 @@ class Collector:
                 if len(ids) < MAX_ID_VALUES:
                     ids[v] = list(src)
             else:
-                ids[v] = sorted({*mine_src, *src})[:MAX_ID_SOURCES]
+                ids[v] = sorted({*mine_src, *src}, key=_source_order)[:MAX_ID_SOURCES]
 
     def shift_indexes(self, source: str, offset: int) -> None:
         """Add ``offset`` to the entry indexes of ``source`` (a range read apart from its start)."""
