@@ -241,11 +241,16 @@ def _source_order(path: str) -> tuple[int, str]:
     return (len(path), path)
 
 
-def _lists_beside(source: str, parent: str, value: str) -> bool:
-    """True when ``source`` is an endpoint of the same collection (``/pools/filter`` for
-    ``/pools/gpu-pool``): its body listed the collection's items."""
+# Endpoints that query a collection for its items (``POST /pools/filter``).
+_QUERY_WORDS = frozenset({"filter", "search", "query", "list", "paginate", "find", "lookup", "all"})
+
+
+def _lists_beside(source: str, parent: str) -> bool:
+    """True when ``source`` is the query endpoint of the same collection (``/pools/filter``
+    for ``/pools/gpu-pool``): its body listed the collection's items.  Another sibling
+    (``/storages/types`` beside ``/storages/s3``) lists something else."""
     head, _, last = source.rpartition("/")
-    return head == parent and last != value
+    return head == parent and last.lower() in _QUERY_WORDS
 
 
 def _is_id_key(key: str) -> bool:
@@ -456,7 +461,7 @@ class Collector:
             src = ids.get(seg)
             if src is not None:
                 parent = "/" + "/".join(segs[:i])
-                if parent in src or any(_lists_beside(p, parent, seg) for p in src):
+                if parent in src or any(_lists_beside(p, parent) for p in src):
                     listed.append(i)
                 elif any(p != own for p in src) or classify(seg) != Shape.WORD:
                     sourced.append(i)
