@@ -11,7 +11,14 @@ Signals, per position in a trie of every observed path (per origin):
   parameter population (other methods, query keys, response shape, children)
   is a literal route (``/pet/findByStatus`` beside ``/pet/{id}``);
 * **a word guard** — common API vocabulary (``me``, ``search``, ``login``…)
-  never becomes a parameter, and a word never joins a population of numbers.
+  never becomes a parameter, and a word never joins a population of numbers;
+* **provenance** — a value the parent (or its ``filter``/``search`` endpoint)
+  listed, or that bodies named as an id/name/key/code, is an identifier whatever
+  its shape; several named words side by side join when they share
+  continuations or answer alike (ids), not when they do neither (verbs);
+* **place** — a word right under a version segment (``/api/v1/chart``) names a
+  collection unless provenance says otherwise; a punctuation-only value
+  (``~``) where ids go is a wildcard id.
 
 Every decision carries a confidence and its reasons.  ``Rules`` force or
 forbid templates and survive reruns.
@@ -722,20 +729,23 @@ def _decide(
         if few and classify(k) == Shape.WORD and k not in known:
             continue  # a word does not join a population of ids on thin evidence
         params.append(k)
+    crowd: list[str] = []
     if len(members) >= _CROWD:
         # In a crowd of ids, a rare value that continues with the crowd's route words is one
         # more id, though its one deep route was used by no other (``/{ws}/{repo}/issues/…``).
-        params.extend(
+        crowd = [
             k
             for k in low
             if k not in member_set
+            and k not in params
             and k not in held
             and any(
                 key in shared[d] and not _is_strong(key) and not _VERSION.match(key)
                 for d, keys in enumerate(below[k])
                 for key in keys
             )
-        )
+        ]
+        params.extend(crowd)
     if len(members) >= 3:
         # A frequent value is a popular id when everything it does, with the values below it
         # abstracted, is something the population does too (``/user/logout`` answers a string
@@ -755,6 +765,7 @@ def _decide(
                 params.append(k)
     wild = [k for k in wild_all if k not in params and (after_literal or (params and linked(k)))]
     params.extend(wild)
+    params = list(dict.fromkeys(params))  # a value may qualify twice; it joins once
     if not params:
         return None
     greedy = GREEDY in params
@@ -783,6 +794,8 @@ def _decide(
             parts.append(f"value(s) {', '.join(sorted(echo)[:3])} repeated in the bodies")
         if members:
             parts.append(f"{len(members)} distinct values, each rare and behaving alike")
+        if crowd:
+            parts.append(f"{len(crowd)} rare value(s) continuing with the crowd's route words")
         if wild:
             parts.append(f"wildcard value(s) {', '.join(wild)} where ids go")
         if strong and not greedy:
