@@ -162,6 +162,15 @@ class TestNamedWordsSideBySide:
             "POST /kernels/{}/interrupt",
         }
 
+    def test_named_items_that_answer_alike_are_ids(self) -> None:
+        """Pool names named in a task's body, each read once, answer alike: ids."""
+        raw = [entry("GET", f"{H}/tasks/1", resp={"id": 1, "pool_name": "gpu"})]
+        raw += [entry("GET", f"{H}/tasks/2", resp={"id": 2, "pool_name": "highmem"})]
+        raw += [
+            entry("GET", f"{H}/pools/{n}", resp={"slots": 4, "used": 1}) for n in ("gpu", "highmem")
+        ]
+        assert _ops(raw) == {"GET /tasks/{}", "GET /pools/{}"}
+
 
 class TestStaticFiles:
     """Files under ``/static/`` are the web server's, whatever their media type."""

@@ -696,8 +696,12 @@ def _decide(
         for b in coarse[o]:
             peer_count[b] = peer_count.get(b, 0) + 1
 
-    def alike(k: str) -> bool:  # some behaviour of k is the id group's or another peer's
-        return any(b in strong_coarse or peer_count.get(b, 0) >= 2 for b in coarse[k])
+    def alike(k: str) -> bool:
+        """Some item behaviour of k (not a POST: actions answer alike) is another peer's."""
+        return any(
+            (b in strong_coarse or peer_count.get(b, 0) >= 2) and " POST " not in b
+            for b in coarse[k]
+        )
 
     sourced = [
         k
