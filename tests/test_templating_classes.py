@@ -256,6 +256,15 @@ class TestListedBySiblingEndpoint:
         assert "GET /api/pools/{}" in _ops(raw)
 
 
+class TestEmptySegments:
+    """A refused path with an empty segment (a missing id) does not shift a route."""
+
+    def test_refused_double_slash_is_not_a_route(self) -> None:
+        raw = [entry("GET", f"{H}/api/jobs/{n}/runs/{n}0/steps", resp=[]) for n in (1, 2, 3)]
+        raw.append(entry("GET", f"{H}/api/jobs/1/runs//steps", 404, resp={"error": "not found"}))
+        assert _ops(raw) == {"GET /api/jobs/{}/runs/{}/steps"}
+
+
 # -- properties ------------------------------------------------------------------
 def _all_classes() -> list[dict[str, Any]]:
     names = ["nightly_export", "tutorial", "weekly_cleanup"]
