@@ -248,7 +248,8 @@ def merge_documents(parts: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     """One OpenAPI document from mounted ones: paths get their mount prefix, components a tag.
 
     A document's own server path (``servers[0].url``, e.g. ``/api/v1``) is folded into its
-    paths too, so the merged document needs no ``servers``.
+    paths too (once: a server path that already starts with the mount is the whole prefix),
+    so the merged document needs no ``servers``.
     """
     merged: dict[str, Any] = {
         "openapi": parts[0][1].get("openapi", "3.1.0"),
@@ -260,7 +261,11 @@ def merge_documents(parts: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
         tag = f"m{i}_"
         doc = _prefix_refs(doc, tag)
         servers = doc.get("servers") or [{}]
-        prefix = prefix.rstrip("/") + urlsplit(str(servers[0].get("url", ""))).path.rstrip("/")
+        served = urlsplit(str(servers[0].get("url", ""))).path.rstrip("/")
+        mount = prefix.rstrip("/")
+        # A mounted app often reports its mount as its server path (FastAPI's root_path):
+        # ``/api`` mounted at ``/api`` is ``/api``, not ``/api/api``.
+        prefix = served if mount and (served + "/").startswith(mount + "/") else mount + served
         for path, item in (doc.get("paths") or {}).items():
             merged["paths"][prefix.rstrip("/") + path] = item
         for kind, entries in (doc.get("components") or {}).items():

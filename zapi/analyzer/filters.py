@@ -44,6 +44,7 @@ class Reason:
     NON_HTTP = "not an http(s) URL"
     REDIRECT = "redirect (3xx)"
     SCRIPT_HTML = "HTML page fetched by a script (a page, not the app's data)"
+    EMPTY_SEGMENT = "refused path with an empty segment (a missing id: /runs//tasks)"
 
 
 STATIC_TYPES = frozenset(
@@ -255,8 +256,11 @@ def drop_static(entry: HarEntry) -> str | None:
         return Reason.STATIC
     if entry.method not in ("GET", "HEAD"):
         return None
-    ext = posixpath.splitext(urlsplit(entry.url).path)[1].lower()
+    path = urlsplit(entry.url).path
+    ext = posixpath.splitext(path)[1].lower()
     if ext in STATIC_EXT:
+        return Reason.STATIC
+    if ext and path.startswith("/static/"):  # a file the web server hands out (i18n JSON)
         return Reason.STATIC
     mime = _mime(entry)
     if mime.startswith(STATIC_MIME_PREFIX) or mime in STATIC_MIMES:
@@ -313,6 +317,15 @@ def drop_script_html(entry: HarEntry) -> str | None:
     return Reason.SCRIPT_HTML if head.startswith(("<!doctype html", "<html")) else None
 
 
+def drop_empty_segment(entry: HarEntry) -> str | None:
+    """A 4xx answer to a path with an empty segment (``/runs//tasks``): the client left an id
+    out, so the path says nothing about a route (kept, its segments would shift one place)."""
+    path = urlsplit(entry.url).path
+    if 400 <= entry.status < 500 and "//" in path.strip("/"):
+        return Reason.EMPTY_SEGMENT
+    return None
+
+
 def drop_redirect(entry: HarEntry) -> str | None:
     """Redirect hops: the final request carries the operation."""
     if 300 <= entry.status < 400 and entry.status != 304 and entry.redirect_url:
@@ -331,6 +344,7 @@ DEFAULT_FILTERS: tuple[Filter, ...] = (
     drop_document,
     drop_script_html,
     drop_redirect,
+    drop_empty_segment,
 )
 
 

@@ -11,7 +11,14 @@ Signals, per position in a trie of every observed path (per origin):
   parameter population (other methods, query keys, response shape, children)
   is a literal route (``/pet/findByStatus`` beside ``/pet/{id}``);
 * **a word guard** — common API vocabulary (``me``, ``search``, ``login``…)
-  never becomes a parameter, and a word never joins a population of numbers.
+  never becomes a parameter, and a word never joins a population of numbers;
+* **provenance** — a value the parent (or its ``filter``/``search`` endpoint)
+  listed, or that bodies named as an id/name/key/code, is an identifier whatever
+  its shape; several named words side by side join when they share
+  continuations or answer alike (ids), not when they do neither (verbs);
+* **place** — a word right under a version segment (``/api/v1/chart``) names a
+  collection unless provenance says otherwise; a punctuation-only value
+  (``~``) where ids go is a wildcard id.
 
 Every decision carries a confidence and its reasons.  ``Rules`` force or
 forbid templates and survive reruns.
@@ -22,6 +29,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from zapi.shapes import Shape, classify, is_id_shape
 
@@ -47,6 +55,8 @@ _VOCAB = frozenset(
         "mine",
         "my",
         "search",
+        "filter",
+        "paginate",
         "find",
         "query",
         "lookup",
@@ -179,6 +189,7 @@ _VERSION = re.compile(r"^(?:v\d+(?:\.\d+)*(?:(?:alpha|beta|rc|a|b)\d*)?|\d+\.\d+
 _MAX_VERSIONS = 4  # more distinct version-like values than this at one position are ids
 GREEDY = PLACEHOLDER + "path"  # a run of segments a body named as one id (a file path)
 _PARAM_RE = re.compile(r"\{([^{}]+?)\+?\}")
+_WILD = re.compile(r"^[^\w]+$")  # punctuation only: ``~``, ``-``, ``*``
 _EXT = re.compile(r"^(.+?)(\.[A-Za-z][A-Za-z0-9]{0,5})$")
 
 
@@ -404,10 +415,26 @@ def _is_namespace(node: _Node) -> bool:
     return short and len(literal_children) >= 3 and node.count >= 3
 
 
+# ``iss_duFRThRwgFec``: a short prefix, then a random mixed-case tail that happens to hold no
+# digit (so it reads as a word to the shape classifier); camelCase words are not random.
+_PREFIXED_TAIL = re.compile(r"^[a-z]{1,12}_([A-Za-z]{10,})$")
+_CAMEL = re.compile(r"^[A-Za-z][a-z]+(?:[A-Z][a-z]+)*$")
+
+
+@lru_cache(maxsize=16384)
+def _opaque_prefixed(seg: str) -> bool:
+    """A prefixed id whose tail mixes cases like random letters (not a camelCase word)."""
+    m = _PREFIXED_TAIL.match(seg)
+    if m is None:
+        return False
+    tail = m.group(1)
+    return sum(c.isupper() for c in tail) >= 3 and not _CAMEL.match(tail)
+
+
 def _is_strong(seg: str) -> bool:
     if seg.startswith(PLACEHOLDER):
         return True
-    return not _VERSION.match(seg) and is_id_shape(classify(seg))
+    return not _VERSION.match(seg) and (is_id_shape(classify(seg)) or _opaque_prefixed(seg))
 
 
 def is_version(seg: str) -> bool:
@@ -464,6 +491,7 @@ def _is_file_path_population(node: _Node, keys: list[str]) -> bool:
 
 
 _BEH_DEPTH = 4
+_CROWD = 20  # this many rare values behaving alike make a position a parameter for sure
 
 
 def _keys_by_depth(
@@ -535,7 +563,12 @@ def _routes_below(node: _Node, depth: int = 0) -> int:
 
 
 def _decide(
-    node: _Node, forbidden: bool, forced_literal: set[str], depth_zero: bool = False
+    node: _Node,
+    forbidden: bool,
+    forced_literal: set[str],
+    depth_zero: bool = False,
+    under_version: bool = False,
+    after_literal: bool = False,
 ) -> _Decision | None:
     """Split a node's children into literals and one parameter group.
 
@@ -545,6 +578,11 @@ def _decide(
     ``/api/profile`` seen once each stay literal while ``/user/alice`` and
     ``/user/bob`` merge.  A frequent value joins only when its behaviour is
     fully explained by a large population (a popular id).
+
+    Right under a version segment (``/api/v1/chart``, ``/api/v1/dataset``) a word names
+    a resource collection: sibling collections share continuations (``_info``,
+    ``related/owners``, ``{pk}``) and envelopes, so only provenance (a body named the value)
+    or an echo makes a word a parameter there.
     """
     if not node.children:
         return None
@@ -561,7 +599,7 @@ def _decide(
     # Where values come from: a value the parent's response listed, or that a body named
     # as an id/name/key field, is an identifier whatever its shape.
     listed = [k for k in weak if node.children[k].listed and k not in versions]
-    sourced = [
+    named = [
         k
         for k in weak
         if node.children[k].sourced
@@ -570,18 +608,14 @@ def _decide(
         and k.lower() not in _CORE_VOCAB
         and not depth_zero
     ]
-    # A plain word a body named elsewhere (a command name, a label) joins only where no
-    # other literal stands beside it: ``/translations/default`` but not ``/{id}/restart``.
-    # Several such words side by side are more likely verbs (``/{id}/restart``, ``/{id}/interrupt``)
-    # unless they behave alike, which the member test below decides.
-    others = [k for k in weak if k not in listed]
-    sourced = [k for k in sourced if classify(k) != Shape.WORD or len(others) == 1]
-    known = set(listed) | set(sourced)
+    known_all = set(listed) | set(named)
     vocab = {
         k
         for k in weak
-        if (k.lower() in _VOCAB or k in forced_literal or k in versions) and k not in known
+        if (k.lower() in _VOCAB or k in forced_literal or k in versions) and k not in known_all
     }
+    if under_version:
+        vocab |= {k for k in weak if k not in known_all and not node.children[k].echoed}
     cands = [k for k in weak if k not in vocab]
     low = [k for k in cands if node.children[k].count <= 2]
     seen: list[dict[str, int]] = [{} for _ in range(_BEH_DEPTH)]
@@ -633,9 +667,65 @@ def _decide(
     rare = [*strong, *low]
     if GREEDY not in strong and len(rare) >= 3 and _is_file_path_population(node, rare):
         return _Decision(rare, 0.8, "file paths of varying depth", greedy=True)
-    if not strong and not echo and not known and len(members) < 2:
-        return None
     member_set = set(members)
+    # A plain word a body named elsewhere (a command name, a label) joins only where no
+    # unnamed literal stands beside it: ``/translations/default`` but not ``/{id}/restart``
+    # beside ``/{id}/interrupt``.  Several named words side by side are ids when they lead
+    # to the same continuations or answer alike (``/dags/tutorial/runs``,
+    # ``/dags/etl_daily/runs``); verbs (``restart``, ``interrupt``) do neither.
+    others = [k for k in weak if k not in listed]
+    unnamed = [  # route vocabulary (``/pools/filter``) beside a named value argues nothing
+        k
+        for k in weak
+        if k not in known_all
+        and k not in member_set
+        and not _WILD.match(k)
+        and k.lower() not in _VOCAB
+    ]
+    peers = [*named, *members]
+
+    def continues(k: str) -> bool:
+        return any(
+            seen[d][key] >= 2 and not _is_strong(key) and not _VERSION.match(key)
+            for d, keys in enumerate(below[k])
+            for key in keys
+        )
+
+    peer_count: dict[str, int] = {}
+    for o in dict.fromkeys(peers):
+        for b in coarse[o]:
+            peer_count[b] = peer_count.get(b, 0) + 1
+
+    def alike(k: str) -> bool:
+        """Some item behaviour of k (not a POST: actions answer alike) is another peer's."""
+        return any(
+            (b in strong_coarse or peer_count.get(b, 0) >= 2) and " POST " not in b
+            for b in coarse[k]
+        )
+
+    sourced = [
+        k
+        for k in named
+        if classify(k) != Shape.WORD
+        or len(others) == 1
+        or (not unnamed and (continues(k) or alike(k)))
+    ]
+    known = set(listed) | set(sourced)
+    held = {  # named words the guard kept literal stay out of every population
+        k
+        for k in named
+        if k not in known and (k.lower() in _VOCAB or k in forced_literal or under_version)
+    }
+    members = [k for k in members if k not in held]
+    member_set -= held
+    # A value with no letter or digit (``~``, ``-``, ``*``) is no route word.  Right after a
+    # collection word (``/runs/~/steps``) it stands where an id goes: a wildcard id.  After
+    # a value (``/{project}/-/issues``) or at the root it may be a separator, so there it
+    # joins only a position that holds ids and leads where they lead.
+    wild_all = [k for k in cands if _WILD.match(k)]
+    lone_wild = bool(wild_all) and after_literal
+    if not strong and not echo and not known and len(members) < 2 and not lone_wild:
+        return None
     params = list(strong) + [k for k in [*echo, *listed, *sourced] if k not in member_set]
     params = list(dict.fromkeys(params))
     few = bool(strong) and len(members) + len(known) < 3
@@ -643,6 +733,23 @@ def _decide(
         if few and classify(k) == Shape.WORD and k not in known:
             continue  # a word does not join a population of ids on thin evidence
         params.append(k)
+    crowd: list[str] = []
+    if len(members) >= _CROWD:
+        # In a crowd of ids, a rare value that continues with the crowd's route words is one
+        # more id, though its one deep route was used by no other (``/{ws}/{repo}/issues/…``).
+        crowd = [
+            k
+            for k in low
+            if k not in member_set
+            and k not in params
+            and k not in held
+            and any(
+                key in shared[d] and not _is_strong(key) and not _VERSION.match(key)
+                for d, keys in enumerate(below[k])
+                for key in keys
+            )
+        ]
+        params.extend(crowd)
     if len(members) >= 3:
         # A frequent value is a popular id when everything it does, with the values below it
         # abstracted, is something the population does too (``/user/logout`` answers a string
@@ -653,8 +760,16 @@ def _decide(
             pop_abs |= _behaviour(node.children[k], blind)
         for k in cands:
             child = node.children[k]
-            if child.count > 2 and k not in member_set and _behaviour(child, blind) <= pop_abs:
+            if (
+                child.count > 2
+                and k not in member_set
+                and k not in held
+                and _behaviour(child, blind) <= pop_abs
+            ):
                 params.append(k)
+    wild = [k for k in wild_all if k not in params and (after_literal or (params and linked(k)))]
+    params.extend(wild)
+    params = list(dict.fromkeys(params))  # a value may qualify twice; it joins once
     if not params:
         return None
     greedy = GREEDY in params
@@ -683,6 +798,10 @@ def _decide(
             parts.append(f"value(s) {', '.join(sorted(echo)[:3])} repeated in the bodies")
         if members:
             parts.append(f"{len(members)} distinct values, each rare and behaving alike")
+        if crowd:
+            parts.append(f"{len(crowd)} rare value(s) continuing with the crowd's route words")
+        if wild:
+            parts.append(f"wildcard value(s) {', '.join(wild)} where ids go")
         if strong and not greedy:
             parts.append("id-shaped values")
         reason = "; ".join(parts)
@@ -809,6 +928,8 @@ def _build(
         here_forbidden,
         set(),
         depth_zero=not path,
+        under_version=bool(path) and is_version(path[-1]),
+        after_literal=bool(path) and not path[-1].startswith("{") and not is_version(path[-1]),
     )
     params = set(decision.param_keys) if decision else set()
     for k in sorted(node.children):

@@ -226,14 +226,31 @@ def _echoed_positions(
     return tuple(i for i in weak if raw[i] in values or unquote(raw[i]) in values)
 
 
-# Body fields whose string values name things (ids, names, keys, slugs, file paths).
+# Body fields whose string values name things (ids, names, keys, slugs, codes, file paths).
 _ID_KEY = re.compile(
-    r"^(?:id|ids|uuid|guid|key|keys|name|names|slug|path|username|login|handle|filename)$"
-    r"|(?:_id|Id|ID|_ids|Ids|_key|Key|_name|Name|_slug|Slug|_uuid|Uuid|_path|Path)$"
+    r"^(?:id|ids|uuid|guid|key|keys|name|names|slug|path|username|login|handle|filename|code)$"
+    r"|(?:_id|Id|ID|_ids|Ids|_key|Key|_name|Name|_slug|Slug|_uuid|Uuid|_path|Path|_code|Code)$"
 )
 MAX_ID_VALUES = 50_000  # distinct named values remembered (bounded memory, ~25 MB)
 MAX_ID_SOURCES = 4  # request paths remembered per value
 _ID_KEYS_SEEN: dict[str, bool] = {}
+
+
+def _source_order(path: str) -> tuple[int, str]:
+    """Shorter request paths first: a collection (the likely listing) outlives deep routes."""
+    return (len(path), path)
+
+
+# Endpoints that query a collection for its items (``POST /pools/filter``).
+_QUERY_WORDS = frozenset({"filter", "search", "query", "list", "paginate", "find", "lookup", "all"})
+
+
+def _lists_beside(source: str, parent: str) -> bool:
+    """True when ``source`` is the query endpoint of the same collection (``/pools/filter``
+    for ``/pools/gpu-pool``): its body listed the collection's items.  Another sibling
+    (``/storages/types`` beside ``/storages/s3``) lists something else."""
+    head, _, last = source.rpartition("/")
+    return head == parent and last.lower() in _QUERY_WORDS
 
 
 def _is_id_key(key: str) -> bool:
@@ -426,7 +443,7 @@ class Collector:
                     ids[v] = [where]
             elif where not in src:
                 src.append(where)
-                src.sort()
+                src.sort(key=_source_order)
                 del src[MAX_ID_SOURCES:]
 
     def _observation(
@@ -445,7 +462,7 @@ class Collector:
             src = ids.get(seg)
             if src is not None:
                 parent = "/" + "/".join(segs[:i])
-                if parent in src:
+                if parent in src or any(_lists_beside(p, parent) for p in src):
                     listed.append(i)
                 elif any(p != own for p in src) or classify(seg) != Shape.WORD:
                     sourced.append(i)
@@ -627,7 +644,7 @@ class Collector:
                 if len(ids) < MAX_ID_VALUES:
                     ids[v] = list(src)
             else:
-                ids[v] = sorted({*mine_src, *src})[:MAX_ID_SOURCES]
+                ids[v] = sorted({*mine_src, *src}, key=_source_order)[:MAX_ID_SOURCES]
 
     def shift_indexes(self, source: str, offset: int) -> None:
         """Add ``offset`` to the entry indexes of ``source`` (a range read apart from its start)."""
