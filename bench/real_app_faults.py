@@ -22,9 +22,15 @@ A second, fault-free pass gives the share of writes verified on a healthy server
 
 ``--workflow-trials N`` also runs N workflow trials as a user would: a create -> save
 -> rename -> delete plan with ``zapi run``, SIGKILLed inside one write (after the server
-committed it, or before it reached the server), continued with ``zapi run --run-id``
-after a crash and ``zapi runs resume --set landed=...`` (the server's truth) when the
-run parks, and killed again right after that decision, inside the re-sent write.
+committed it, before it reached the server, or after its answer, during the step's
+verification read), 0.15 s after the step's verification read (about the step boundary:
+while the step is recorded or the next one starts), or inside the create while another
+writer adds files to the same folder; the run is continued with ``zapi run --run-id``
+after a crash and, when it parks, ``zapi runs resume`` with a correct operator's answer
+to what it asks (``landed=`` from the ledger for that write since the operator's previous answer,
+``output=`` from a GET of the resource), and killed again right after a decision,
+inside the next write. Every trial must end ``succeeded`` with the disk holding what one
+run leaves (one created file; no doc/moved file), no create committed twice.
 
 Options: ``--calls N`` (default 320), ``--healthy-calls N`` (60), ``--seed S``,
 ``--cache DIR`` (the venv; default ``~/.cache/zapi-bench``), ``--keep DIR`` (keep the
@@ -170,6 +176,7 @@ class Commit:
     method: str
     path: str
     status: int
+    made: str = ""  # a create's answer: the path the server gave the new resource
 
 
 @dataclass
@@ -183,7 +190,13 @@ class FaultProxy:
     injected: Counter[str] = field(default_factory=Counter)
     port: int = 0
     kill_after_commits: int = 0  # workflow trials: SIGKILL this process group at the Nth write
-    kill_mode: str = "commit"  # "commit": after the server committed it; "before": unsent
+    kill_mode: str = "commit"  # "commit": after the server committed it; "before": unsent;
+    # "answered": the Nth write is answered, the kill comes with the next request (the step's
+    # verification read: the write landed, its outcome is not yet recorded)
+    # "boundary": the first read after the Nth write (its verification) is answered, then
+    # the kill comes 0.15 s later: while the step is recorded or the next one starts
+    kill_next: bool = False
+    kill_after_read: bool = False
     kill_pgid: int = 0
     kills: int = 0
     _loop: asyncio.AbstractEventLoop | None = None
@@ -214,6 +227,14 @@ class FaultProxy:
                 if k.strip().lower() == "content-length":
                     length = int(v.strip())
             body = await reader.readexactly(length) if length else b""
+            if self.kill_pgid and self.kill_next:
+                self.kill_next = False
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.kill_pgid, signal.SIGKILL)
+                self.kill_pgid = 0
+                self.kills += 1
+                writer.transport.abort()
+                return
             if self.kill_pgid and self.kill_mode == "before" and method not in ("GET", "HEAD"):
                 self.kill_after_commits -= 1
                 if self.kill_after_commits <= 0:
@@ -248,7 +269,22 @@ class FaultProxy:
             rlines = rhead.decode("latin-1").split("\r\n")
             status = int(rlines[0].split(" ", 2)[1])
             if method not in ("GET", "HEAD", "OPTIONS"):
-                self.ledger.append(Commit(method, target.split("?", 1)[0], status))
+                made = ""
+                if method == "POST" and 200 <= status < 300:
+                    with contextlib.suppress(ValueError, AttributeError):
+                        made = str(json.loads(rbody.decode()).get("path", ""))
+                self.ledger.append(Commit(method, target.split("?", 1)[0], status, made))
+                if (
+                    self.kill_pgid
+                    and self.kill_mode in ("answered", "boundary")
+                    and (200 <= status < 300)
+                ):
+                    self.kill_after_commits -= 1
+                    if self.kill_after_commits <= 0:
+                        if self.kill_mode == "answered":
+                            self.kill_next = True
+                        else:
+                            self.kill_after_read = True
                 if self.kill_pgid and self.kill_mode == "commit" and 200 <= status < 300:
                     self.kill_after_commits -= 1
                     if self.kill_after_commits <= 0:
@@ -279,11 +315,22 @@ class FaultProxy:
                 + rbody
             )
             await writer.drain()
+            if self.kill_pgid and self.kill_after_read and method == "GET":
+                self.kill_after_read = False
+                asyncio.get_running_loop().call_later(0.15, self._kill, self.kill_pgid)
         except (asyncio.IncompleteReadError, ConnectionError, ValueError):
             pass
         finally:
             if not writer.transport.is_closing():
                 writer.close()
+
+    def _kill(self, pgid: int) -> None:
+        if self.kill_pgid != pgid:
+            return  # that process already ended
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
+        self.kill_pgid = 0
+        self.kills += 1
 
     def start(self) -> None:
         ready = threading.Event()
@@ -493,6 +540,11 @@ def _plan(cards: dict[str, ToolCard]) -> str:
     return "\n".join(lines) + "\n"
 
 
+MODES = ("commit", "before", "answered", "boundary", "contended")
+"""Where a trial's first kill lands (see :class:`FaultProxy`; ``contended``: a create
+killed while another writer adds files to the same folder)."""
+
+
 @dataclass
 class WorkflowTally:
     """Outcomes of workflow trials with kills."""
@@ -570,9 +622,12 @@ class Operator:
         if card.method.upper() == "DELETE":
             return None
         if card.method.upper() == "POST":
-            d = self.root / DIR
-            new = sorted(p.name for p in d.iterdir() if p.name not in self.before)
-            path = f"{DIR}/{new[0]}" if len(new) == 1 else ""
+            made = [
+                c.made
+                for c in self.proxy.ledger[self.mark :]
+                if c.method == "POST" and 200 <= c.status < 300 and c.made
+            ]
+            path = made[-1] if len(made) == 1 else ""
         elif card.method.upper() == "PATCH":
             path = str(args.get("path", ""))
         else:
@@ -618,11 +673,12 @@ def workflow_trials(
             cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
+        proxy.kill_next = proxy.kill_after_read = False
         if kill_after:
             proxy.kill_after_commits, proxy.kill_mode = kill_after, mode
             proxy.kill_pgid = proc.pid
         text, _ = proc.communicate(timeout=180)
-        proxy.kill_pgid = 0
+        proxy.kill_pgid, proxy.kill_next, proxy.kill_after_read = 0, False, False
         return subprocess.CompletedProcess(proc.args, proc.returncode, text, "")
 
     def status(run_id: str) -> dict[str, Any]:
@@ -640,13 +696,22 @@ def workflow_trials(
         mark = len(proxy.ledger)
         before = set(operator.before)
         kills_before = proxy.kills
-        point, mode = t % 4 + 1, ("commit", "before")[(t // 4) % 2]
+        point, mode = t % 4 + 1, MODES[(t // 4) % len(MODES)]
+        others: list[str] = []
+        if mode == "contended":  # another writer creates in the folder while the create is out
+            point, mode = 1, ("commit", "before")[t % 2]
+            others = [f"other{t}-{i}.txt" for i in range(1 + t % 2)]
         run = ["run", str(work / "plan.yaml"), "--input", f"n={t}", "--run-id", run_id,
                "--db", db, "--timeout", "60", *tools]  # fmt: skip
         cli(run, kill_after=point, mode=mode)
+        for name in others:
+            (root / DIR / name).write_text("another writer")
         state: dict[str, Any] = {}
-        story = [f"{run_id}: kill {mode} write {point}"]
+        story = [
+            f"{run_id}: kill {mode} write {point}" + (f" +{len(others)} other" if others else "")
+        ]
         decided = 0
+        armed = True  # kill right after a decision, inside the next write, once per trial
         for _round in range(8):
             state = status(run_id)
             st = str(state.get("status", ""))
@@ -667,8 +732,12 @@ def workflow_trials(
                 args = [*action, *(x for s_ in sets for x in ("--set", s_))]
                 if action[1] == "resume":
                     args += ["--wait", "--timeout", "60", *tools]
-                # killed right after the first decision, inside the next write
-                cli(args, kill_after=1 if decided == 1 else 0)
+                # killed right after a decision, inside the next write (once per trial)
+                kills = proxy.kills
+                cli(args, kill_after=1 if armed else 0)
+                if proxy.kills > kills:
+                    armed = False
+                    story.append("killed")
                 continue
             cli(run)  # crashed (pending): start it again under the same run id
         tally.trials += 1
@@ -679,7 +748,7 @@ def workflow_trials(
         commits = [c for c in proxy.ledger[mark:] if 200 <= c.status < 300]
         creates = [c for c in commits if c.method == "POST"]
         after = {p.name for p in (root / DIR).iterdir()}
-        new_files = after - before
+        new_files = after - before - set(others)
         if len(creates) > 1:
             tally.duplicated += 1
             tally.notes.append(f"{run_id}: {len(creates)} creates committed")
@@ -690,7 +759,7 @@ def workflow_trials(
                 tally.notes.append(f"{run_id}: succeeded but disk shows {sorted(new_files)}")
         else:
             tally.notes.append(f"{run_id}: ended {final}: {str(state.get('message', ''))[:300]}")
-        for name in new_files:  # leave the folder as it was for the next trial
+        for name in new_files | set(others):  # leave the folder as it was for the next trial
             if (root / DIR / name).is_file():
                 (root / DIR / name).unlink()
     return tally

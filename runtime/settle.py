@@ -374,7 +374,12 @@ def _reconcile_list(card: ToolCard, args: Mapping[str, Any], read: Reader) -> Re
 def _reconcile_snapshot(
     card: ToolCard, args: Mapping[str, Any], read: Reader, before: Sequence[Any] | None
 ) -> ReconcileResult:
-    """The list read again: exactly one new identity landed, none did not, more: unknown."""
+    """The list read again: exactly one new identity landed, none did not, more: unknown.
+
+    A single new item showing another value in a field the write sent (``type``) is not
+    taken for this write's: unknown. Limit: another writer's create in the same window,
+    while this one did not land, looks like this one (see the README, "Verified writes").
+    """
     plan = card.reconcile
     assert plan is not None
     if before is None:
@@ -413,6 +418,22 @@ def _reconcile_snapshot(
             ),
         )
     item = new[0]
+    want = {
+        "/" + f.replace("~", "~0").replace("/", "~1"): args[a]
+        for a, f in plan.match.items()
+        if a in args
+    }
+    differs = check(want, item)
+    if differs:
+        return ReconcileResult(
+            result="unknown",
+            evidence=item,
+            detail=(
+                f"{plan.tool} lists one new item since before the send, but its "
+                f"{differs[0].pointer.lstrip('/')} is {differs[0].observed!r}, not "
+                f"{differs[0].expected!r}: maybe another writer's; check by hand"
+            ),
+        )
     return ReconcileResult(
         result="landed",
         evidence=_read_item(card, args, item, read),

@@ -711,7 +711,9 @@ def _snapshot(
     """A create whose server picks the identity: settle by the listing's new item.
 
     The identity field is one the listed items and the write's response both carry (an id,
-    path or name), so the item the list gained is the resource this write created.
+    path or name), so the item the list gained is the resource this write created. Body
+    fields the items also show (``type``) are ``match``: a new item that shows another
+    value is not taken for this write's (it stays unknown, never "not landed").
     """
     shared = [
         f for f in sorted(props) if f in write.out_props and _scalar(props[f]) and _is_identity(f)
@@ -743,6 +745,7 @@ def _snapshot(
         args=bound.args,
         patterns=bound.patterns,
         items_pointer=pointer,
+        match={a: w for a, w in sorted(write.body.items()) if w in props and _scalar(props[w])},
         snapshot=shared[0],
     ), []
 
