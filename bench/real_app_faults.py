@@ -23,7 +23,7 @@ A second, fault-free pass gives the share of writes verified on a healthy server
 ``--workflow-trials N`` also runs N workflow trials as a user would: a create -> save
 -> rename -> delete plan with ``zapi run``, SIGKILLed inside one write (after the server
 committed it, before it reached the server, or after its answer, during the step's
-verification read), 0.15 s after the step's verification read (about the step boundary:
+verification read), 0-40 ms after the step's verification read (about the step boundary:
 while the step is recorded or the next one starts), or inside the create while another
 writer adds files to the same folder; the run is continued with ``zapi run --run-id``
 after a crash and, when it parks, ``zapi runs resume`` with a correct operator's answer
@@ -194,7 +194,7 @@ class FaultProxy:
     # "answered": the Nth write is answered, the kill comes with the next request (the step's
     # verification read: the write landed, its outcome is not yet recorded)
     # "boundary": the first read after the Nth write (its verification) is answered, then
-    # the kill comes 0.15 s later: while the step is recorded or the next one starts
+    # the kill comes 0-40 ms later: while the step is recorded or the next one starts
     kill_next: bool = False
     kill_after_read: bool = False
     kill_pgid: int = 0
@@ -317,7 +317,8 @@ class FaultProxy:
             await writer.drain()
             if self.kill_pgid and self.kill_after_read and method == "GET":
                 self.kill_after_read = False
-                asyncio.get_running_loop().call_later(0.15, self._kill, self.kill_pgid)
+                delay = self.rng.uniform(0.0, 0.04)  # spread over recording the step
+                asyncio.get_running_loop().call_later(delay, self._kill, self.kill_pgid)
         except (asyncio.IncompleteReadError, ConnectionError, ValueError):
             pass
         finally:
@@ -644,7 +645,7 @@ class Operator:
 
 def workflow_trials(
     work: Path, out: Path, cards: dict[str, ToolCard], proxy: FaultProxy, root: Path, token: str,
-    trials: int, app: str,
+    trials: int, app: str, modes: tuple[str, ...] = MODES,
 ) -> WorkflowTally:  # fmt: skip
     """Run a create -> save -> rename -> delete plan with ``zapi run`` as a user would.
 
@@ -696,7 +697,7 @@ def workflow_trials(
         mark = len(proxy.ledger)
         before = set(operator.before)
         kills_before = proxy.kills
-        point, mode = t % 4 + 1, MODES[(t // 4) % len(MODES)]
+        point, mode = t % 4 + 1, modes[(t // 4) % len(modes)]
         others: list[str] = []
         if mode == "contended":  # another writer creates in the folder while the create is out
             point, mode = 1, ("commit", "before")[t % 2]
@@ -803,7 +804,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", default=os.path.expanduser("~/.cache/zapi-bench"))
     ap.add_argument("--keep", default="")
     ap.add_argument("--workflow-trials", type=int, default=0)
+    ap.add_argument(
+        "--workflow-modes",
+        default=",".join(MODES),
+        help=f"where the trials' first kills land, cycled (default {','.join(MODES)})",
+    )
     opts = ap.parse_args(argv)
+    unknown = set(opts.workflow_modes.split(",")) - set(MODES)
+    if unknown:
+        ap.error(f"--workflow-modes: unknown {sorted(unknown)}; use some of {','.join(MODES)}")
     venv = ensure_app(Path(opts.cache))
     token = secrets.token_hex(16)
     with tempfile.TemporaryDirectory(prefix="zapi-real-app-") as tmp:
@@ -855,7 +864,7 @@ def main(argv: list[str] | None = None) -> int:
             if opts.workflow_trials:
                 wf = workflow_trials(
                     work, out, cards, proxy, root, token, opts.workflow_trials,
-                    f"http://127.0.0.1:{port}",
+                    f"http://127.0.0.1:{port}", tuple(opts.workflow_modes.split(",")),
                 )  # fmt: skip
                 report_workflows(wf)
             ok = (
