@@ -22,9 +22,15 @@ A second, fault-free pass gives the share of writes verified on a healthy server
 
 ``--workflow-trials N`` also runs N workflow trials as a user would: a create -> save
 -> rename -> delete plan with ``zapi run``, SIGKILLed inside one write (after the server
-committed it, or before it reached the server), continued with ``zapi run --run-id``
-after a crash and ``zapi runs resume --set landed=...`` (the server's truth) when the
-run parks, and killed again right after that decision, inside the re-sent write.
+committed it, before it reached the server, or after its answer, during the step's
+verification read), 0-40 ms after the step's verification read (about the step boundary:
+while the step is recorded or the next one starts), or inside the create while another
+writer adds files to the same folder; the run is continued with ``zapi run --run-id``
+after a crash and, when it parks, ``zapi runs resume`` with a correct operator's answer
+to what it asks (``landed=`` from the ledger for that write since the operator's previous answer,
+``output=`` from a GET of the resource), and killed again right after a decision,
+inside the next write. Every trial must end ``succeeded`` with the disk holding what one
+run leaves (one created file; no doc/moved file), no create committed twice.
 
 Options: ``--calls N`` (default 320), ``--healthy-calls N`` (60), ``--seed S``,
 ``--cache DIR`` (the venv; default ``~/.cache/zapi-bench``), ``--keep DIR`` (keep the
@@ -52,6 +58,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -169,6 +176,7 @@ class Commit:
     method: str
     path: str
     status: int
+    made: str = ""  # a create's answer: the path the server gave the new resource
 
 
 @dataclass
@@ -182,7 +190,13 @@ class FaultProxy:
     injected: Counter[str] = field(default_factory=Counter)
     port: int = 0
     kill_after_commits: int = 0  # workflow trials: SIGKILL this process group at the Nth write
-    kill_mode: str = "commit"  # "commit": after the server committed it; "before": unsent
+    kill_mode: str = "commit"  # "commit": after the server committed it; "before": unsent;
+    # "answered": the Nth write is answered, the kill comes with the next request (the step's
+    # verification read: the write landed, its outcome is not yet recorded)
+    # "boundary": the first read after the Nth write (its verification) is answered, then
+    # the kill comes 0-40 ms later: while the step is recorded or the next one starts
+    kill_next: bool = False
+    kill_after_read: bool = False
     kill_pgid: int = 0
     kills: int = 0
     _loop: asyncio.AbstractEventLoop | None = None
@@ -213,6 +227,14 @@ class FaultProxy:
                 if k.strip().lower() == "content-length":
                     length = int(v.strip())
             body = await reader.readexactly(length) if length else b""
+            if self.kill_pgid and self.kill_next:
+                self.kill_next = False
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.kill_pgid, signal.SIGKILL)
+                self.kill_pgid = 0
+                self.kills += 1
+                writer.transport.abort()
+                return
             if self.kill_pgid and self.kill_mode == "before" and method not in ("GET", "HEAD"):
                 self.kill_after_commits -= 1
                 if self.kill_after_commits <= 0:
@@ -247,7 +269,22 @@ class FaultProxy:
             rlines = rhead.decode("latin-1").split("\r\n")
             status = int(rlines[0].split(" ", 2)[1])
             if method not in ("GET", "HEAD", "OPTIONS"):
-                self.ledger.append(Commit(method, target.split("?", 1)[0], status))
+                made = ""
+                if method == "POST" and 200 <= status < 300:
+                    with contextlib.suppress(ValueError, AttributeError):
+                        made = str(json.loads(rbody.decode()).get("path", ""))
+                self.ledger.append(Commit(method, target.split("?", 1)[0], status, made))
+                if (
+                    self.kill_pgid
+                    and self.kill_mode in ("answered", "boundary")
+                    and (200 <= status < 300)
+                ):
+                    self.kill_after_commits -= 1
+                    if self.kill_after_commits <= 0:
+                        if self.kill_mode == "answered":
+                            self.kill_next = True
+                        else:
+                            self.kill_after_read = True
                 if self.kill_pgid and self.kill_mode == "commit" and 200 <= status < 300:
                     self.kill_after_commits -= 1
                     if self.kill_after_commits <= 0:
@@ -278,11 +315,23 @@ class FaultProxy:
                 + rbody
             )
             await writer.drain()
+            if self.kill_pgid and self.kill_after_read and method == "GET":
+                self.kill_after_read = False
+                delay = self.rng.uniform(0.0, 0.04)  # spread over recording the step
+                asyncio.get_running_loop().call_later(delay, self._kill, self.kill_pgid)
         except (asyncio.IncompleteReadError, ConnectionError, ValueError):
             pass
         finally:
             if not writer.transport.is_closing():
                 writer.close()
+
+    def _kill(self, pgid: int) -> None:
+        if self.kill_pgid != pgid:
+            return  # that process already ended
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
+        self.kill_pgid = 0
+        self.kills += 1
 
     def start(self) -> None:
         ready = threading.Event()
@@ -457,25 +506,44 @@ class Trials:
         return tally
 
 
-PLAN = """
+PLAN_HEAD = """
 schema_version: "1"
 name: file_flow
 inputs:
   n: {type: string}
 steps:
-  - id: create
-    tool: CREATE
-    args: {type: file, ext: .txt}
-  - id: save
-    tool: SAVE
-    args: {SAVE_ARG: "doc${inputs.n}", type: file, format: text, content: "hello ${inputs.n}"}
-  - id: rename
-    tool: RENAME
-    args: {RENAME_ARG: "doc${inputs.n}", path: "WORKDIR/moved${inputs.n}.txt"}
-  - id: delete
-    tool: DELETE
-    args: {DELETE_ARG: "moved${inputs.n}"}
 """
+
+
+def _plan(cards: dict[str, ToolCard]) -> str:
+    """create -> save -> rename -> delete, each addressed through its card's own path
+    arguments (a template like ``/api/contents/{path*}`` takes ``work/doc<n>.txt``)."""
+    mark = "NNN"  # stands for ${inputs.n} while the path arguments are worked out
+
+    def where(kind: str, file: str) -> dict[str, Any]:
+        found = path_args(cards[kind], f"{DIR}/{file}")
+        if found is None:
+            raise SystemExit(f"{cards[kind].name}: cannot address {DIR}/{file}")
+        return found
+
+    steps = [
+        ("create", "create", {"type": "file", "ext": ".txt"}),
+        ("save", "save", {**where("save", f"doc{mark}.txt"), "type": "file", "format": "text",
+                          "content": f"hello {mark}"}),
+        ("rename", "rename", {**where("rename", f"doc{mark}.txt"),
+                              "path": f"{DIR}/moved{mark}.txt"}),
+        ("delete", "delete", where("delete", f"moved{mark}.txt")),
+    ]  # fmt: skip
+    lines = [PLAN_HEAD.strip("\n")]
+    for sid, kind, args in steps:
+        lines.append(f"  - id: {sid}\n    tool: {cards[kind].name}")
+        lines.append("    args: " + json.dumps(args).replace(mark, "${inputs.n}"))
+    return "\n".join(lines) + "\n"
+
+
+MODES = ("commit", "before", "answered", "boundary", "contended")
+"""Where a trial's first kill lands (see :class:`FaultProxy`; ``contended``: a create
+killed while another writer adds files to the same folder)."""
 
 
 @dataclass
@@ -487,34 +555,108 @@ class WorkflowTally:
     operator_decisions: int = 0
     succeeded: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
+    decisions: Counter[str] = field(default_factory=Counter)
     duplicated: int = 0
     lost: int = 0
     false_success: int = 0
+    wrong_answers: int = 0
     notes: list[str] = field(default_factory=list)
     stories: list[str] = field(default_factory=list)
 
 
+def _concrete(card: ToolCard, args: dict[str, Any]) -> str:
+    """The request path a call of ``card`` with ``args`` is sent to."""
+    path = card.path
+    for b in card.bindings:
+        if b.location == "path" and b.arg in args:
+            for form in ("{" + b.name + "*}", "{" + b.name + "}"):
+                path = path.replace(form, str(args[b.arg]))
+    return path
+
+
+class Operator:
+    """A correct operator: answers what the parked run asks with the server's truth.
+
+    For "outcome unknown" it looks at the proxy's ledger for THAT write (method and
+    path) since its previous answer about the step; for "output needed" it gives what
+    the server holds (a GET of the resource, straight to the app).
+    """
+
+    def __init__(
+        self, cards: dict[str, ToolCard], proxy: FaultProxy, root: Path, app: str, token: str
+    ) -> None:
+        self.by_name = {c.name: c for c in cards.values()}
+        self.proxy, self.root, self.app, self.token = proxy, root, app, token
+        self.seen: dict[tuple[int, str], int] = {}
+
+    def start_trial(self) -> None:
+        self.mark = len(self.proxy.ledger)
+        self.seen = {}
+        d = self.root / DIR
+        self.before = {p.name for p in d.iterdir()} if d.is_dir() else set()
+
+    def answer(self, wait: dict[str, Any]) -> tuple[list[str], str]:
+        """``--set`` values for the decision, and a short note for the story."""
+        name = str(wait.get("name", ""))
+        err = wait.get("error") or {}
+        card = self.by_name.get(str(err.get("tool", "")))
+        if name == "outcome unknown" and card is not None:
+            target = (card.method.upper(), _concrete(card, dict(err.get("args") or {})))
+            key = (int(wait.get("step", 0)), f"{target[0]} {target[1]}")
+            commits = [
+                c
+                for c in self.proxy.ledger[self.mark :]
+                if (c.method, unquote(c.path)) == target and 200 <= c.status < 300
+            ]
+            landed = len(commits) > self.seen.get(key, 0)
+            self.seen[key] = len(commits)
+            return [f"landed={str(landed).lower()}"], f"landed={str(landed).lower()}"
+        if name == "output needed" and card is not None:
+            out = self._held(card, dict(err.get("args") or {}))
+            return [f"output={json.dumps(out)}"], "output=<GET>"
+        return [], "resume"
+
+    def _held(self, card: ToolCard, args: dict[str, Any]) -> Any:
+        """What the server holds for the write's resource (its answer, as the app gives it)."""
+        import httpx
+
+        if card.method.upper() == "DELETE":
+            return None
+        if card.method.upper() == "POST":
+            made = [
+                c.made
+                for c in self.proxy.ledger[self.mark :]
+                if c.method == "POST" and 200 <= c.status < 300 and c.made
+            ]
+            path = made[-1] if len(made) == 1 else ""
+        elif card.method.upper() == "PATCH":
+            path = str(args.get("path", ""))
+        else:
+            path = _concrete(card, args).removeprefix("/api/contents/")
+        if not path:
+            return None
+        r = httpx.get(
+            f"{self.app}/api/contents/{path}",
+            params={"content": "0"},
+            headers={"Authorization": f"token {self.token}"},
+        )
+        return r.json() if r.status_code == 200 else None
+
+
 def workflow_trials(
     work: Path, out: Path, cards: dict[str, ToolCard], proxy: FaultProxy, root: Path, token: str,
-    trials: int,
+    trials: int, app: str, modes: tuple[str, ...] = MODES,
 ) -> WorkflowTally:  # fmt: skip
     """Run a create -> save -> rename -> delete plan with ``zapi run`` as a user would.
 
     Each trial SIGKILLs the run's process group inside one write (write 1..4 in turn;
     after the server committed it but before the answer, or before it reached the
-    server), then continues the run the way
-    an operator would: ``zapi run --run-id`` again after a crash, ``zapi runs resume
-    --set landed=...`` (with the server's truth) when the run parks on an unknown
-    outcome, killing again right after that decision, inside the re-sent write.
+    server), then continues the run the way an operator would: ``zapi run --run-id``
+    again after a crash, and when the run parks, ``zapi runs resume`` with the answer
+    to what it asks (:class:`Operator`), killing again right after the first decision,
+    inside the next write.
     """
-    plan = PLAN.replace("WORKDIR", DIR)
-    for kind in ("create", "save", "rename", "delete"):
-        c = cards[kind]
-        plan = plan.replace(kind.upper(), c.name, 1)
-        path = [b.arg for b in c.bindings if b.location == "path"]
-        if path:
-            plan = plan.replace(f"{kind.upper()}_ARG", path[0])
-    (work / "plan.yaml").write_text(plan)
+    (work / "plan.yaml").write_text(_plan(cards))
     (work / "cred.json").write_text(
         json.dumps({"auth": {"header:Authorization": "env:ZAPI_BENCH_TOKEN"}})
     )
@@ -522,6 +664,7 @@ def workflow_trials(
     db = str(work / "runs.db")
     tools = ["--tools", str(out), "--base-url", proxy.url, "--credentials", str(work / "cred.json")]
     tally = WorkflowTally()
+    operator = Operator(cards, proxy, root, app, token)
 
     def cli(
         args: list[str], kill_after: int = 0, mode: str = "commit"
@@ -531,11 +674,12 @@ def workflow_trials(
             cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
+        proxy.kill_next = proxy.kill_after_read = False
         if kill_after:
             proxy.kill_after_commits, proxy.kill_mode = kill_after, mode
             proxy.kill_pgid = proc.pid
-        text, _ = proc.communicate(timeout=120)
-        proxy.kill_pgid = 0
+        text, _ = proc.communicate(timeout=180)
+        proxy.kill_pgid, proxy.kill_next, proxy.kill_after_read = 0, False, False
         return subprocess.CompletedProcess(proc.args, proc.returncode, text, "")
 
     def status(run_id: str) -> dict[str, Any]:
@@ -549,15 +693,26 @@ def workflow_trials(
     proxy.faults_on = False
     for t in range(trials):
         run_id = f"trial-{t}"
+        operator.start_trial()
         mark = len(proxy.ledger)
-        before = {p.name for p in (root / DIR).iterdir()} if (root / DIR).is_dir() else set()
+        before = set(operator.before)
         kills_before = proxy.kills
-        point, mode = t % 4 + 1, ("commit", "before")[(t // 4) % 2]
+        point, mode = t % 4 + 1, modes[(t // 4) % len(modes)]
+        others: list[str] = []
+        if mode == "contended":  # another writer creates in the folder while the create is out
+            point, mode = 1, ("commit", "before")[t % 2]
+            others = [f"other{t}-{i}.txt" for i in range(1 + t % 2)]
         run = ["run", str(work / "plan.yaml"), "--input", f"n={t}", "--run-id", run_id,
                "--db", db, "--timeout", "60", *tools]  # fmt: skip
         cli(run, kill_after=point, mode=mode)
+        for name in others:
+            (root / DIR / name).write_text("another writer")
         state: dict[str, Any] = {}
-        story = [f"{run_id}: kill {mode} write {point}"]
+        story = [
+            f"{run_id}: kill {mode} write {point}" + (f" +{len(others)} other" if others else "")
+        ]
+        decided = 0
+        armed = True  # kill right after a decision, inside the next write, once per trial
         for _round in range(8):
             state = status(run_id)
             st = str(state.get("status", ""))
@@ -565,16 +720,25 @@ def workflow_trials(
             if st in ("succeeded", "failed", "cancelled", "rejected", "rolled_back"):
                 break
             if st == "paused":
-                committed = [c for c in proxy.ledger[mark:] if 200 <= c.status < 300]
-                landed = _parked_write_landed(state, committed)
+                wait = state.get("wait") or {}
+                sets, note = operator.answer(wait)
+                decided += 1
                 tally.operator_decisions += 1
-                story.append(f"landed={landed}")
-                cli(
-                    ["runs", "resume", run_id, "--db", db, "--set", f"landed={landed}",
-                     "--wait", "--timeout", "60", *tools],
-                    kill_after=1 if story.count("landed=false") + story.count("landed=true") == 1
-                    else 0,
-                )  # fmt: skip
+                tally.decisions[f"{wait.get('name', '?')}: {note.split('=')[0]}"] += 1
+                story.append(f"{wait.get('name', '?')}: {note}")
+                action = ["runs", "resume", run_id, "--db", db]
+                if str(wait.get("name", "")) in ("rollback blocked", "compensation failed"):
+                    action = ["runs", "cancel", run_id, "--db", db]
+                    sets = []
+                args = [*action, *(x for s_ in sets for x in ("--set", s_))]
+                if action[1] == "resume":
+                    args += ["--wait", "--timeout", "60", *tools]
+                # killed right after a decision, inside the next write (once per trial)
+                kills = proxy.kills
+                cli(args, kill_after=1 if armed else 0)
+                if proxy.kills > kills:
+                    armed = False
+                    story.append("killed")
                 continue
             cli(run)  # crashed (pending): start it again under the same run id
         tally.trials += 1
@@ -585,7 +749,7 @@ def workflow_trials(
         commits = [c for c in proxy.ledger[mark:] if 200 <= c.status < 300]
         creates = [c for c in commits if c.method == "POST"]
         after = {p.name for p in (root / DIR).iterdir()}
-        new_files = after - before
+        new_files = after - before - set(others)
         if len(creates) > 1:
             tally.duplicated += 1
             tally.notes.append(f"{run_id}: {len(creates)} creates committed")
@@ -594,19 +758,12 @@ def workflow_trials(
             if f"moved{t}.txt" in after or f"doc{t}.txt" in after or len(new_files) != 1:
                 tally.false_success += 1
                 tally.notes.append(f"{run_id}: succeeded but disk shows {sorted(new_files)}")
-        for name in new_files:  # leave the folder as it was for the next trial
+        else:
+            tally.notes.append(f"{run_id}: ended {final}: {str(state.get('message', ''))[:300]}")
+        for name in new_files | set(others):  # leave the folder as it was for the next trial
             if (root / DIR / name).is_file():
                 (root / DIR / name).unlink()
     return tally
-
-
-def _parked_write_landed(state: dict[str, Any], committed: list[Commit]) -> str:
-    """The operator's finding for the parked step, from the server's ledger."""
-    text = json.dumps(state)
-    for method, marker in (("DELETE", "delete"), ("PATCH", "rename"), ("POST", "create")):
-        if f'"{marker}"' in text or marker in str(state.get("wait", "")):
-            return "true" if any(c.method == method for c in committed) else "false"
-    return "true" if committed else "false"
 
 
 def report_workflows(w: WorkflowTally) -> None:
@@ -615,6 +772,7 @@ def report_workflows(w: WorkflowTally) -> None:
         f"trials {w.trials}, kills {w.kills}, operator decisions {w.operator_decisions}, "
         f"final {dict(sorted(w.statuses.items()))}"
     )
+    print(f"operator decisions by question {dict(sorted(w.decisions.items()))}")
     print(f"duplicated {w.duplicated} | falsely succeeded {w.false_success}")
     for story in w.stories:
         print("  ", story)
@@ -646,7 +804,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", default=os.path.expanduser("~/.cache/zapi-bench"))
     ap.add_argument("--keep", default="")
     ap.add_argument("--workflow-trials", type=int, default=0)
+    ap.add_argument(
+        "--workflow-modes",
+        default=",".join(MODES),
+        help=f"where the trials' first kills land, cycled (default {','.join(MODES)})",
+    )
     opts = ap.parse_args(argv)
+    unknown = set(opts.workflow_modes.split(",")) - set(MODES)
+    if unknown:
+        ap.error(f"--workflow-modes: unknown {sorted(unknown)}; use some of {','.join(MODES)}")
     venv = ensure_app(Path(opts.cache))
     token = secrets.token_hex(16)
     with tempfile.TemporaryDirectory(prefix="zapi-real-app-") as tmp:
@@ -696,14 +862,26 @@ def main(argv: list[str] | None = None) -> int:
             report("healthy server", healthy)
             wf = None
             if opts.workflow_trials:
-                wf = workflow_trials(work, out, cards, proxy, root, token, opts.workflow_trials)
+                wf = workflow_trials(
+                    work, out, cards, proxy, root, token, opts.workflow_trials,
+                    f"http://127.0.0.1:{port}", tuple(opts.workflow_modes.split(",")),
+                )  # fmt: skip
                 report_workflows(wf)
             ok = (
                 faulty.duplicated == 0
                 and faulty.lost == 0
                 and faulty.falsely_verified == 0
                 and faulty.calls >= 300
-                and (wf is None or (wf.duplicated == 0 and wf.false_success == 0))
+                and faulty.verified >= 0.95 * faulty.landed
+                and (
+                    wf is None
+                    or (
+                        wf.duplicated == 0
+                        and wf.false_success == 0
+                        and wf.statuses.get("paused", 0) == 0
+                        and wf.trials >= 40
+                    )
+                )
             )
             print(
                 "\nRESULT",
@@ -725,6 +903,7 @@ def main(argv: list[str] | None = None) -> int:
                                 "kills": wf.kills,
                                 "operator_decisions": wf.operator_decisions,
                                 "succeeded": wf.succeeded,
+                                "final": dict(sorted(wf.statuses.items())),
                                 "duplicated": wf.duplicated,
                                 "falsely_succeeded": wf.false_success,
                             }

@@ -35,6 +35,7 @@ from runtime.settle import (
     ReconcileResult,
     VerificationReport,
     reconcile_write,
+    snapshot_identities,
     verify_write,
 )
 from runtime.transport import Transport
@@ -170,6 +171,9 @@ class Attempts:
         )
         relogged = False
         attempt = 0
+        if card.is_write and not self.call.key and self.call.snapshot is None:
+            # a create the server names: what its list shows before anything is sent
+            self.call.snapshot = snapshot_identities(card, self.call.args, self.read())
         while True:
             attempt += 1
             try:
@@ -477,4 +481,11 @@ class Attempts:
     def reconcile(self) -> ReconcileResult:
         """Whether this call's write landed, as far as the card's reconcile plan can read."""
         call = self.call
-        return reconcile_write(call.card, call.args, self.read(), self.rt.policy, self.rt.sleep)
+        return reconcile_write(
+            call.card,
+            call.args,
+            self.read(),
+            self.rt.policy,
+            self.rt.sleep,
+            snapshot=call.snapshot,
+        )

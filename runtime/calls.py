@@ -73,6 +73,8 @@ class CallState:
     known: list[str] = field(default_factory=list)
     unsettled: list[int] = field(default_factory=list)
     """Intents that may have landed and no read has settled: the call's fate is unknown."""
+    snapshot: list[Any] | None = None
+    """A create the server names: the identities its list showed before the first send."""
     last_request: dict[str, Any] = field(default_factory=dict)
     response_headers: dict[str, str] = field(default_factory=dict, repr=False)
 

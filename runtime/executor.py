@@ -12,7 +12,7 @@ import os
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -227,6 +227,7 @@ class Runtime:
         call_id: str | None = None,
         run_id: str | None = None,
         step: int | None = None,
+        snapshot: Sequence[Any] | None = None,
     ) -> ReconcileResult:
         """Find out, by reading, whether a write with these arguments landed.
 
@@ -235,7 +236,8 @@ class Runtime:
         card's reconcile plan (list and match, keyed by a client id), or for PUT/PATCH its
         verification plan (the written fields are in place). The reads are logged under
         ``call_id``. ``unknown`` when the card has no usable plan or the read fails; never
-        raises for an API error.
+        raises for an API error. ``snapshot``: for a create the server names, the identities
+        its list showed before the send (``runtime.settle.snapshot_identities``).
 
         Raises:
             InvalidArguments: unknown tool.
@@ -245,6 +247,7 @@ class Runtime:
         if idempotency_key:
             full = self.prepare(tool, args, idempotency_key=idempotency_key)
         call = CallState(card, full, call_id or self.new_id(), None, CallContext(run_id, step))
+        call.snapshot = list(snapshot) if snapshot is not None else None
         return Attempts(self, call).reconcile()
 
     def login(self) -> CallResult:

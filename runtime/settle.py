@@ -7,7 +7,8 @@ what the reads mean.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,7 +26,14 @@ from runtime.verify import (
 from toolgen.cards import Reconcile, ToolCard, Verification
 from zapi.errors import ExecutionError
 
-__all__ = ["ReconcileResult", "Reader", "VerificationReport", "reconcile_write", "verify_write"]
+__all__ = [
+    "ReconcileResult",
+    "Reader",
+    "VerificationReport",
+    "reconcile_write",
+    "snapshot_identities",
+    "verify_write",
+]
 
 Reader = Callable[[str, dict[str, Any]], Any]
 """``read(tool, args)``: call a read tool and return its response data."""
@@ -178,19 +186,55 @@ def _short(data: Any) -> Any:
     return data if len(text) <= 200 else text[:200] + "..."
 
 
+def snapshot_identities(card: ToolCard, args: Mapping[str, Any], read: Reader) -> list[Any] | None:
+    """The identities the card's snapshot list shows now (read before a create is sent).
+
+    ``None`` when the card settles no create by a snapshot, or the list cannot be read.
+    """
+    plan = card.reconcile
+    if plan is None or plan.kind != "created" or not plan.snapshot:
+        return None
+    rargs = read_args(plan.args, dict(args), None, patterns=plan.patterns)
+    if rargs is None:
+        return None
+    try:
+        seen = read(plan.tool, rargs)
+    except ExecutionError:
+        return None
+    items = _listed(seen, plan.items_pointer)
+    if items is None:
+        return None
+    return sorted({json.dumps(it.get(plan.snapshot), sort_keys=True) for it in items}, key=str)
+
+
+def _listed(seen: Any, pointer: str) -> list[dict[str, Any]] | None:
+    items = resolve_pointer(seen, pointer)
+    if not isinstance(items, list):
+        return None
+    return [it for it in items if isinstance(it, dict)]
+
+
 def reconcile_write(
     card: ToolCard,
     args: Mapping[str, Any],
     read: Reader,
     policy: RetryPolicy,
     sleep: Callable[[float], None],
+    *,
+    snapshot: Sequence[Any] | None = None,
 ) -> ReconcileResult:
     """Find out whether a write landed: the card's reconcile read, or for PUT/PATCH its
-    verification read; "not landed" only after every bounded read showed nothing."""
+    verification read; "not landed" only after every bounded read showed nothing.
+
+    ``snapshot``: for a create the server names, the identities its list showed before the
+    send (:func:`snapshot_identities`); without it such a create is ``unknown``.
+    """
     result = ReconcileResult(result="unknown", detail="the card has no reconcile plan")
     for i in range(policy.verify_attempts):
         plan = card.reconcile
-        if plan is not None and plan.kind == "created":
+        if plan is not None and plan.kind == "created" and plan.snapshot:
+            result = _reconcile_snapshot(card, args, read, snapshot)
+        elif plan is not None and plan.kind == "created":
             result = _reconcile_list(card, args, read)
         elif plan is not None:
             result = _reconcile_read(card, plan, args, read)
@@ -325,3 +369,88 @@ def _reconcile_list(card: ToolCard, args: Mapping[str, Any], read: Reader) -> Re
     return ReconcileResult(
         result="unknown", detail=f"{plan.tool} shows no match, but its list may be partial"
     )
+
+
+def _reconcile_snapshot(
+    card: ToolCard, args: Mapping[str, Any], read: Reader, before: Sequence[Any] | None
+) -> ReconcileResult:
+    """The list read again: exactly one new identity landed, none did not, more: unknown.
+
+    A single new item showing another value in a field the write sent (``type``) is not
+    taken for this write's: unknown. Limit: another writer's create in the same window,
+    while this one did not land, looks like this one (see the README, "Verified writes").
+    """
+    plan = card.reconcile
+    assert plan is not None
+    if before is None:
+        return ReconcileResult(
+            result="unknown",
+            detail=f"{plan.tool} was not read before the send: nothing to compare the list with",
+        )
+    rargs = read_args(plan.args, dict(args), None, patterns=plan.patterns)
+    if rargs is None:
+        return ReconcileResult(result="unknown", detail="reconcile arguments are missing")
+    try:
+        seen = read(plan.tool, rargs)
+    except ExecutionError as exc:
+        return ReconcileResult(result="unknown", detail=f"{plan.tool} failed: {exc.code}")
+    items = _listed(seen, plan.items_pointer)
+    if items is None:
+        return ReconcileResult(
+            result="unknown", detail=f"{plan.tool} has no list at {plan.items_pointer!r}"
+        )
+    known = set(before)
+    new = [it for it in items if json.dumps(it.get(plan.snapshot), sort_keys=True) not in known]
+    if not new:
+        return ReconcileResult(
+            result="not_landed",
+            detail=f"{plan.tool} lists no {plan.snapshot} it did not list before the send",
+        )
+    if len(new) > 1:
+        names = ", ".join(repr(it.get(plan.snapshot)) for it in new[:5])
+        return ReconcileResult(
+            result="unknown",
+            evidence=new,
+            detail=(
+                f"{plan.tool} lists {len(new)} new items since before the send ({names}): "
+                "another writer created in the same collection, or this create landed more "
+                "than once; check by hand"
+            ),
+        )
+    item = new[0]
+    want = {
+        "/" + f.replace("~", "~0").replace("/", "~1"): args[a]
+        for a, f in plan.match.items()
+        if a in args
+    }
+    differs = check(want, item)
+    if differs:
+        return ReconcileResult(
+            result="unknown",
+            evidence=item,
+            detail=(
+                f"{plan.tool} lists one new item since before the send, but its "
+                f"{differs[0].pointer.lstrip('/')} is {differs[0].observed!r}, not "
+                f"{differs[0].expected!r}: maybe another writer's; check by hand"
+            ),
+        )
+    return ReconcileResult(
+        result="landed",
+        evidence=_read_item(card, args, item, read),
+        detail=f"{plan.tool} lists one new item since before the send: "
+        f"{plan.snapshot}={item.get(plan.snapshot)!r}",
+    )
+
+
+def _read_item(card: ToolCard, args: Mapping[str, Any], item: Any, read: Reader) -> Any:
+    """The created resource, read by the verification plan from the listed item (else the item)."""
+    plan = card.verification
+    if plan is None or plan.kind != "created" or plan.items_pointer:
+        return item
+    rargs = read_args(plan.args, dict(args), item, patterns=plan.patterns)
+    if rargs is None:
+        return item
+    try:
+        return read(plan.tool, rargs)
+    except ExecutionError:
+        return item

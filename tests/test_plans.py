@@ -78,7 +78,10 @@ def _handler(store: FileStore) -> type[BaseHTTPRequestHandler]:
             with store.lock:
                 store.seen.append((method, url.path))
                 status, answer, extra = self._apply(method, url.path, parse_qs(url.query), body)
-                if store.faults.get(method) == "drop" and status < 300:
+                if store.faults.pop(method + "+", "") == "other":  # another writer, same window
+                    store.counter += 1
+                    store.files[f"untitled{store.counter}"] = ""
+                if store.faults.get(method) in ("drop", "ack_only_drop") and status < 300:
                     store.faults.pop(method)
                     self.close_connection = True
                     self.connection.close()
@@ -89,7 +92,7 @@ def _handler(store: FileStore) -> type[BaseHTTPRequestHandler]:
             self, method: str, path: str, query: dict[str, list[str]], body: dict[str, Any]
         ) -> tuple[int, Any, dict[str, str]]:
             name = path[len(PREFIX) + 1 :] if path.startswith(PREFIX + "/") else ""
-            apply = store.faults.get(method) != "ack_only"
+            apply = store.faults.get(method) not in ("ack_only", "ack_only_drop")
             if method == "GET":
                 if "content" not in query:
                     return 400, {"message": "query 'content' is required"}, {}
@@ -348,7 +351,10 @@ class TestBinding:
         assert any(s == "response:/path" for s in moved.args.values())
         assert moved.gone_args  # the recorded rename answered a path other than the request's
         rec = {k: c.reconcile.kind for k, c in w.items() if c.reconcile is not None}
-        assert rec == {"save": "same", "rename": "moved", "delete": "deleted"}
+        assert rec == {"create": "created", "save": "same", "rename": "moved", "delete": "deleted"}
+        listing = w["create"].reconcile
+        assert listing is not None and listing.snapshot == "path"  # the server names it
+        assert listing.items_pointer == "/items" and listing.args == {"content": "json:0"}
 
     def test_sample_create_verifies_the_created_item(self, sample_outs: dict[str, Path]) -> None:
         """ERP create_order reads get_order by the returned id; reconcile matches identities."""
@@ -484,21 +490,52 @@ class TestRunning:
         assert gone.reconciled == "landed"
         assert store.commits[mark:] == [("PATCH", f"{PREFIX}/r1"), ("DELETE", f"{PREFIX}/r2")]
 
-    def test_dropped_create_without_identity_stays_unknown(
+    def test_dropped_create_is_settled_by_the_listing_snapshot(
         self, store_out: Path, store_server: tuple[str, FileStore]
     ) -> None:
-        """A create the server names itself has no identity to find: unknown, never resent."""
+        """A create the server names: the list read before the send and after the dropped
+        answer gained exactly one item, so it landed (sent once) and is verified, and the
+        call's data is that item read back."""
         url, store = store_server
         w = _writes(load_cards(store_out))
-        assert w["create"].reconcile is None
-        assert any("no reconcile" in r for r in w["create"].reasons)
         rt = _runtime(store_out, url)
-        mark = len(store.commits)
+        mark, names = len(store.commits), set(store.files)
         store.faults = {"POST": "drop"}
-        with pytest.raises(OutcomeUnknown):
-            rt.call(w["create"].name, type="file", ext=".txt")
+        made = rt.call(w["create"].name, type="file", ext=".txt")
         store.faults = {}
         assert store.commits[mark:] == [("POST", PREFIX)]
+        (new,) = set(store.files) - names
+        assert made.reconciled == "landed"
+        assert made.data["name"] == new and made.data["content"] == ""  # the item, read
+        assert made.verification is not None and made.verification.ok
+
+    def test_create_that_never_reached_the_server_is_resent_once(
+        self, store_out: Path, store_server: tuple[str, FileStore]
+    ) -> None:
+        """Acknowledged-then-dropped without a commit (the list gained nothing): not landed,
+        so the create is sent again, and exactly one file results."""
+        url, store = store_server
+        w = _writes(load_cards(store_out))
+        rt = _runtime(store_out, url)
+        names = set(store.files)
+        store.faults = {"POST": "ack_only_drop"}
+        made = rt.call(w["create"].name, type="file", ext=".txt")
+        store.faults = {}
+        assert len(set(store.files) - names) == 1
+        assert made.data["name"] in set(store.files) - names
+        assert made.attempts == 2
+
+    def test_another_writer_in_the_window_makes_it_unknown(
+        self, store_out: Path, store_server: tuple[str, FileStore]
+    ) -> None:
+        """Two new items since the snapshot: never guessed, the outcome stays unknown."""
+        url, store = store_server
+        w = _writes(load_cards(store_out))
+        rt = _runtime(store_out, url)
+        store.faults = {"POST": "drop", "POST+": "other"}
+        with pytest.raises(OutcomeUnknown, match="2 new items"):
+            rt.call(w["create"].name, type="file", ext=".txt")
+        store.faults = {}
 
 
 class TestPatterns:

@@ -179,6 +179,75 @@ class TestReconcile:
         assert found.result == "unknown"
 
 
+class TestSnapshot:
+    """A create the server names: the list before the send against the list after it."""
+
+    def _create(self) -> ToolCard:
+        return card(
+            "w_post",
+            "POST",
+            "/f",
+            reconcile=Reconcile(
+                kind="created",
+                tool="list_files",
+                args=READ_ARGS,
+                items_pointer="/items",
+                match={"type": "type"},
+                snapshot="path",
+            ),
+        )
+
+    @staticmethod
+    def _lister(items: list[dict[str, Any]]) -> Any:
+        def read(tool: str, args: dict[str, Any]) -> Any:
+            assert tool == "list_files" and args == {"content": 1}
+            return {"items": items}
+
+        return read
+
+    def _settle(self, before: list[Any] | None, items: list[dict[str, Any]]) -> Any:
+        args = {"type": "file"}
+        return reconcile_write(
+            self._create(), args, self._lister(items), POLICY, lambda s: None, snapshot=before
+        )
+
+    def test_the_snapshot_keeps_each_identity(self) -> None:
+        """What the list shows before the send: the identity field of every item."""
+        from runtime.settle import snapshot_identities
+
+        items = [{"path": "f/a", "type": "file"}, {"path": "f/b", "type": "directory"}]
+        got = snapshot_identities(self._create(), {"type": "file"}, self._lister(items))
+        assert got == ['"f/a"', '"f/b"']
+
+    @pytest.mark.parametrize(
+        ("after", "result", "detail"),
+        [
+            ([], "not_landed", "lists no path"),
+            ([{"path": "f/n", "type": "file"}], "landed", "path='f/n'"),
+            (
+                [{"path": "f/n", "type": "file"}, {"path": "f/m", "type": "file"}],
+                "unknown",
+                "2 new",
+            ),
+            ([{"path": "f/d", "type": "directory"}], "unknown", "another writer"),
+        ],
+    )
+    def test_one_new_item_landed(
+        self, after: list[dict[str, Any]], result: str, detail: str
+    ) -> None:
+        """None new: not landed; one of the created kind: landed (it is the evidence);
+        several, or one of another kind: unknown, never guessed."""
+        old = [{"path": "f/a", "type": "file"}]
+        found = self._settle(['"f/a"'], old + after)
+        assert found.result == result and detail in found.detail
+        if result == "landed":
+            assert found.evidence == after[0]
+
+    def test_without_a_snapshot_it_is_unknown(self) -> None:
+        """No list was read before the send: nothing to compare with."""
+        assert self._settle(None, [{"path": "f/n", "type": "file"}]).result == "unknown"
+
+
 class TestSources:
     """read_args resolves every source kind, or says the read cannot be made."""
 

@@ -106,7 +106,8 @@ class Reconcile(_Model):
 
     ``same``: the read of the resource shows the written fields. ``moved``: the new
     location shows them (landed) or is absent while ``gone_args`` still reads (not
-    landed). ``created``: a listed item carries this call's identity (client id).
+    landed). ``created``: a listed item carries this call's identity (client id), or, with
+    ``snapshot``, it is the one item the list gained since before the send.
     ``deleted``: the read answers 404/410 (landed) or still shows the resource. Without a
     kind (cards written before kinds existed) a plan is the list match of ``created``.
     """
@@ -132,6 +133,14 @@ class Reconcile(_Model):
     gone_args: dict[str, str] = Field(
         default_factory=dict,
         description="moved: read arguments of the OLD location (still there: not landed)",
+    )
+    snapshot: str = Field(
+        "",
+        description=(
+            "created, the server picks the identity: the field of the listed items that "
+            "names each one (e.g. 'path'); the list is read before the send and again after "
+            "an ambiguous one: exactly one new item landed, none did not, several: unknown"
+        ),
     )
 
 

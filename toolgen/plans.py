@@ -680,10 +680,7 @@ def _reconcile(write: _Tool, index: _Index) -> tuple[Reconcile | None, list[str]
         if w in props and _scalar(props[w]) and _is_identity(w, ids)
     }
     if not match:
-        return None, [
-            "no reconcile: the request carries no identity field (client id, name, path) "
-            f"that {same.card.name}'s items show"
-        ]
+        return _snapshot(write, same, pointer, props)
     extra: dict[str, tuple[str, str]] = {}
     for b in same.bindings("query"):
         for a, w in match.items():
@@ -698,6 +695,58 @@ def _reconcile(write: _Tool, index: _Index) -> tuple[Reconcile | None, list[str]
         args=bound.args,
         match=match,
         items_pointer=pointer,
+    ), []
+
+
+_SNAPSHOT_ORDER = ("id", "uuid", "path", "name")
+_PAGING = frozenset(
+    {"page", "per_page", "page_size", "pagesize", "limit", "offset", "cursor", "next",
+     "next_page", "next_cursor", "has_more", "total_pages", "start", "after", "before"}
+)  # fmt: skip
+
+
+def _snapshot(
+    write: _Tool, listing: _Tool, pointer: str, props: dict[str, Any]
+) -> tuple[Reconcile | None, list[str]]:
+    """A create whose server picks the identity: settle by the listing's new item.
+
+    The identity field is one the listed items and the write's response both carry (an id,
+    path or name), so the item the list gained is the resource this write created. Body
+    fields the items also show (``type``) are ``match``: a new item that shows another
+    value is not taken for this write's (it stays unknown, never "not landed").
+    """
+    shared = [
+        f for f in sorted(props) if f in write.out_props and _scalar(props[f]) and _is_identity(f)
+    ]
+    if not shared:
+        return None, [
+            "no reconcile: the request carries no identity field (client id, name, path) "
+            f"that {listing.card.name}'s items show, and its items share no id, path or name "
+            "with the write's response"
+        ]
+    paged = sorted(
+        {b.name for b in listing.card.bindings if b.name.lower() in _PAGING}
+        | {f for f in listing.out_props if f.lower() in _PAGING}
+    )
+    if paged:
+        return None, [
+            "no reconcile: the request carries no identity field (client id, name, path) "
+            f"that {listing.card.name}'s items show, and it pages its list ({', '.join(paged)}), "
+            "so a new item it does not show may still exist"
+        ]
+    shared.sort(key=lambda f: (_SNAPSHOT_ORDER.index(f.lower()) if f.lower() in _SNAPSHOT_ORDER
+                               else len(_SNAPSHOT_ORDER), f))  # fmt: skip
+    bound = _bind(write, listing, _same_params(write, listing), "reconcile")
+    if isinstance(bound, str):
+        return None, [bound]
+    return Reconcile(
+        kind="created",
+        tool=listing.card.name,
+        args=bound.args,
+        patterns=bound.patterns,
+        items_pointer=pointer,
+        match={a: w for a, w in sorted(write.body.items()) if w in props and _scalar(props[w])},
+        snapshot=shared[0],
     ), []
 
 

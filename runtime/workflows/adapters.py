@@ -8,8 +8,16 @@ from typing import Any
 
 import runtime
 from runtime.executor import Runtime
+from runtime.settle import snapshot_identities
 from runtime.verify import read_args
-from runtime.workflows.runner import Landed, NotLanded, Reconciled, ToolInfo, ToolRunner
+from runtime.workflows.runner import (
+    Landed,
+    NotLanded,
+    Reconciled,
+    Snapshots,
+    ToolInfo,
+    ToolRunner,
+)
 from zapi.errors import OutcomeUnknown, ToolCardError
 
 __all__ = ["RoutingRunner", "RuntimeRunner", "open_runtime_runner"]
@@ -46,6 +54,7 @@ class RuntimeRunner:
             reconcilable=reconcilable,
             credential=self.credential,
             input_schema=card.input_schema,
+            snapshot=card.reconcile is not None and bool(card.reconcile.snapshot),
         )
 
     def call(
@@ -73,6 +82,39 @@ class RuntimeRunner:
         """Ask the runtime's reconcile read whether the write landed."""
         prepared = self.runtime.prepare(tool, dict(args), idempotency_key=idempotency_key)
         found = self.runtime.reconcile(tool, prepared)
+        if found.result == "landed":
+            return Landed(found.evidence)
+        if found.result == "not_landed":
+            return NotLanded()
+        raise OutcomeUnknown(
+            f"{tool}: reconcile could not tell: {found.detail}", tool=tool, reconcile=found.detail
+        )
+
+    def snapshot(
+        self, tool: str, args: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> list[Any] | None:
+        """What the card's snapshot list shows now (before a create the server names)."""
+        card = self.runtime.cards.get(tool)
+        if card is None:
+            raise ToolCardError(f"no tool {tool!r} in this tool set", tool=tool)
+        prepared = self.runtime.prepare(tool, dict(args), idempotency_key=idempotency_key)
+
+        def read(name: str, rargs: dict[str, Any]) -> Any:
+            return self.runtime.execute(name, rargs, verify=False).data
+
+        return snapshot_identities(card, prepared, read)
+
+    def reconcile_snapshot(
+        self,
+        tool: str,
+        args: Mapping[str, Any],
+        before: list[Any],
+        *,
+        idempotency_key: str | None = None,
+    ) -> Reconciled:
+        """Compare the list with ``before``: one new item landed, none did not."""
+        prepared = self.runtime.prepare(tool, dict(args), idempotency_key=idempotency_key)
+        found = self.runtime.reconcile(tool, prepared, snapshot=before)
         if found.result == "landed":
             return Landed(found.evidence)
         if found.result == "not_landed":
@@ -150,6 +192,29 @@ class RoutingRunner:
     ) -> Reconciled:
         """Reconcile through the runner that has ``tool``."""
         return self._for(tool).reconcile(tool, args, idempotency_key=idempotency_key)
+
+    def snapshot(
+        self, tool: str, args: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> list[Any] | None:
+        """Snapshot through the runner that has ``tool`` (``None`` if it takes none)."""
+        runner = self._for(tool)
+        if not isinstance(runner, Snapshots):
+            return None
+        return runner.snapshot(tool, args, idempotency_key=idempotency_key)
+
+    def reconcile_snapshot(
+        self,
+        tool: str,
+        args: Mapping[str, Any],
+        before: list[Any],
+        *,
+        idempotency_key: str | None = None,
+    ) -> Reconciled:
+        """Settle by snapshot through the runner that has ``tool``."""
+        runner = self._for(tool)
+        if not isinstance(runner, Snapshots):
+            return runner.reconcile(tool, args, idempotency_key=idempotency_key)
+        return runner.reconcile_snapshot(tool, args, before, idempotency_key=idempotency_key)
 
     def read_back(
         self, tool: str, args: Mapping[str, Any], *, idempotency_key: str | None = None

@@ -24,7 +24,7 @@ from runtime.workflows.records import (
     args_digest,
     utc_iso,
 )
-from runtime.workflows.runner import ToolRunner
+from runtime.workflows.runner import Snapshots, ToolRunner
 from runtime.workflows.steps import Probe, StepCall, execute_step
 from zapi.errors import ReplayMismatch, ScopeDenied, ZapiError
 
@@ -242,6 +242,7 @@ class WorkflowContext:
         key = f"{self.run_id}/{index}" + ("/undo" if role == "compensation" else "")
         digest = args_digest(tool, args)
         settlement: Settlement | None = None
+        snapshot = self._snapshot(tool, args, key)
         while True:
             call = StepCall(
                 self.run_id,
@@ -253,6 +254,7 @@ class WorkflowContext:
                 "compensation" if role == "compensation" else "step",
                 name,
                 settlement,
+                snapshot,
             )
             raw = self._journal.run_step(f"zapi.{role}", self._execute, call)
             record = StepRecord.model_validate(raw)
@@ -292,6 +294,30 @@ class WorkflowContext:
                     "cancelled", f"cancelled by {decision.by} at step {index}", decision=decision
                 )
             settlement = _settlement(decision, record.sends)
+
+    def _snapshot(self, tool: str, args: dict[str, Any], key: str) -> list[Any] | None:
+        """For a create the server names: its list's identities before the first send.
+
+        Journaled, so a replay after a crash compares with the list as it was before this
+        step's write, never with one read after it.
+        """
+        runner = self._services.runner
+        try:
+            wanted = runner.info(tool).snapshot
+        except ZapiError:
+            return None
+        if not wanted or not isinstance(runner, Snapshots):
+            return None
+
+        def take() -> list[Any] | None:
+            assert isinstance(runner, Snapshots)
+            try:
+                return runner.snapshot(tool, args, idempotency_key=key)
+            except ZapiError:
+                return None
+
+        found = self._journal.run_step("zapi.snapshot", take)
+        return list(found) if isinstance(found, list) else None
 
     def _with_output(self, record: StepRecord, index: int, tool: str) -> StepRecord:
         """A write settled as landed whose resource could not be read: ask for its output."""

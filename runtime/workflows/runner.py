@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
-__all__ = ["Landed", "NotLanded", "Reconciled", "ToolInfo", "ToolRunner"]
+__all__ = ["Landed", "NotLanded", "Reconciled", "Snapshots", "ToolInfo", "ToolRunner"]
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,8 @@ class ToolInfo:
         credential: name of the credential the runner calls it with (for the policy).
         input_schema: JSON Schema of the tool's arguments, when the runner knows it (an
             approver's changed values are checked against it).
+        snapshot: a create whose server picks the identity, settled by a list read before
+            the send (see :class:`Snapshots`).
     """
 
     name: str
@@ -34,6 +36,7 @@ class ToolInfo:
     reconcilable: bool = False
     credential: str = ""
     input_schema: Mapping[str, Any] | None = None
+    snapshot: bool = False
 
     @property
     def is_write(self) -> bool:
@@ -128,4 +131,35 @@ class ToolRunner(Protocol):
 
     def fingerprint(self) -> str:
         """A stable digest of the tool set (names, methods, bindings); pins the app version."""
+        ...
+
+
+@runtime_checkable
+class Snapshots(Protocol):
+    """A runner that settles creates the server names by a list read before the send.
+
+    The engine journals :meth:`snapshot` before the write's intent, so after a crash the
+    list read again is compared with what it showed before this step's first send.
+    """
+
+    def snapshot(
+        self, tool: str, args: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> list[Any] | None:
+        """The identities ``tool``'s list shows now (``None``: no such plan, or unreadable)."""
+        ...
+
+    def reconcile_snapshot(
+        self,
+        tool: str,
+        args: Mapping[str, Any],
+        before: list[Any],
+        *,
+        idempotency_key: str | None = None,
+    ) -> Reconciled:
+        """Exactly one new identity since ``before``: landed (the item read back); none:
+        not landed.
+
+        Raises:
+            OutcomeUnknown: several new items (another writer), or the read failed.
+        """
         ...

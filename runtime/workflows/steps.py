@@ -10,7 +10,7 @@ from typing import Any, Literal
 from runtime.workflows.intents import Intent, IntentLog
 from runtime.workflows.permissions import Policy
 from runtime.workflows.records import Attempt, Settlement, StepRecord, args_digest, utc_iso
-from runtime.workflows.runner import Landed, ToolInfo, ToolRunner
+from runtime.workflows.runner import Landed, Snapshots, ToolInfo, ToolRunner
 from zapi.errors import (
     ExecutionError,
     InvalidArguments,
@@ -62,6 +62,9 @@ class StepCall:
     name: str = ""
     settlement: Settlement | None = None
     """An operator's verdict on one send of this write; it applies to that send only."""
+    snapshot: list[Any] | None = None
+    """A create the server names: the identities its list showed before this step's first
+    send (journaled by the engine), so a read after a crash can tell whether it landed."""
 
 
 class _Builder:
@@ -288,7 +291,12 @@ def _resolve_in_flight(
         intents.finish(call.key, "in_flight", record)
         return record
     try:
-        found = runner.reconcile(call.tool, call.args, idempotency_key=call.key)
+        if call.snapshot is not None and isinstance(runner, Snapshots):
+            found = runner.reconcile_snapshot(
+                call.tool, call.args, call.snapshot, idempotency_key=call.key
+            )
+        else:
+            found = runner.reconcile(call.tool, call.args, idempotency_key=call.key)
     except ExecutionError as exc:
         b.attempt("reconcile", "unknown", exc.to_dict(), send=sent)
         record = b.record("unknown", error=exc.to_dict()).model_dump(mode="json")
@@ -309,6 +317,16 @@ def _landed_output(
     """The output of a write settled as landed: the operator's, else a read of the resource."""
     if verdict.output_given:
         return verdict.output, "operator"
+    if call.snapshot is not None and isinstance(runner, Snapshots):
+        try:
+            found_new = runner.reconcile_snapshot(
+                call.tool, call.args, call.snapshot, idempotency_key=call.key
+            )
+        except ExecutionError as exc:
+            logger.warning("list read of %s (%s) failed: %s", call.key, call.tool, exc.message)
+        else:
+            if isinstance(found_new, Landed):
+                return found_new.result, "read"
     try:
         found = runner.read_back(call.tool, call.args, idempotency_key=call.key)
     except ExecutionError as exc:
