@@ -5,12 +5,12 @@ from __future__ import annotations
 import keyword
 import re
 
-from toolgen.safety import READ_WORDS
+from toolgen.safety import DESTRUCTIVE_WORDS, READ_WORDS, WRITE_WORDS, created_evidence
 from zapi.analyzer.model import Operation
 from zapi.analyzer.paths import singular
 from zapi.analyzer.protocols import tool_prefix
 
-__all__ = ["arg_name", "tool_names"]
+__all__ = ["arg_name", "plural", "tool_names"]
 
 _EXT = re.compile(r"\.(do|php|aspx?|jsp|cgi|action|json|xml|html?|csv)$", re.I)
 _SKIP = re.compile(r"^(api|rest|v\d+(\.\d+)?|\d+)$", re.I)
@@ -79,6 +79,30 @@ _ACTION_WORDS = frozenset(
 )
 
 
+# Query keys that page through a list: a GET that takes one reads a collection.
+_PAGE_KEYS = frozenset(
+    {"page", "per_page", "perpage", "page_size", "pagesize", "page_token", "pagetoken"}
+    | {"limit", "offset", "cursor"}
+)
+
+
+# Words that name an action when they lead a segment (``set_state``); any other
+# singular segment a POST created something under is a sub-resource (``filter_state``).
+_VERBS = (_ACTION_WORDS | WRITE_WORDS | DESTRUCTIVE_WORDS) - READ_WORDS
+
+
+def plural(word: str) -> str:
+    """A cheap plural of a resource name: ``dashboard`` → ``dashboards``, ``y`` → ``ies``."""
+    low = word.lower()
+    if low.endswith("s") and not low.endswith(("ss", "us", "is")):
+        return word
+    if low.endswith("y") and len(low) > 2 and low[-2] not in "aeiou":
+        return word[:-1] + "ies"
+    if low.endswith(("ss", "x", "z", "ch", "sh")):
+        return word + "es"
+    return word + "s"
+
+
 def _snake(word: str) -> str:
     s = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", word)
     return re.sub(r"[^A-Za-z0-9]+", "_", s).strip("_").lower()
@@ -115,14 +139,18 @@ def _words(op: Operation) -> tuple[list[str], bool, str | None]:
             and any(w in _ACTION_WORDS for w in last.split("_")[1:])
         ):
             return [_snake(w) for w in lits[:-1]], ends_param, last  # bin_update.do: bin_update
+        # A read word leading a compound that created something names a thing
+        # (``search_state``), as in safety: it is no action.
+        created = op.method == "POST" and bool(created_evidence(op))
         if (
-            first in _ACTION_WORDS
+            (first in _ACTION_WORDS and not (created and first in READ_WORDS))
             or (len(lits) >= 2 and segs[-2] in ("actions", "action"))
             or (
                 len(segs) >= 2
                 and segs[-2].startswith("{")
                 and op.method == "POST"
                 and not last.endswith("s")
+                and not (created and first not in _VERBS)
             )
         ):
             action = last
@@ -159,7 +187,7 @@ def _read_candidate(op: Operation, depth: int) -> str:
     return "_".join(["query", *res, last]) if res else f"query_{last}"
 
 
-def _candidate(op: Operation, depth: int, hint: str = "") -> str:
+def _candidate(op: Operation, depth: int, hint: str = "", collection: bool = False) -> str:
     if op.protocol in ("graphql", "jsonrpc") and op.discriminator:
         return f"{tool_prefix(op.protocol)}_{_snake(op.discriminator)}"
     if hint == "login":
@@ -189,9 +217,12 @@ def _candidate(op: Operation, depth: int, hint: str = "") -> str:
     if m in ("GET", "HEAD"):
         if ends_param:
             verb, noun = "get", singular(last)
+        elif collection or _PAGE_KEYS & {q.lower().strip("_$") for q in op.evidence.query}:
+            # /board/ beside /board/{id}, or paged: the list of boards
+            verb, noun = "list", plural(last)
         else:
-            plural = last.endswith("s") and not last.endswith("ss")
-            verb, noun = ("list", last) if plural else ("get", last)
+            is_plural = last.endswith("s") and not last.endswith("ss")
+            verb, noun = ("list", last) if is_plural else ("get", last)
     elif m == "POST":
         verb, noun = ("create", singular(last)) if not ends_param else ("post", singular(last))
     elif m == "PUT":
@@ -224,14 +255,21 @@ def tool_names(ops: list[Operation], hints: list[str] | None = None) -> list[str
     greater depth, and the last-resort numbering keeps one counter per name.
     """
     hs = hints if hints is not None else [""] * len(ops)
-    memo: dict[tuple[str, str, str, str, str, int], str] = {}
+    memo: dict[tuple[str, str, str, str, str, str, int], str] = {}
+    # Paths that have an item route below them (``/dashboard/{id}``): their GET lists.
+    parents = {
+        (op.origin, op.template.path.rstrip("/").rsplit("/", 1)[0])
+        for op in ops
+        if op.template.path.rstrip("/").rsplit("/", 1)[-1].startswith("{")
+    }
 
     def name_at(i: int, d: int) -> str:
         op = ops[i]
-        key = (op.method, op.template.path, op.protocol, op.discriminator, hs[i], d)
+        key = (op.origin, op.method, op.template.path, op.protocol, op.discriminator, hs[i], d)
         got = memo.get(key)
         if got is None:
-            got = memo[key] = _clean(_candidate(op, d, hs[i]))
+            listed = (op.origin, op.template.path.rstrip("/")) in parents
+            got = memo[key] = _clean(_candidate(op, d, hs[i], listed))
         return got
 
     depth = [1] * len(ops)

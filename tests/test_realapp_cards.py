@@ -1,0 +1,146 @@
+"""Cards on real apps' kinds of traffic: static files dropped, safety from evidence, generic names.
+
+Every case is a synthetic capture written here from HTTP semantics (status
+codes, headers, response shapes), not copied from any app's recording.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from factories import entry
+
+from toolgen.build import build_cards
+from toolgen.cards import ToolCard
+from zapi.analyzer.pipeline import analyze_entries
+from zapi.har import HarEntry, entry_from_raw
+
+H = "http://127.0.0.1:8000"
+JSON = {"content-type": "application/json"}
+
+
+def _cards(raw: list[dict[str, Any]]) -> dict[str, ToolCard]:
+    entries = [entry_from_raw(e, "mem.har", i) for i, e in enumerate(raw)]
+    analysis = analyze_entries([e for e in entries if isinstance(e, HarEntry)])
+    return {c.name: c for c in build_cards(analysis)}
+
+
+def _created_state(route: str) -> list[dict[str, Any]]:
+    """Two POSTs under an item that each answer 201 with a new key."""
+    return [
+        entry("POST", f"{H}/api/boards/{n}/{route}", 201, body={"v": 1}, resp={"token": f"k{n}Q"})
+        for n in (3, 4)
+    ]
+
+
+def _by_route(cards: dict[str, ToolCard], method: str, path: str) -> ToolCard:
+    for c in cards.values():
+        if c.method == method and c.path == path:
+            return c
+    raise AssertionError(f"no card for {method} {path}: {sorted(cards)}")
+
+
+class TestSafetyWordsAndCreation:
+    """A read word decides only as the whole last segment; creation evidence outweighs it."""
+
+    def test_compound_name_with_a_read_word_that_creates_is_a_write(self) -> None:
+        raw = _created_state("search_state")
+        card = _by_route(_cards(raw), "POST", "/api/boards/{board_id}/search_state")
+        assert card.safety == "write", card.safety_reasons
+
+    def test_compound_read_word_without_evidence_stays_a_write(self) -> None:
+        raw = [
+            entry("POST", f"{H}/api/widgets/{n}/count_cache", 200, body={"on": True}, resp={})
+            for n in (1, 2)
+        ]
+        card = _by_route(_cards(raw), "POST", "/api/widgets/{widget_id}/count_cache")
+        assert card.safety == "write", card.safety_reasons
+
+    def test_whole_segment_read_word_is_a_read(self) -> None:
+        raw = [
+            entry("POST", f"{H}/api/widgets/_search", 200, body={"q": q}, resp={"hits": []})
+            for q in ("a", "b")
+        ]
+        card = _by_route(_cards(raw), "POST", "/api/widgets/_search")
+        assert card.safety == "read_only", card.safety_reasons
+
+    def test_a_minted_key_outweighs_a_read_route_word(self) -> None:
+        raw = [
+            entry(
+                "POST",
+                f"{H}/api/reports/query",
+                200,
+                body={"sql": f"select {n}"},
+                resp={"query_id": f"q-{n}9f2"},
+            )
+            for n in (1, 2)
+        ]
+        card = _by_route(_cards(raw), "POST", "/api/reports/query")
+        assert card.safety == "write", card.safety_reasons
+        assert any("query_id" in r for r in card.safety_reasons)
+
+    def test_201_created_outweighs_a_read_route_word(self) -> None:
+        raw = [
+            entry("POST", f"{H}/api/boards/{n}/search", 201, body={"q": "x"}, resp={"ok": 1})
+            for n in (1, 2)
+        ]
+        card = _by_route(_cards(raw), "POST", "/api/boards/{board_id}/search")
+        assert card.safety == "write", card.safety_reasons
+        assert any("201" in r for r in card.safety_reasons)
+
+    def test_a_location_header_outweighs_a_read_route_word(self) -> None:
+        raw = [
+            entry(
+                "POST",
+                f"{H}/api/exports/filter",
+                200,
+                body={"state": "x"},
+                resp={"ok": True},
+                resp_headers={**JSON, "Location": f"/api/exports/{n}"},
+            )
+            for n in (1, 2)
+        ]
+        card = _by_route(_cards(raw), "POST", "/api/exports/filter")
+        assert card.safety == "write", card.safety_reasons
+        assert any("Location" in r and "outweighs" in r for r in card.safety_reasons)
+
+    def test_an_id_echoed_from_the_url_is_not_a_new_one(self) -> None:
+        raw = [
+            entry("POST", f"{H}/api/runs/run-{n}a/history", 200, body={}, resp={"id": f"run-{n}a"})
+            for n in (1, 2, 3)
+        ]
+        cards = _cards(raw)
+        card = next(c for c in cards.values() if c.path.endswith("/history"))
+        assert card.safety == "read_only", card.safety_reasons
+
+
+class TestGenericNames:
+    """Names follow the route's structure: collections list, created sub-resources are created."""
+
+    def test_collection_beside_its_item_route_lists(self) -> None:
+        raw = [entry("GET", f"{H}/api/board/", 200, resp={"result": [{"id": 1}, {"id": 2}]})]
+        raw += [entry("GET", f"{H}/api/board/{n}", 200, resp={"id": n}) for n in (1, 2, 3)]
+        cards = _cards(raw)
+        assert _by_route(cards, "GET", "/api/board/").name == "list_boards"
+        assert _by_route(cards, "GET", "/api/board/{board_id}").name == "get_board"
+
+    def test_created_sub_resource_is_named_create(self) -> None:
+        raw = _created_state("search_state")
+        card = _by_route(_cards(raw), "POST", "/api/boards/{board_id}/search_state")
+        assert card.name == "create_board_search_state"
+
+    def test_verb_sub_route_stays_an_action(self) -> None:
+        raw = [
+            entry("POST", f"{H}/api/runs/{n}/set_state", 201, body={"state": "x"}, resp={"id": n})
+            for n in (1, 2)
+        ]
+        card = _by_route(_cards(raw), "POST", "/api/runs/{run_id}/set_state")
+        assert card.name == "set_state_run"
+
+    def test_paged_collection_lists(self) -> None:
+        raw = [
+            entry("GET", f"{H}/api/tables/ticket/?__page={p}&__page_size=9", 200, resp={"rows": []})
+            for p in (1, 2)
+        ]
+        card = _by_route(_cards(raw), "GET", "/api/tables/ticket/")
+        assert card.name == "list_tickets"
