@@ -12,6 +12,7 @@ from factories import entry
 
 from toolgen.build import build_cards
 from toolgen.cards import ToolCard
+from zapi.analyzer.filters import Reason, drop_reason
 from zapi.analyzer.pipeline import analyze_entries
 from zapi.har import HarEntry, entry_from_raw
 
@@ -38,6 +39,79 @@ def _by_route(cards: dict[str, ToolCard], method: str, path: str) -> ToolCard:
         if c.method == method and c.path == path:
             return c
     raise AssertionError(f"no card for {method} {path}: {sorted(cards)}")
+
+
+def _entry(raw: dict[str, Any]) -> HarEntry:
+    got = entry_from_raw(raw, "mem.har", 0)
+    assert isinstance(got, HarEntry), got
+    return got
+
+
+FILE_SERVER = {"accept-ranges": "bytes", "etag": '"5f1c"', "last-modified": "Mon, 02 Jan 2026"}
+
+
+class TestServedFiles:
+    """Files a file server answered are dropped by how they were served, not by their MIME type."""
+
+    def test_data_file_with_byte_ranges_and_a_validator_is_dropped(self) -> None:
+        raw = entry(
+            "GET",
+            f"{H}/ui-files/lang/fr/labels.json?v=1.2",
+            resp={"hello": "bonjour"},
+            resp_headers={**JSON, **FILE_SERVER},
+        )
+        assert drop_reason(_entry(raw)) == Reason.SERVED_FILE
+
+    def test_immutable_or_long_cached_file_is_dropped(self) -> None:
+        for cache in ("public, max-age=31536000, immutable", "max-age=604800"):
+            raw = entry(
+                "GET",
+                f"{H}/cfg/features.json",
+                resp={"a": 1},
+                resp_headers={**JSON, "cache-control": cache},
+            )
+            assert drop_reason(_entry(raw)) == Reason.SERVED_FILE, cache
+
+    def test_file_with_a_validator_under_a_file_directory_is_dropped(self) -> None:
+        raw = entry(
+            "GET", f"{H}/app/static/cfg/x.json", resp={}, resp_headers={**JSON, "etag": '"1"'}
+        )
+        assert drop_reason(_entry(raw)) == Reason.SERVED_FILE
+
+    def test_api_document_named_like_a_file_stays(self) -> None:
+        """An API answering with a JSON model of a document: validators, no ranges, no cache."""
+        api = {**JSON, "etag": '"9d1"', "last-modified": "Mon, 02 Jan 2026 03:04:05 GMT"}
+        for path in ("/api/documents/report.json", "/api/documents/notes/plan.ipynb"):
+            raw = entry("GET", f"{H}{path}", resp={"name": path, "content": {}}, resp_headers=api)
+            assert drop_reason(_entry(raw)) is None, path
+        private = {**JSON, "cache-control": "private, max-age=604800"}
+        raw = entry("GET", f"{H}/api/me/prefs.json", resp={}, resp_headers=private)
+        assert drop_reason(_entry(raw)) is None
+
+    def test_capture_keeps_the_api_and_drops_the_files(self) -> None:
+        raw = [
+            entry(
+                "GET",
+                f"{H}/ui-files/lang/en/{ns}.json",
+                resp={"k": ns},
+                resp_headers={**JSON, **FILE_SERVER},
+            )
+            for ns in ("common", "admin", "browse", "dags", "tasks")
+        ]
+        api = {**JSON, "etag": '"9d1"'}
+        raw += [
+            entry("GET", f"{H}/api/documents/{n}.json", resp={"name": n}, resp_headers=api)
+            for n in ("a", "b", "c")
+        ]
+        paths = {c.path for c in _cards(raw).values()}
+        assert not any(p.startswith("/ui-files") for p in paths), paths
+        assert any(p.startswith("/api/documents/") for p in paths), paths
+
+    def test_script_brackets_are_no_json_nesting(self) -> None:
+        """A bundled script full of brackets is read (and dropped as static), not unreadable."""
+        js = "function f(){" * 300 + "}" * 300
+        raw = entry("GET", f"{H}/app.js", resp=js, resp_mime="text/javascript")
+        assert drop_reason(_entry(raw)) == Reason.STATIC
 
 
 class TestSafetyWordsAndCreation:
@@ -144,3 +218,10 @@ class TestGenericNames:
         ]
         card = _by_route(_cards(raw), "GET", "/api/tables/ticket/")
         assert card.name == "list_tickets"
+
+    def test_a_get_led_by_a_write_verb_is_no_action(self) -> None:
+        raw = [entry("GET", f"{H}/api/v3/importFailures", 200, resp={"items": []})]
+        raw += [entry("GET", f"{H}/api/v3/exportCsv", 200, resp="a,b", resp_mime="text/csv")]
+        cards = _cards(raw)
+        assert _by_route(cards, "GET", "/api/v3/importFailures").name == "list_import_failures"
+        assert _by_route(cards, "GET", "/api/v3/exportCsv").name == "export_csv"

@@ -79,6 +79,10 @@ _ACTION_WORDS = frozenset(
 )
 
 
+# Action words a GET can perform: it reads, searches, exports or checks.
+_READ_ACTIONS = frozenset(
+    ["search", "find", "get", "list", "export", "download", "verify", "validate", "confirm"]
+)
 # Query keys that page through a list: a GET that takes one reads a collection.
 _PAGE_KEYS = frozenset(
     {"page", "per_page", "perpage", "page_size", "pagesize", "page_token", "pagetoken"}
@@ -142,8 +146,11 @@ def _words(op: Operation) -> tuple[list[str], bool, str | None]:
         # A read word leading a compound that created something names a thing
         # (``search_state``), as in safety: it is no action.
         created = op.method == "POST" and bool(created_evidence(op))
+        # A GET only reads: a write verb leading its segment names a thing (importErrors).
+        reads = op.method in ("GET", "HEAD")
+        verb = first in (_READ_ACTIONS if reads else _ACTION_WORDS)
         if (
-            (first in _ACTION_WORDS and not (created and first in READ_WORDS))
+            (verb and not (created and first in READ_WORDS))
             or (len(lits) >= 2 and segs[-2] in ("actions", "action"))
             or (
                 len(segs) >= 2
