@@ -138,6 +138,32 @@ class TestSafetyWordsAndCreation:
         card = _by_route(_cards(raw), "POST", "/api/widgets/_search")
         assert card.safety == "read_only", card.safety_reasons
 
+    def test_a_compound_led_by_a_pure_verb_is_a_read(self) -> None:
+        raw = [
+            entry("POST", f"{H}/api/teams/{t}/pools/get_plan", 200, body={"n": n}, resp={"cost": n})
+            for t, n in (("red", 1), ("blue", 2))
+        ]
+        raw += [entry("POST", f"{H}/rpc/listWidgets", 200, body={"p": p}, resp=[]) for p in (1, 2)]
+        cards = _cards(raw)
+        for card in cards.values():
+            assert card.safety == "read_only", (card.path, card.safety_reasons)
+
+    def test_a_compound_with_a_write_word_stays_a_write(self) -> None:
+        raw = [
+            entry("POST", f"{H}/api/tags/get_or_create", 200, body={"t": t}, resp={"t": t})
+            for t in ("a", "b")
+        ]
+        card = _by_route(_cards(raw), "POST", "/api/tags/get_or_create")
+        assert card.safety == "write", card.safety_reasons
+
+    def test_a_compound_answered_alike_is_a_read(self) -> None:
+        raw = [
+            entry("POST", f"{H}/api/widgets/search_facets", 200, body={"q": 1}, resp={"f": []})
+            for _ in range(3)
+        ]
+        card = _by_route(_cards(raw), "POST", "/api/widgets/search_facets")
+        assert card.safety == "read_only", card.safety_reasons
+
     def test_a_minted_key_outweighs_a_read_route_word(self) -> None:
         raw = [
             entry(

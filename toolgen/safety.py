@@ -1,9 +1,10 @@
 """Safety from evidence, not only the method: which operations read, write or destroy, and why.
 
 A GET reads.  A POST reads when the evidence says so: its last route segment
-*is* a read word (``/flow_runs/filter``, ``/task_runs/count``, ``/_search``;
-a read word inside a compound name such as ``filter_state`` names a thing, not
-a read), it is a GraphQL query or a JSON-RPC method named as a read, or the
+*is* a read word (``/flow_runs/filter``, ``/task_runs/count``, ``/_search``)
+or leads with a word that is only ever a verb (``get_plan``, ``listProjects``;
+a read word that also names things, inside a compound such as ``filter_state``,
+is no evidence), it is a GraphQL query or a JSON-RPC method named as a read, or the
 same request was answered the same way again with no sign of a change (no 201,
 no ``Location``, no cookie set).  Evidence that the call created something (a
 201 Created, a ``Location`` header, a response handing back an id or key the
@@ -23,6 +24,7 @@ from zapi.analyzer.protocols import rpc_is_read
 from zapi.analyzer.schema_infer import SchemaStats
 
 __all__ = [
+    "READ_VERBS",
     "READ_WORDS",
     "Decision",
     "action_discriminator",
@@ -64,6 +66,9 @@ READ_WORDS = frozenset(
         "render",
     }
 )
+# Read words that are only ever verbs: leading a compound they still name a read
+# (get_plan, listProjects); the others also name things (filter_state, search_history).
+READ_VERBS = frozenset({"get", "fetch", "read", "find", "lookup", "describe", "list"})
 DESTRUCTIVE_WORDS = frozenset(
     {
         "delete",
@@ -237,13 +242,17 @@ def decide_safety(op: Operation, *, login: bool = False) -> Decision:
         return Decision("idempotent", ["PUT: replaces, the same request twice leaves one result"])
     if m != "POST":
         return Decision("write", [f"{m} with no evidence that it only reads"])
-    if len(ws) == 1 and ws[0] in READ_WORDS:
+    whole = len(ws) == 1 and ws[0] in READ_WORDS
+    verb_led = len(ws) > 1 and ws[0] in READ_VERBS and by_word == "read_only"
+    if whole or verb_led:
         created = created_evidence(op)
         if created:
             why = f"POST that created something ({created}): this outweighs the route word"
             return Decision("write", [f"{why} {last!r}"])
-        return Decision("read_only", [f"POST named as a read: route word {last!r}"])
-    if not by_word and _answered_alike(op):
+        if whole:
+            return Decision("read_only", [f"POST named as a read: route word {last!r}"])
+        return Decision("read_only", [f"POST named as a read: {last!r} leads with {ws[0]!r}"])
+    if by_word in ("", "read_only") and _answered_alike(op):
         return Decision(
             "read_only",
             [
