@@ -164,6 +164,21 @@ class TestSafetyWordsAndCreation:
         card = _by_route(_cards(raw), "POST", "/api/widgets/search_facets")
         assert card.safety == "read_only", card.safety_reasons
 
+    def test_a_read_answering_the_thing_with_its_id_stays_a_read(self) -> None:
+        """Reads hand back ids too: only a small receipt with a new id is evidence of a write."""
+        raw = [
+            entry(
+                "POST",
+                f"{H}/api/members/get_member",
+                200,
+                body={"login": who},
+                resp={"id": f"u-{who}", "login": who, "email": f"{who}@x.org", "role": "user"},
+            )
+            for who in ("ann", "bob")
+        ]
+        card = _by_route(_cards(raw), "POST", "/api/members/get_member")
+        assert card.safety == "read_only", card.safety_reasons
+
     def test_a_minted_key_outweighs_a_read_route_word(self) -> None:
         raw = [
             entry(
@@ -251,3 +266,17 @@ class TestGenericNames:
         cards = _cards(raw)
         assert _by_route(cards, "GET", "/api/v3/importFailures").name == "list_import_failures"
         assert _by_route(cards, "GET", "/api/v3/exportCsv").name == "export_csv"
+
+    def test_rpc_style_routes_are_named_by_their_verb(self) -> None:
+        raw = [
+            entry("POST", f"{H}/api/groups/{g}/get", 200, body={}, resp={"name": g, "size": 3})
+            for g in ("g-1a", "g-2b", "g-3c")
+        ]
+        raw += [
+            entry("POST", f"{H}/api/pools/apply", 200, body={"spec": n}, resp={"name": n})
+            for n in ("p1", "p2")
+        ]
+        cards = _cards(raw)
+        get = next(c for c in cards.values() if c.path.endswith("/get"))
+        assert get.name == "get_group" and get.safety == "read_only", get.safety_reasons
+        assert _by_route(cards, "POST", "/api/pools/apply").name == "apply_pool"

@@ -65,6 +65,8 @@ _ACTION_WORDS = frozenset(
         "unlock",
         "send",
         "resend",
+        "apply",
+        "execute",
         "create",
         "find",
         "get",
@@ -185,6 +187,8 @@ def _read_candidate(op: Operation, depth: int) -> str:
     last = _snake(lits[-1])
     ws = last.split("_")
     res = [_snake(w) for w in lits[:-1]][-depth:]
+    if res and len(segs) >= 2 and segs[-2].startswith("{"):
+        res[-1] = singular(res[-1])  # /projects/{name}/get reads one project
     if ws[0] in _READ_VERBS:
         if len(ws) > 1:
             return "_".join([*[singular(w) for w in res[:-1]], last]) if depth > 1 else last

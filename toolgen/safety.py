@@ -138,6 +138,8 @@ _RANK = {"read_only": 0, "idempotent": 1, "write": 2, "destructive": 3}
 _EXT = re.compile(r"\.(json|xml|do|php|aspx?|jsp|cgi|action|html?)$", re.I)
 # The last word of a response field that carries a minted identifier (``id``, ``query_id``).
 _ID_WORDS = frozenset({"id", "key", "uuid", "guid"})
+# A receipt names what was made and little else (``{"key": "IuRK..."}``).
+_RECEIPT_FIELDS = 3
 _ACTION_KEYS = frozenset({"id", "action", "op", "operation", "cmd", "command", "do", "task"})
 
 
@@ -295,20 +297,27 @@ def created_evidence(op: Operation) -> str:
 
 
 def _minted_id(schema: SchemaStats, sent: set[str], echoed: set[str]) -> str:
-    """A top-level scalar id/key field of a JSON answer (or of its one envelope object).
+    """The id/key field of a receipt: a small JSON answer handing back a new identifier.
 
-    A field the request body sent, or whose values include one the URL carried
-    (``POST /runs/7/history`` answering ``{"id": 7}``), names what was asked
-    about, not something new.
+    A read answers with the thing it read, ids and all (``get_user`` →
+    ``{"id": 7, "name": ...}``); a call that minted something answers with a
+    receipt: an object (or its one envelope object) of at most
+    ``_RECEIPT_FIELDS`` fields, one of them a scalar id/key.  That id is new
+    only when the request body did not send it, the URL did not carry it
+    (``POST /runs/7/history`` → ``{"id": 7}``) and no value came back twice.
     """
     props = schema.props
     envelopes = [n for n in props.values() if n.props and "object" in n.types]
     if len(envelopes) == 1 and not any(_is_id(k, n) for k, n in props.items()):
         props = envelopes[0].props
+    if len(props) > _RECEIPT_FIELDS:
+        return ""
     for name, node in sorted(props.items()):
         if not _is_id(name, node) or name in sent:
             continue
-        seen = set(node.strings) if node.strings else set()
+        if any(n > 1 for n in node.strings.values()):
+            continue  # the same id twice: what was asked about, not something minted
+        seen = set(node.strings)
         if node.example is not None and not isinstance(node.example, (dict, list)):
             seen.add(str(node.example))
         if seen & echoed:
