@@ -254,11 +254,12 @@ class TestGenericNames:
 
     def test_paged_collection_lists(self) -> None:
         raw = [
-            entry("GET", f"{H}/api/tables/ticket/?__page={p}&__page_size=9", 200, resp={"rows": []})
+            entry("GET", f"{H}/api/audit/entry/?__page={p}&__page_size=9", 200, resp={"rows": []})
             for p in (1, 2)
         ]
-        card = _by_route(_cards(raw), "GET", "/api/tables/ticket/")
-        assert card.name == "list_tickets"
+        assert _by_route(_cards(raw), "GET", "/api/audit/entry/").name == "list_entries"
+        raw = [entry("GET", f"{H}/api/runs/nightly?limit=5", 200, resp={"rows": []})]
+        assert _by_route(_cards(raw), "GET", "/api/runs/nightly").name == "get_nightly"
 
     def test_a_get_led_by_a_write_verb_is_no_action(self) -> None:
         raw = [entry("GET", f"{H}/api/v3/importFailures", 200, resp={"items": []})]

@@ -148,8 +148,9 @@ def _words(op: Operation) -> tuple[list[str], bool, str | None]:
         # A read word leading a compound that created something names a thing
         # (``search_state``), as in safety: it is no action.
         created = op.method == "POST" and bool(created_evidence(op))
-        # A GET only reads: a write verb leading its segment names a thing (importErrors).
-        reads = op.method in ("GET", "HEAD")
+        # A GET only reads: a write verb leading a compound names a thing (importErrors);
+        # alone it is the action (GET /user/login).
+        reads = op.method in ("GET", "HEAD") and "_" in last
         verb = first in (_READ_ACTIONS if reads else _ACTION_WORDS)
         if (
             (verb and not (created and first in READ_WORDS))
@@ -228,8 +229,9 @@ def _candidate(op: Operation, depth: int, hint: str = "", collection: bool = Fal
     if m in ("GET", "HEAD"):
         if ends_param:
             verb, noun = "get", singular(last)
-        elif collection or _PAGE_KEYS & {q.lower().strip("_$") for q in op.evidence.query}:
-            # /board/ beside /board/{id}, or paged: the list of boards
+        elif collection or (_paged(op) and not _under_plural(segs)):
+            # /board/ beside /board/{id}, or paged: the list of boards (a word right
+            # under a plural, /runs/nightly?page=2, may be one item's value: not pluralised)
             verb, noun = "list", plural(last)
         else:
             is_plural = last.endswith("s") and not last.endswith("ss")
@@ -245,6 +247,15 @@ def _candidate(op: Operation, depth: int, hint: str = "", collection: bool = Fal
     else:
         verb, noun = (m.lower(), singular(last))
     return "_".join([verb, *body, noun])
+
+
+def _paged(op: Operation) -> bool:
+    return bool(_PAGE_KEYS & {q.lower().strip("_$") for q in op.evidence.query})
+
+
+def _under_plural(segs: list[str]) -> bool:
+    parent = segs[-2] if len(segs) >= 2 else ""
+    return bool(parent) and not parent.startswith("{") and singular(parent) != parent
 
 
 def _clean(name: str) -> str:
