@@ -281,3 +281,19 @@ class TestGenericNames:
         get = next(c for c in cards.values() if c.path.endswith("/get"))
         assert get.name == "get_group" and get.safety == "read_only", get.safety_reasons
         assert _by_route(cards, "POST", "/api/pools/apply").name == "apply_pool"
+
+
+class TestRequiredInputs:
+    """A UI sending a key every time makes it required, except keys servers default."""
+
+    def test_paging_sorting_and_range_keys_are_not_required_by_presence(self) -> None:
+        raw = [
+            entry(
+                "GET",
+                f"{H}/api/events?limit=10&order_by=-ts&ts_gte=2026-01-0{d}&source=s{d}",
+                resp={"events": []},
+            )
+            for d in range(1, 7)
+        ]
+        card = _by_route(_cards(raw), "GET", "/api/events")
+        assert card.input_schema.get("required") == ["source"], card.input_schema
