@@ -273,7 +273,7 @@ _MAX_AGE = re.compile(r"(?:^|[,\s])(?:s-)?max-age\s*=\s*(\d+)")
 # A shared-cache lifetime of a day or more: content that does not change between deploys.
 LONG_CACHE_S = 86_400
 # Path segments that by web convention hold files served as they are.
-_FILE_DIRS = frozenset({"static", "assets", "public", "dist", "build", "locales", "i18n", "media"})
+_FILE_DIRS = frozenset({"static", "assets", "public", "dist", "locales", "i18n", "media"})
 
 
 def drop_served_file(entry: HarEntry) -> str | None:
