@@ -297,3 +297,13 @@ class TestRequiredInputs:
         ]
         card = _by_route(_cards(raw), "GET", "/api/events")
         assert card.input_schema.get("required") == ["source"], card.input_schema
+
+    def test_a_listing_answer_lists(self) -> None:
+        """An envelope with one array of objects and no id of its own is a listing."""
+        listing = {"count": 2, "ids": [1, 2], "result": [{"id": 1}, {"id": 2}]}
+        raw = [entry("GET", f"{H}/api/v1/alert_status/", resp=listing)]
+        item = {"id": 5, "tags": [{"name": "x"}]}
+        raw += [entry("GET", f"{H}/api/v1/profile/", resp=item)]
+        cards = _cards(raw)
+        assert _by_route(cards, "GET", "/api/v1/alert_status/").name == "list_alert_statuses"
+        assert _by_route(cards, "GET", "/api/v1/profile/").name == "get_profile"

@@ -85,6 +85,8 @@ _ACTION_WORDS = frozenset(
 _READ_ACTIONS = frozenset(
     ["search", "find", "get", "list", "export", "download", "verify", "validate", "confirm"]
 )
+# A field naming an object's own identity: ``id``, ``uuid``, ``dag_id``, ``userId``.
+_ID_WORD = re.compile(r"(^|_)(id|uuid|guid)$|[a-z]Id$")
 # Query keys that page through a list: a GET that takes one reads a collection.
 _PAGE_KEYS = frozenset(
     {"page", "per_page", "perpage", "page_size", "pagesize", "page_token", "pagetoken"}
@@ -104,8 +106,10 @@ def plural(word: str) -> str:
         return word
     if low.endswith("y") and len(low) > 2 and low[-2] not in "aeiou":
         return word[:-1] + "ies"
-    if low.endswith(("ss", "x", "z", "ch", "sh")):
-        return word + "es"
+    if low.endswith("is") and len(low) > 3:
+        return word[:-2] + "es"  # analysis → analyses
+    if low.endswith(("ss", "us", "x", "z", "ch", "sh")):
+        return word + "es"  # status → statuses
     return word + "s"
 
 
@@ -229,9 +233,9 @@ def _candidate(op: Operation, depth: int, hint: str = "", collection: bool = Fal
     if m in ("GET", "HEAD"):
         if ends_param:
             verb, noun = "get", singular(last)
-        elif collection or (_paged(op) and not _under_plural(segs)):
-            # /board/ beside /board/{id}, or paged: the list of boards (a word right
-            # under a plural, /runs/nightly?page=2, may be one item's value: not pluralised)
+        elif collection or ((_paged(op) or _answers_a_listing(op)) and not _under_plural(segs)):
+            # /board/ beside /board/{id}, paged, or answered with a listing: the list of
+            # boards (a word right under a plural, /runs/nightly, may be one item's value)
             verb, noun = "list", plural(last)
         else:
             is_plural = last.endswith("s") and not last.endswith("ss")
@@ -251,6 +255,31 @@ def _candidate(op: Operation, depth: int, hint: str = "", collection: bool = Fal
 
 def _paged(op: Operation) -> bool:
     return bool(_PAGE_KEYS & {q.lower().strip("_$") for q in op.evidence.query})
+
+
+def _answers_a_listing(op: Operation) -> bool:
+    """Every 2xx JSON answer is a listing: objects in an array or in an envelope.
+
+    The envelope is an object with no id of its own holding exactly one array of
+    objects (``{"count": 2, "result": [...]}``); an item (``{"id": 7, "tags": [...]}``)
+    is no listing.
+    """
+    seen = False
+    for status, rs in op.evidence.responses.items():
+        stats = rs.bodies.get("json") if 200 <= status < 300 else None
+        if stats is None or stats.schema is None:
+            continue
+        sch, seen = stats.schema, True
+        if set(sch.types) == {"array"}:
+            if sch.items is None or "object" not in sch.items.types:
+                return False
+            continue
+        if set(sch.types) != {"object"} or any(_ID_WORD.search(k) for k in sch.props):
+            return False
+        rows = [n for n in sch.props.values() if n.items is not None and "object" in n.items.types]
+        if len(rows) != 1:
+            return False
+    return seen
 
 
 def _under_plural(segs: list[str]) -> bool:
