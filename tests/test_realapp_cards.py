@@ -307,3 +307,12 @@ class TestRequiredInputs:
         cards = _cards(raw)
         assert _by_route(cards, "GET", "/api/v1/alert_status/").name == "list_alert_statuses"
         assert _by_route(cards, "GET", "/api/v1/profile/").name == "get_profile"
+
+    def test_status_is_read_and_put_beside_patch_replaces(self) -> None:
+        raw = [entry("GET", f"{H}/svc/status", resp={"ok": True})]
+        doc = {"name": "a", "content": "x"}
+        raw += [entry(m, f"{H}/api/docs/{n}", resp=doc) for m in ("PUT", "PATCH") for n in "abc"]
+        cards = _cards(raw)
+        assert _by_route(cards, "GET", "/svc/status").name == "get_status"
+        assert _by_route(cards, "PATCH", "/api/docs/{doc_id}").name == "update_doc"
+        assert _by_route(cards, "PUT", "/api/docs/{doc_id}").name == "replace_doc"

@@ -238,7 +238,8 @@ def _candidate(op: Operation, depth: int, hint: str = "", collection: bool = Fal
             # boards (a word right under a plural, /runs/nightly, may be one item's value)
             verb, noun = "list", plural(last)
         else:
-            is_plural = last.endswith("s") and not last.endswith("ss")
+            # settings, menus; not status, address or analysis
+            is_plural = last.endswith("s") and not last.endswith(("ss", "tus", "sis"))
             verb, noun = ("list", last) if is_plural else ("get", last)
     elif m == "POST":
         verb, noun = ("create", singular(last)) if not ends_param else ("post", singular(last))
@@ -344,6 +345,8 @@ def tool_names(ops: list[Operation], hints: list[str] | None = None) -> list[str
     counters: dict[str, int] = {}
     for n, op in zip(names, ops, strict=True):
         cand = n
+        if cand in used and op.method == "PUT" and n.startswith("update_"):
+            cand = "replace_" + n[len("update_") :]  # PUT replaces beside PATCH's update
         if cand in used:
             cand = _clean(f"{n}_{op.method.lower()}")
         base = cand
