@@ -282,22 +282,6 @@ class TestGenericNames:
         assert get.name == "get_group" and get.safety == "read_only", get.safety_reasons
         assert _by_route(cards, "POST", "/api/pools/apply").name == "apply_pool"
 
-
-class TestRequiredInputs:
-    """A UI sending a key every time makes it required, except keys servers default."""
-
-    def test_paging_sorting_and_range_keys_are_not_required_by_presence(self) -> None:
-        raw = [
-            entry(
-                "GET",
-                f"{H}/api/events?limit=10&order_by=-ts&ts_gte=2026-01-0{d}&source=s{d}",
-                resp={"events": []},
-            )
-            for d in range(1, 7)
-        ]
-        card = _by_route(_cards(raw), "GET", "/api/events")
-        assert card.input_schema.get("required") == ["source"], card.input_schema
-
     def test_a_listing_answer_lists(self) -> None:
         """An envelope with one array of objects and no id of its own is a listing."""
         listing = {"count": 2, "ids": [1, 2], "result": [{"id": 1}, {"id": 2}]}
@@ -316,3 +300,19 @@ class TestRequiredInputs:
         assert _by_route(cards, "GET", "/svc/status").name == "get_status"
         assert _by_route(cards, "PATCH", "/api/docs/{doc_id}").name == "update_doc"
         assert _by_route(cards, "PUT", "/api/docs/{doc_id}").name == "replace_doc"
+
+
+class TestRequiredInputs:
+    """A UI sending a key every time makes it required, except keys servers default."""
+
+    def test_paging_sorting_and_range_keys_are_not_required_by_presence(self) -> None:
+        raw = [
+            entry(
+                "GET",
+                f"{H}/api/events?limit=10&order_by=-ts&ts_gte=2026-01-0{d}&source=s{d}",
+                resp={"events": []},
+            )
+            for d in range(1, 7)
+        ]
+        card = _by_route(_cards(raw), "GET", "/api/events")
+        assert card.input_schema.get("required") == ["source"], card.input_schema
