@@ -169,6 +169,26 @@ APPS: dict[str, App] = {
             },
             startup_s=400.0,
         ),
+        App(
+            name="dstack",
+            pip=("dstack[server]",),
+            dist="dstack",
+            serve=lambda bindir, port, data: [
+                os.path.join(bindir, "dstack"),
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--token",
+                "5b1f0c2e-0d7a-4c1e-9d7e-2f6a1b3c4d5e",  # throwaway admin (the drive types it)
+            ],
+            truth=(("", "/openapi.json"),),
+            ready_path="/openapi.json",
+            # HOME too: the server writes the CLI's ~/.dstack/config.yml and asks before
+            # replacing another server's entry
+            env={"DSTACK_SERVER_DIR": "{data}/server", "HOME": "{data}"},
+        ),
     )
 }
 

@@ -226,7 +226,7 @@ class TestHints:
         self, api: str, api_out: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
         """The `zapi log ...` in the error, run as written, shows that call's records."""
-        assert main(["call", str(api_out), "list_status"]) == ExitCode.ERROR
+        assert main(["call", str(api_out), "get_status"]) == ExitCode.ERROR
         err = capsys.readouterr().err
         assert "`zapi log --state" in err, err
         hint = err.split("`zapi log ", 1)[1].split("`", 1)[0]
@@ -234,7 +234,7 @@ class TestHints:
 
         assert main(["log", *shlex.split(hint)]) == 0
         out = capsys.readouterr().out
-        assert "list_status" in out and "attempt_finished" in out
+        assert "get_status" in out and "attempt_finished" in out
 
 
 class TestRules:

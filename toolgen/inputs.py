@@ -5,7 +5,9 @@ arguments, wire bindings and ``fixed`` values to one :class:`Inputs`.  An input
 is *required* only with evidence (:func:`required_reason`): it is a path
 parameter, a 4xx named it while it was absent, a write's response showed it
 changed the resource, or it was present in every call of enough independent
-calls.  Values the client always sends unchanged (UI flags, API versions) and
+calls (paging, sorting and range keys excepted: servers default them, and a UI
+sends its page size and time window every time).  Values the client always
+sends unchanged (UI flags, API versions) and
 per-request cache-busters are ``fixed``, never arguments; cookies the server
 set are session state and cookies no server set are client-only UI state:
 neither is an argument.
@@ -29,10 +31,12 @@ from zapi.redact import is_credential_query, is_marker
 __all__ = [
     "MIN_INDEPENDENT_CALLS",
     "PAGINATION",
+    "SORT_KEYS",
     "CaptureFacts",
     "Inputs",
     "body_schema",
     "build_inputs",
+    "defaulted",
     "dominant_body",
     "param_schema",
     "path_param_schema",
@@ -70,6 +74,13 @@ PAGINATION = frozenset(
         "ending_before",
     }
 )
+# Keys that sort a listing or bound a range: servers default them by convention, so a
+# client that always sends them (a UI's page size, its time window) shows no requirement.
+SORT_KEYS = frozenset(
+    ["sort", "sort_by", "sortby", "order", "order_by", "orderby", "ordering", "direction"]
+    + ["dir", "sort_order", "sort_dir", "order_direction", "order_column"]
+)
+_RANGE_KEY = re.compile(r"(^|[_.])(gte|lte|gt|lt|since|until)$|__[a-z]+$")
 SECRET_FIELDS = frozenset(
     {"password", "passwd", "passphrase", "pwd", "pass", "secret", "client_secret", "otp", "pin"}
 )
@@ -201,9 +212,15 @@ def required_reason(
     if body_field and sig.changed.get(wire) and not sig.carried.get(wire):
         return "the write changed the resource to the value sent (a read before showed another)"
     calls = min(total, sig.distinct_requests or total)
-    if calls >= MIN_INDEPENDENT_CALLS:
+    if calls >= MIN_INDEPENDENT_CALLS and not defaulted(wire):
         return f"sent in all {total} calls ({calls} distinct)"
     return ""
+
+
+def defaulted(wire: str) -> bool:
+    """A paging, sorting or range key: the server has a default, sending it is a choice."""
+    low = wire.lower().strip("_$").removesuffix("[]")
+    return low in PAGINATION or low in SORT_KEYS or bool(_RANGE_KEY.search(low))
 
 
 def param_schema(ps: ParamStats, total: int) -> tuple[dict[str, Any], bool]:

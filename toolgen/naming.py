@@ -5,12 +5,12 @@ from __future__ import annotations
 import keyword
 import re
 
-from toolgen.safety import READ_WORDS
+from toolgen.safety import DESTRUCTIVE_WORDS, READ_WORDS, WRITE_WORDS, created_evidence
 from zapi.analyzer.model import Operation
 from zapi.analyzer.paths import singular
 from zapi.analyzer.protocols import tool_prefix
 
-__all__ = ["arg_name", "tool_names"]
+__all__ = ["arg_name", "plural", "tool_names"]
 
 _EXT = re.compile(r"\.(do|php|aspx?|jsp|cgi|action|json|xml|html?|csv)$", re.I)
 _SKIP = re.compile(r"^(api|rest|v\d+(\.\d+)?|\d+)$", re.I)
@@ -65,6 +65,8 @@ _ACTION_WORDS = frozenset(
         "unlock",
         "send",
         "resend",
+        "apply",
+        "execute",
         "create",
         "find",
         "get",
@@ -77,6 +79,38 @@ _ACTION_WORDS = frozenset(
         "change",
     ]
 )
+
+
+# Action words a GET can perform: it reads, searches, exports or checks.
+_READ_ACTIONS = frozenset(
+    ["search", "find", "get", "list", "export", "download", "verify", "validate", "confirm"]
+)
+# A field naming an object's own identity: ``id``, ``uuid``, ``dag_id``, ``userId``.
+_ID_WORD = re.compile(r"(^|_)(id|uuid|guid)$|[a-z]Id$")
+# Query keys that page through a list: a GET that takes one reads a collection.
+_PAGE_KEYS = frozenset(
+    {"page", "per_page", "perpage", "page_size", "pagesize", "page_token", "pagetoken"}
+    | {"limit", "offset", "cursor"}
+)
+
+
+# Words that name an action when they lead a segment (``set_state``); any other
+# singular segment a POST created something under is a sub-resource (``filter_state``).
+_VERBS = (_ACTION_WORDS | WRITE_WORDS | DESTRUCTIVE_WORDS) - READ_WORDS
+
+
+def plural(word: str) -> str:
+    """A cheap plural of a resource name: ``dashboard`` → ``dashboards``, ``y`` → ``ies``."""
+    low = word.lower()
+    if low.endswith("s") and not low.endswith(("ss", "us", "is")):
+        return word
+    if low.endswith("y") and len(low) > 2 and low[-2] not in "aeiou":
+        return word[:-1] + "ies"
+    if low.endswith("is") and len(low) > 3:
+        return word[:-2] + "es"  # analysis → analyses
+    if low.endswith(("ss", "us", "x", "z", "ch", "sh")):
+        return word + "es"  # status → statuses
+    return word + "s"
 
 
 def _snake(word: str) -> str:
@@ -115,14 +149,22 @@ def _words(op: Operation) -> tuple[list[str], bool, str | None]:
             and any(w in _ACTION_WORDS for w in last.split("_")[1:])
         ):
             return [_snake(w) for w in lits[:-1]], ends_param, last  # bin_update.do: bin_update
+        # A read word leading a compound that created something names a thing
+        # (``search_state``), as in safety: it is no action.
+        created = op.method == "POST" and bool(created_evidence(op))
+        # A GET only reads: a write verb leading a compound names a thing (importErrors);
+        # alone it is the action (GET /user/login).
+        reads = op.method in ("GET", "HEAD") and "_" in last
+        verb = first in (_READ_ACTIONS if reads else _ACTION_WORDS)
         if (
-            first in _ACTION_WORDS
+            (verb and not (created and first in READ_WORDS))
             or (len(lits) >= 2 and segs[-2] in ("actions", "action"))
             or (
                 len(segs) >= 2
                 and segs[-2].startswith("{")
                 and op.method == "POST"
                 and not last.endswith("s")
+                and not (created and first not in _VERBS)
             )
         ):
             action = last
@@ -150,6 +192,8 @@ def _read_candidate(op: Operation, depth: int) -> str:
     last = _snake(lits[-1])
     ws = last.split("_")
     res = [_snake(w) for w in lits[:-1]][-depth:]
+    if res and len(segs) >= 2 and segs[-2].startswith("{"):
+        res[-1] = singular(res[-1])  # /projects/{name}/get reads one project
     if ws[0] in _READ_VERBS:
         if len(ws) > 1:
             return "_".join([*[singular(w) for w in res[:-1]], last]) if depth > 1 else last
@@ -159,7 +203,7 @@ def _read_candidate(op: Operation, depth: int) -> str:
     return "_".join(["query", *res, last]) if res else f"query_{last}"
 
 
-def _candidate(op: Operation, depth: int, hint: str = "") -> str:
+def _candidate(op: Operation, depth: int, hint: str = "", collection: bool = False) -> str:
     if op.protocol in ("graphql", "jsonrpc") and op.discriminator:
         return f"{tool_prefix(op.protocol)}_{_snake(op.discriminator)}"
     if hint == "login":
@@ -189,9 +233,14 @@ def _candidate(op: Operation, depth: int, hint: str = "") -> str:
     if m in ("GET", "HEAD"):
         if ends_param:
             verb, noun = "get", singular(last)
+        elif collection or ((_paged(op) or _answers_a_listing(op)) and not _under_plural(segs)):
+            # /board/ beside /board/{id}, paged, or answered with a listing: the list of
+            # boards (a word right under a plural, /runs/nightly, may be one item's value)
+            verb, noun = "list", plural(last)
         else:
-            plural = last.endswith("s") and not last.endswith("ss")
-            verb, noun = ("list", last) if plural else ("get", last)
+            # settings, menus; not status, address or analysis
+            is_plural = last.endswith("s") and not last.endswith(("ss", "tus", "sis"))
+            verb, noun = ("list", last) if is_plural else ("get", last)
     elif m == "POST":
         verb, noun = ("create", singular(last)) if not ends_param else ("post", singular(last))
     elif m == "PUT":
@@ -203,6 +252,40 @@ def _candidate(op: Operation, depth: int, hint: str = "") -> str:
     else:
         verb, noun = (m.lower(), singular(last))
     return "_".join([verb, *body, noun])
+
+
+def _paged(op: Operation) -> bool:
+    return bool(_PAGE_KEYS & {q.lower().strip("_$") for q in op.evidence.query})
+
+
+def _answers_a_listing(op: Operation) -> bool:
+    """Every 2xx JSON answer is a listing: objects in an array or in an envelope.
+
+    The envelope is an object with no id of its own holding exactly one array of
+    objects (``{"count": 2, "result": [...]}``); an item (``{"id": 7, "tags": [...]}``)
+    is no listing.
+    """
+    seen = False
+    for status, rs in op.evidence.responses.items():
+        stats = rs.bodies.get("json") if 200 <= status < 300 else None
+        if stats is None or stats.schema is None:
+            continue
+        sch, seen = stats.schema, True
+        if set(sch.types) == {"array"}:
+            if sch.items is None or "object" not in sch.items.types:
+                return False
+            continue
+        if set(sch.types) != {"object"} or any(_ID_WORD.search(k) for k in sch.props):
+            return False
+        rows = [n for n in sch.props.values() if n.items is not None and "object" in n.items.types]
+        if len(rows) != 1:
+            return False
+    return seen
+
+
+def _under_plural(segs: list[str]) -> bool:
+    parent = segs[-2] if len(segs) >= 2 else ""
+    return bool(parent) and not parent.startswith("{") and singular(parent) != parent
 
 
 def _clean(name: str) -> str:
@@ -224,14 +307,21 @@ def tool_names(ops: list[Operation], hints: list[str] | None = None) -> list[str
     greater depth, and the last-resort numbering keeps one counter per name.
     """
     hs = hints if hints is not None else [""] * len(ops)
-    memo: dict[tuple[str, str, str, str, str, int], str] = {}
+    memo: dict[tuple[str, str, str, str, str, str, int], str] = {}
+    # Paths that have an item route below them (``/dashboard/{id}``): their GET lists.
+    parents = {
+        (op.origin, op.template.path.rstrip("/").rsplit("/", 1)[0])
+        for op in ops
+        if op.template.path.rstrip("/").rsplit("/", 1)[-1].startswith("{")
+    }
 
     def name_at(i: int, d: int) -> str:
         op = ops[i]
-        key = (op.method, op.template.path, op.protocol, op.discriminator, hs[i], d)
+        key = (op.origin, op.method, op.template.path, op.protocol, op.discriminator, hs[i], d)
         got = memo.get(key)
         if got is None:
-            got = memo[key] = _clean(_candidate(op, d, hs[i]))
+            listed = (op.origin, op.template.path.rstrip("/")) in parents
+            got = memo[key] = _clean(_candidate(op, d, hs[i], listed))
         return got
 
     depth = [1] * len(ops)
@@ -255,6 +345,8 @@ def tool_names(ops: list[Operation], hints: list[str] | None = None) -> list[str
     counters: dict[str, int] = {}
     for n, op in zip(names, ops, strict=True):
         cand = n
+        if cand in used and op.method == "PUT" and n.startswith("update_"):
+            cand = "replace_" + n[len("update_") :]  # PUT replaces beside PATCH's update
         if cand in used:
             cand = _clean(f"{n}_{op.method.lower()}")
         base = cand

@@ -262,6 +262,10 @@ def _pair_or_replacement(m: re.Match[str]) -> str:
     return m.group(0) if len(m.group(0)) == 12 else "\\ufffd"
 
 
+_OPENS_JSON = re.compile(r"\s*[\[{]")
+_OPENS_JSON_BYTES = re.compile(rb"\s*[\[{]")
+
+
 def _body(text: str | None, encoding: str | None, what: str) -> tuple[str | None, str]:
     """Vet one body: ``(text kept, "")``, ``(None, note)`` or ``(None, "!" + skip reason)``.
 
@@ -274,10 +278,12 @@ def _body(text: str | None, encoding: str | None, what: str) -> tuple[str | None
         return None, f"{what} body of {len(text)} characters dropped (over {MAX_BODY_CHARS})"
     if "\\u" in text:
         text = _SURROGATE_ESCAPE.sub(_pair_or_replacement, text)
-    probe = text
+    # Only a body that opens as JSON is ever parsed as JSON (``bodies.decode_body``):
+    # the brackets of a script or a page are no nesting to guard against.
+    probe = text if _OPENS_JSON.match(text) else ""
     if encoding and encoding.lower() == "base64":
         raw = _decode(text, encoding) or b""
-        probe = raw.decode("utf-8", "replace") if raw[:1] in (b"{", b"[") else ""
+        probe = raw.decode("utf-8", "replace") if _OPENS_JSON_BYTES.match(raw) else ""
     if probe and json_too_deep(probe):
         return None, f"!{what} body nests JSON deeper than {MAX_NESTING} levels"
     return text, ""

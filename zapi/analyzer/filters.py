@@ -9,6 +9,7 @@ detection) needs the whole capture, so it is decided afterwards by
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -21,6 +22,7 @@ __all__ = [
     "DEFAULT_FILTERS",
     "Reason",
     "drop_reason",
+    "drop_served_file",
     "first_party_hosts",
     "is_tracker_host",
     "looks_like_login",
@@ -32,6 +34,7 @@ class Reason:
     """Stable drop reasons (report keys)."""
 
     STATIC = "static asset"
+    SERVED_FILE = "static file (a file server's answer: byte ranges, validators, long cache)"
     DOCUMENT = "page navigation (document)"
     PREFLIGHT = "CORS preflight"
     BEACON = "beacon / ping"
@@ -268,6 +271,51 @@ def drop_static(entry: HarEntry) -> str | None:
     return None
 
 
+# A last path segment that names a file: ``common.json``, ``app.3f9c.bundle.txt``.
+_FILE_NAME = re.compile(r"^[^/]*[^/.]\.[A-Za-z0-9]{1,8}$")
+_MAX_AGE = re.compile(r"(?:^|[,\s])(?:s-)?max-age\s*=\s*(\d+)")
+# A shared-cache lifetime of a day or more: content that does not change between deploys.
+LONG_CACHE_S = 86_400
+# Path segments that by web convention hold files served as they are.
+_FILE_DIRS = frozenset({"static", "assets", "public", "dist", "locales", "i18n", "media"})
+
+
+def drop_served_file(entry: HarEntry) -> str | None:
+    """Files a file server answered, whatever their type (``/static/locales/en/common.json``).
+
+    A data file fetched by a script (translations, JSON config) is no API call,
+    and its MIME type says nothing: the evidence is how it was served.  Its
+    last segment names a file, and the answer is a file server's: it offers
+    byte ranges (``Accept-Ranges: bytes``) with a validator (``ETag`` or
+    ``Last-Modified``), or may be cached for a day or more (``immutable``, a
+    long public ``max-age``), or carries a validator under a conventional file
+    directory (``/static/``, ``/assets/``).  An API answering with a document
+    whose name ends in ``.json`` (``/api/contents/x.json``: validators, but no
+    byte ranges and no long cache) stays an operation.
+    """
+    if entry.method not in ("GET", "HEAD") or not 200 <= entry.status < 300:
+        return None
+    path = urlsplit(entry.url).path
+    if not _FILE_NAME.match(posixpath.basename(path)):
+        return None
+    validator = (
+        entry.header("etag", response=True) is not None
+        or entry.header("last-modified", response=True) is not None
+    )
+    ranges = (entry.header("accept-ranges", response=True) or "").strip().lower() == "bytes"
+    if ranges and validator:
+        return Reason.SERVED_FILE
+    cache = (entry.header("cache-control", response=True) or "").lower()
+    age = _MAX_AGE.search(cache)
+    shared = "private" not in cache and "no-cache" not in cache and "no-store" not in cache
+    if "immutable" in cache or (shared and age is not None and int(age.group(1)) >= LONG_CACHE_S):
+        return Reason.SERVED_FILE
+    dirs = {seg.lower() for seg in path.split("/")[:-1]}
+    if validator and dirs & _FILE_DIRS:
+        return Reason.SERVED_FILE
+    return None
+
+
 _PASSWORD_FIELD = ("password", "passwd", "passphrase", "pwd", "pass")
 
 
@@ -341,6 +389,7 @@ DEFAULT_FILTERS: tuple[Filter, ...] = (
     drop_tracker,
     drop_beacon,
     drop_static,
+    drop_served_file,
     drop_document,
     drop_script_html,
     drop_redirect,
