@@ -298,6 +298,9 @@ def drop_served_file(entry: HarEntry) -> str | None:
     path = urlsplit(entry.url).path
     if not _FILE_NAME.match(posixpath.basename(path)):
         return None
+    dirs = {seg.lower() for seg in path.split("/")[:-1]}
+    if "api" in dirs:  # a document an API hands out (/api/contents/public/x.json), not a file
+        return None
     validator = (
         entry.header("etag", response=True) is not None
         or entry.header("last-modified", response=True) is not None
@@ -310,7 +313,6 @@ def drop_served_file(entry: HarEntry) -> str | None:
     shared = "private" not in cache and "no-cache" not in cache and "no-store" not in cache
     if "immutable" in cache or (shared and age is not None and int(age.group(1)) >= LONG_CACHE_S):
         return Reason.SERVED_FILE
-    dirs = {seg.lower() for seg in path.split("/")[:-1]}
     if validator and dirs & _FILE_DIRS:
         return Reason.SERVED_FILE
     return None
