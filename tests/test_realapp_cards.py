@@ -88,6 +88,13 @@ class TestServedFiles:
         raw = entry("GET", f"{H}/api/me/prefs.json", resp={}, resp_headers=private)
         assert drop_reason(_entry(raw)) is None
 
+    def test_api_document_in_a_folder_named_like_a_file_directory_stays(self) -> None:
+        """A user's folder called ``public`` or ``static`` under an API stays the API's document."""
+        api = {**JSON, "etag": '"9d1"', "last-modified": "Mon, 02 Jan 2026 03:04:05 GMT"}
+        for path in ("/api/contents/public/data.json", "/api/contents/static/x.ipynb"):
+            raw = entry("GET", f"{H}{path}", resp={"name": path, "content": {}}, resp_headers=api)
+            assert drop_reason(_entry(raw)) is None, path
+
     def test_capture_keeps_the_api_and_drops_the_files(self) -> None:
         raw = [
             entry(
