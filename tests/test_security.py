@@ -274,3 +274,58 @@ class TestPlainWordsUnderPairNames:
         text = json.dumps(doc)
         assert "/api/assets/queuedEvents" in text and '\\"state\\": \\"queued\\"' in text
         assert "xY7kq2Lm9PzR4t" not in text
+
+
+class TestAuthLikeWordsThatAreNoSecrets:
+    """``authorized_menu_items`` lists what a user may see, ``author`` names a person:
+    words that begin like ``auth`` without proving anything keep their values."""
+
+    def test_permission_lists_and_authors_are_kept_and_tokens_are_not(self) -> None:
+        from zapi.redact import Redactor
+
+        body = {
+            "authorized_menu_items": ["Dags", "Assets", "Browse"],
+            "authorizedMenuItems": ["Admin"],
+            "author": "Ada Lovelace",
+            "authorize_token": "tok_9fQ2xZ7LmPq4RtY8vW3n",
+            "authToken": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXZhbHVl",
+            "authorization": "Basic dXNlcjpwYXNz",
+        }
+        out = Redactor().json(body)
+        assert out["authorized_menu_items"] == ["Dags", "Assets", "Browse"]
+        assert out["authorizedMenuItems"] == ["Admin"]
+        assert out["author"] == "Ada Lovelace"
+        for key in ("authorize_token", "authToken", "authorization"):
+            assert out[key] != body[key] and "REDACTED" in str(out[key]), key
+
+
+class TestUndeclaredBodies:
+    """A body without a declared type (a request still in flight when the HAR is written has
+    no headers; ``fetch`` sends strings as ``text/plain``) is redacted by its structure."""
+
+    def test_json_and_form_bodies_without_a_type_lose_their_secrets(self) -> None:
+        from zapi.har_writer import Exchange, build_har
+        from zapi.redact import Redactor
+
+        planted = ("Zq8vW2nP4xL7", "Hk3mT9rB6yD1", "Vc5sJ2gF8wQ4")
+        seen = [
+            Exchange(
+                0.0,
+                "PUT",
+                "https://app.example/api/items/A-1/notes",
+                request_body=json.dumps({"password": planted[0], "note": "ok"}).encode(),
+            ),
+            Exchange(
+                1.0,
+                "POST",
+                "https://app.example/legacy/update.do",
+                request_headers=[("Content-Type", "text/plain;charset=UTF-8")],
+                request_body=f"pin={planted[1]}&passphrase={planted[2]}&qty=3".encode(),
+                status=200,
+            ),
+        ]
+        doc, _ = build_har(seen, redactor=Redactor())
+        text = json.dumps(doc)
+        assert "/api/items/A-1/notes" in text and "qty=3" in text and '\\"note\\"' in text
+        for secret in planted:
+            assert secret not in text, secret

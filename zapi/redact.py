@@ -323,7 +323,18 @@ def is_secret_name(name: str) -> bool:
         low.endswith(("sessionid", "session_id", "sid")) or "token" in low or "secret" in low
     ):
         return False
-    return any(m in low for m in _MARKERS)
+    words = _NOT_AUTH_WORDS.sub("", _CAMEL_HUMP.sub("_", name.strip()).lower())
+    return any(m in words for m in _MARKERS)
+
+
+# Words that begin like the ``auth`` marker but say who may, not what proves it:
+# ``authorized_menu_items`` holds menu names, ``author`` a person.  Removed before the
+# marker check, so ``authorize_token`` is still a secret and ``authorization`` too.
+_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_NOT_AUTH_WORDS = re.compile(
+    r"(?<![a-z])(?:un)?(?:author(?:s|ed|ing)?|authori[sz]ed|authority|authorities|authenticated)"
+    r"(?![a-z])"
+)
 
 
 _TEXT_MEMO_MAX = 32_768  # scrubbed texts remembered per redactor
@@ -355,7 +366,7 @@ class Redactor:
         low = name.strip().lower()
         if low in self.keep_names:
             return False
-        return low in self.extra_names or is_secret_name(low)
+        return low in self.extra_names or is_secret_name(name.strip())  # keeps camel humps
 
     def is_secret_pair(self, name: str) -> bool:
         """Like :meth:`is_secret` for a query or form key (``code``, ``key``, ``sig``...)."""
