@@ -449,6 +449,8 @@ def _body_text(body: bytes, mime: str, red: Redactor) -> dict[str, Any]:
         # Binary: scrub known secrets byte-for-byte (latin-1 maps bytes 1:1, markers are ASCII).
         scrubbed = red.text(body.decode("latin-1")).encode("latin-1")
         return {"text": base64.b64encode(scrubbed).decode("ascii"), "encoding": "base64"}
+    if mime in _UNDECLARED:  # no type, or fetch's default: redact by what the body looks like
+        mime = _sniff(text)
     if _is_json(mime) and not json_too_deep(text):
         try:
             data = json.loads(text)
@@ -463,6 +465,22 @@ def _body_text(body: bytes, mime: str, red: Redactor) -> dict[str, Any]:
         if dict(parse_qsl(clean_form)) != dict(parse_qsl(text)):
             return {"text": clean_form}
     return {"text": red.text(text)}
+
+
+# Types that say nothing of the body's structure: a request still in flight when the HAR is
+# written has no headers yet, and ``fetch(url, {body: "a=b"})`` sends ``text/plain``.
+_UNDECLARED = frozenset({"", "text/plain", "application/octet-stream"})
+_FORM_TEXT = re.compile(r"[^=&\s]+=[^&\s]*(?:&[^=&\s]+=[^&\s]*)*")
+
+
+def _sniff(text: str) -> str:
+    """The structure an undeclared body has, so its fields are redacted by name."""
+    head = text.lstrip()[:1]
+    if head in ("{", "["):
+        return "application/json"
+    if _FORM_TEXT.fullmatch(text.strip()):
+        return "application/x-www-form-urlencoded"
+    return ""
 
 
 def _scrub(obj: Any, red: Redactor) -> Any:

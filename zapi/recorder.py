@@ -267,6 +267,8 @@ class _Capture:
             ex.failure = _UNFINISHED
             if ex.request_body is None:
                 ex.request_body = request.post_data_buffer
+            if not ex.request_headers:  # the headers the page asked for: the writer needs the type
+                ex.request_headers = list(request.headers.items())
             out.append(ex)
         return out
 
