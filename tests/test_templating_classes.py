@@ -265,10 +265,46 @@ class TestEmptySegments:
         assert _ops(raw) == {"GET /api/jobs/{}/runs/{}/steps"}
 
 
+class TestRareCollectionsBesideFrequentOnes:
+    """RPC style: a rare collection word beside frequent literal ones on the same actions."""
+
+    def _capture(self) -> list[dict[str, Any]]:
+        raw = []
+        # The page polls three collections' listings and reads or writes items by body.
+        for kind, fields in (("orders", "total"), ("invoices", "due"), ("shipments", "eta")):
+            for _ in range(6):
+                raw.append(entry("POST", f"{H}/rpc/{kind}/list", body={}, resp=[{fields: 1}]))
+            raw.append(entry("POST", f"{H}/rpc/{kind}/get", body={"n": 1}, resp={fields: 1}))
+        raw.append(entry("POST", f"{H}/rpc/orders/create", body={"total": 3}, resp={"n": 2}))
+        # Three other collections are visited once each, on the same action, all empty.
+        for kind in ("carts", "coupons", "refunds"):
+            raw.append(entry("POST", f"{H}/rpc/{kind}/list", body={}, resp=[]))
+        return raw
+
+    def test_rare_collections_stay_literal(self) -> None:
+        got = _ops(self._capture())
+        assert "POST /rpc/{}/list" not in got
+        assert {"POST /rpc/carts/list", "POST /rpc/coupons/list", "POST /rpc/refunds/list"} <= got
+
+    def test_named_rare_values_are_still_ids(self) -> None:
+        """Provenance says otherwise: the rare values were named as keys by a body."""
+        raw = self._capture()
+        keys = [{"key": k} for k in ("carts", "coupons", "refunds")]
+        raw.append(entry("POST", f"{H}/rpc/catalog", body={}, resp={"queues": keys}))
+        assert "POST /rpc/{}/list" in _ops(raw)
+
+    def test_rare_names_that_are_no_collection_words_are_ids(self) -> None:
+        """Rare user names beside two frequent collections are not their kind: still ids."""
+        raw = self._capture()[:-3]
+        raw += [entry("POST", f"{H}/rpc/{n}/list", body={}, resp=[]) for n in ("alice", "bob")]
+        assert "POST /rpc/{}/list" in _ops(raw)
+
+
 # -- properties ------------------------------------------------------------------
 def _all_classes() -> list[dict[str, Any]]:
     names = ["nightly_export", "tutorial", "weekly_cleanup"]
     raw = TestSiblingCollections()._capture() + TestCrowds()._capture("iss_duFRThRwgFec")
+    raw += TestRareCollectionsBesideFrequentOnes()._capture()
     for n in names:
         raw.append(entry("GET", f"{H}/ui/summaries/{n}", resp={"flow_id": n, "tasks": []}))
         for _ in range(3):

@@ -6,7 +6,9 @@ Signals, per position in a trie of every observed path (per origin):
   ids and opaque tokens are parameters wherever they appear;
 * **sibling cardinality** — a position where many distinct values each occur
   once or twice holds a parameter, while values repeated far more often than
-  their siblings are literals (``/user/logout`` among ``/user/{username}``);
+  their siblings are literals (``/user/logout`` among ``/user/{username}``), and
+  rare plain words of the kind of frequent literal siblings with the same
+  continuations are literals too (``/api/volumes/list`` beside ``/api/runs/list``);
 * **behaviour** — a repeated sibling whose requests look different from the
   parameter population (other methods, query keys, response shape, children)
   is a literal route (``/pet/findByStatus`` beside ``/pet/{id}``);
@@ -562,6 +564,82 @@ def _routes_below(node: _Node, depth: int = 0) -> int:
     return n
 
 
+_WORD_FORMS = (
+    ("lower", re.compile(r"[a-z]+")),
+    ("snake", re.compile(r"[a-z]+(?:_[a-z]+)+")),
+    ("kebab", re.compile(r"[a-z]+(?:-[a-z]+)+")),
+    ("camel", re.compile(r"[a-z]+(?:[A-Z][a-z]+)+")),
+)
+
+
+def _word_kind(word: str) -> str | None:
+    """The kind of a plain word: its letter form and whether it reads as a plural noun.
+
+    ``fleets`` and ``projects`` are one kind (lower-case plurals), ``alice`` another,
+    ``get_user`` a third; words with digits or other characters have no kind here.
+    """
+    for form, pattern in _WORD_FORMS:
+        if pattern.fullmatch(word):
+            return form + (" plural" if singular(word) != word else "")
+    return None
+
+
+def _continuations(node: _Node) -> set[str]:
+    """The route words right below a node, and ``.`` when the node is itself a route."""
+    out = {k for k in node.children if not _is_strong(k) and not _VERSION.match(k)}
+    if node.ops:
+        out.add(".")
+    return out
+
+
+def _without_rare_collections(
+    node: _Node,
+    members: list[str],
+    cands: list[str],
+    low: list[str],
+    known: set[str],
+    strong: list[str],
+) -> list[str]:
+    """Drop rare words that are one more literal of the kind their frequent siblings are.
+
+    In an RPC-style API (``/api/projects/list``, ``/api/runs/list`` used often;
+    ``/api/volumes/list`` once) the rare words share the continuation ``list`` with each
+    other, but so do their frequent siblings, which are literals: sharing it argues
+    nothing.  A rare word is kept out of the population when it is a plain word of the
+    same kind (letter form, plural or not) as at least two frequent literal siblings
+    whose continuations cover all of its own, and no body named it (provenance) and its
+    shape is no id's.  A frequent sibling that would join as a popular id (everything
+    it does is something the population does) is no literal and argues nothing.
+    """
+    low_set = set(low)
+    frequent = [k for k in cands if k not in low_set and k not in known and _word_kind(k)]
+    kinds = {_word_kind(k) for k in frequent}
+    if len(frequent) < 2 or not any(_word_kind(k) in kinds for k in members if k not in known):
+        return members
+    popular = _popular(node, [*strong, *members], frequent) if len(members) >= 3 else []
+    literal = [k for k in frequent if k not in popular]  # as ``_decide`` decides them
+    by_kind: dict[str | None, list[set[str]]] = {}
+    for k in literal:
+        by_kind.setdefault(_word_kind(k), []).append(_continuations(node.children[k]))
+    kept = []
+    for k in members:
+        own = _continuations(node.children[k])
+        peers = [c for c in by_kind.get(_word_kind(k) or "-", []) if c & own]
+        if k not in known and own and len(peers) >= 2 and own <= set().union(*peers):
+            continue  # one more literal of its frequent siblings' kind
+        kept.append(k)
+    return kept
+
+
+def _popular(node: _Node, population: list[str], keys: list[str]) -> list[str]:
+    """The keys everything of which, values below abstracted, the population does too."""
+    blind = [set[str]() for _ in range(_BEH_DEPTH)]
+    pop_abs: set[str] = set()
+    for k in population:
+        pop_abs |= _behaviour(node.children[k], blind)
+    return [k for k in keys if _behaviour(node.children[k], blind) <= pop_abs]
+
+
 def _decide(
     node: _Node,
     forbidden: bool,
@@ -664,6 +742,7 @@ def _decide(
         for k in low
         if any(shared_by[b] >= 2 or b in strong_coarse for b in coarse[k]) and linked(k)
     ]
+    members = _without_rare_collections(node, members, cands, low, known_all, strong)
     rare = [*strong, *low]
     if GREEDY not in strong and len(rare) >= 3 and _is_file_path_population(node, rare):
         return _Decision(rare, 0.8, "file paths of varying depth", greedy=True)
@@ -754,19 +833,10 @@ def _decide(
         # A frequent value is a popular id when everything it does, with the values below it
         # abstracted, is something the population does too (``/user/logout`` answers a string
         # where ``/user/{name}`` answers a user, so it stays literal).
-        blind = [set[str]() for _ in range(_BEH_DEPTH)]
-        pop_abs: set[str] = set()
-        for k in [*strong, *members]:
-            pop_abs |= _behaviour(node.children[k], blind)
-        for k in cands:
-            child = node.children[k]
-            if (
-                child.count > 2
-                and k not in member_set
-                and k not in held
-                and _behaviour(child, blind) <= pop_abs
-            ):
-                params.append(k)
+        frequent = [
+            k for k in cands if node.children[k].count > 2 and k not in member_set and k not in held
+        ]
+        params.extend(_popular(node, [*strong, *members], frequent))
     wild = [k for k in wild_all if k not in params and (after_literal or (params and linked(k)))]
     params.extend(wild)
     params = list(dict.fromkeys(params))  # a value may qualify twice; it joins once
