@@ -231,42 +231,39 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.seen.append(("POST", self.path, body))
-        data = json.dumps({"gpus": [{"name": "a100", "count": 2}]}).encode()
+    def _answer(self, body: Any) -> None:
+        data = json.dumps(body).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
 
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.seen.append(("POST", self.path, body))
+        self._answer({"gpus": [{"name": "a100", "count": 2}]})
+
     def do_GET(self) -> None:
         self.seen.append(("GET", self.path, b""))
-        data = json.dumps([{"name": "main"}]).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self._answer([{"name": "main"}])
 
 
 @pytest.fixture(scope="module")
 def live() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with ThreadingHTTPServer(("127.0.0.1", 0), _Handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
         yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
         server.shutdown()
-        server.server_close()
 
 
 class TestRuntime:
     """A card with no recorded answer (no output schema) runs like any other."""
 
-    def test_zapi_call_runs_the_unanswered_card(self, live: str, tmp_path: Path) -> None:
+    def test_zapi_call_runs_the_unanswered_card(
+        self, live: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """``zapi call`` sends it from its inputs and hands back the answer it never saw."""
         entries = [
             _call("GET", "/api/projects", base=live, origin=live, resp=[{"name": "main"}]),
             _call("GET", "/api/projects", base=live, origin=live, resp=[{"name": "main"}]),
@@ -277,7 +274,9 @@ class TestRuntime:
         assert card["output_schema"] == {}
         _Handler.seen.clear()
         args = ["--arg", "group_by=gpu", "--state", str(tmp_path / "s.db")]
+        capsys.readouterr()
         assert main(["call", result.out_dir, card["name"], *args]) == 0
+        assert "a100" in capsys.readouterr().out
         assert len(_Handler.seen) == 1
         method, path, body = _Handler.seen[0]
         assert (method, path) == ("POST", "/api/gpus/list")
