@@ -155,6 +155,15 @@ class TestUnanswered:
         assert result.analysis.dropped[Reason.DOCUMENT] == 1
         assert result.analysis.dropped[Reason.BEACON] == 1
 
+    def test_an_untyped_beacon_is_noise_but_a_cut_off_read_is_not(self, tmp_path: Path) -> None:
+        """No resource type (Firefox): a POST to a reporting path left unanswered is a beacon;
+        a GET of a job's log cut off the same way is a read of the app."""
+        beacon = _unanswered("POST", "/api/analytics/ping", resource_type="", body={"e": 1})
+        log = _unanswered("GET", "/api/jobs/log", resource_type="")
+        result = _analyze(tmp_path, [*_listed(), beacon, log])
+        assert set(_cards(result)) == {"GET /api/projects", "GET /api/jobs/log"}
+        assert result.analysis.dropped[Reason.BEACON] == 1
+
 
 class TestNotAllowed:
     """A route that answers 405/501 to a method has no such operation."""

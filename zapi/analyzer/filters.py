@@ -201,6 +201,7 @@ BEACON_PATHS = (
     "/log",
     "/rum",
     "/events/batch",
+    "/telemetry",
 )
 
 Filter = Callable[[HarEntry], str | None]
@@ -267,8 +268,19 @@ def drop_tracker(entry: HarEntry) -> str | None:
 
 
 def drop_beacon(entry: HarEntry) -> str | None:
-    """``navigator.sendBeacon`` and ping requests."""
+    """``navigator.sendBeacon`` and ping requests.
+
+    A producer that does not say the resource type (Firefox) still shows a beacon: a POST
+    left unanswered (status 0) at a reporting path (``/analytics/ping``, ``/log``): a page
+    fires it and moves on, and nothing a user asks of the app is in it.
+    """
     if entry.resource_type in BEACON_TYPES:
+        return Reason.BEACON
+    if (
+        not entry.status
+        and entry.method == "POST"  # sendBeacon posts; a cut-off GET of /jobs/7/log is a read
+        and urlsplit(entry.url).path.rstrip("/").lower().endswith(BEACON_PATHS)
+    ):
         return Reason.BEACON
     return None
 
