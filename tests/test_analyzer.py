@@ -92,7 +92,6 @@ class TestNoise:
         d = result.analysis.dropped
         assert d == {
             "CORS preflight": 1,
-            "failed request (no response)": 1,
             "websocket": 1,
             "page navigation (document)": 1,
             "static asset": 2,

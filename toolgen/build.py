@@ -71,9 +71,14 @@ def _description(op: Operation, safety: str) -> str:
     if op.discriminator:
         what += f" ({op.protocol} {op.discriminator})"
     statuses = ", ".join(f"{s} x{ev.responses[s].count}" for s in sorted(ev.responses))
+    silent = _unanswered(ev)
+    if not statuses:
+        answered = "no response was recorded"
+    else:
+        answered = f"answered {statuses}" + (f", {silent} without a response" if silent else "")
     parts = [
         f"{what} on {op.origin}.",
-        f"Seen {ev.count} time(s); answered {statuses}.",
+        f"Seen {ev.count} time(s); {answered}.",
         f"Safety: {safety.replace('_', '-')}.",
     ]
     if ev.ui_actions:
@@ -126,13 +131,33 @@ def _csrf(ev: OpEvidence, fields: list[str], analysis: Analysis) -> dict[str, st
     return out or None
 
 
+def _unanswered(ev: OpEvidence) -> int:
+    """Requests of the operation that got no response (aborted or cut off: HAR status 0)."""
+    return max(0, ev.count - sum(rs.count for rs in ev.responses.values()))
+
+
+# Confidence at most, when no request of the operation got an answer: the route and the
+# inputs are the UI's own, but nothing shows the server serves it or what it returns.
+UNANSWERED_CONFIDENCE = 0.5
+
+
 def _outcome(op: Operation) -> tuple[float, list[str], bool]:
-    """Confidence, its reasons, and whether the operation was ever seen working."""
+    """Confidence, its reasons, and whether the operation was ever seen working.
+
+    An operation whose requests all went unanswered (a navigation aborted them) was
+    never seen failing either: it is offered, with its confidence capped and the reason.
+    """
     ev = op.evidence
     reasons = list(op.template.reasons)
     if ev.count < 2:
         reasons.append("seen once: inputs and outputs rest on a single sample")
     confidence = op.template.confidence * (1.0 if ev.count >= 3 else 0.85 if ev.count == 2 else 0.7)
+    if not ev.responses:
+        reasons.append(
+            "no response was recorded (every request was cut off before an answer): "
+            "inputs come from the requests; the output is unknown"
+        )
+        return min(confidence, UNANSWERED_CONFIDENCE), reasons, True
     working = any(s < 400 for s in ev.responses)
     if not working:
         seen = ", ".join(f"{s} x{ev.responses[s].count}" for s in sorted(ev.responses))

@@ -32,6 +32,12 @@ __all__ = [
 
 _STRIP_IN_PARAM = ("x-in",)
 
+# The response codes OpenAPI 3.1 accepts for a recorded answer.
+_STATUS_CODE = re.compile(r"[1-5][0-9][0-9]")
+NO_RESPONSE = (
+    "no response was recorded: every request of this operation was cut off before an answer"
+)
+
 
 def _clean(schema: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in schema.items() if k not in _STRIP_IN_PARAM}
@@ -142,6 +148,8 @@ def _operation(card: ToolCard) -> dict[str, Any]:
         }
     responses: dict[str, Any] = {}
     for status, summary in sorted(card.responses.items()):
+        if not _STATUS_CODE.fullmatch(status):
+            continue  # not an HTTP status (a request with no answer has none): no response code
         r: dict[str, Any] = {"description": summary}
         resp_schema = (
             card.output_schema if status.startswith("2") else card.error_schemas.get(status)
@@ -149,7 +157,7 @@ def _operation(card: ToolCard) -> dict[str, Any]:
         if resp_schema:
             r["content"] = {"application/json": {"schema": resp_schema}}
         responses[status] = r
-    op["responses"] = responses or {"default": {"description": "no response recorded"}}
+    op["responses"] = responses or {"default": {"description": NO_RESPONSE}}
     if card.auth:
         op["security"] = [{scheme_id(a): [] for a in card.auth}]
     return op

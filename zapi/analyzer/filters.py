@@ -23,6 +23,7 @@ __all__ = [
     "Reason",
     "drop_reason",
     "drop_served_file",
+    "is_blocked",
     "first_party_hosts",
     "is_tracker_host",
     "looks_like_login",
@@ -38,7 +39,7 @@ class Reason:
     DOCUMENT = "page navigation (document)"
     PREFLIGHT = "CORS preflight"
     BEACON = "beacon / ping"
-    FAILED = "failed request (no response)"
+    BLOCKED = "blocked request (refused before it was sent: an ad blocker, CSP, CORS, ORB)"
     WEBSOCKET = "websocket"
     TRACKER = "third-party host (analytics, ads, error reporting, CDN)"
     THIRD_PARTY = "third-party host (not first-party)"
@@ -47,6 +48,7 @@ class Reason:
     NON_HTTP = "not an http(s) URL"
     REDIRECT = "redirect (3xx)"
     SCRIPT_HTML = "HTML page fetched by a script (a page, not the app's data)"
+    NOT_ALLOWED = "method not allowed on the route (405 with Allow, or 501; never answered)"
     EMPTY_SEGMENT = "refused path with an empty segment (a missing id: /runs//tasks)"
 
 
@@ -199,6 +201,7 @@ BEACON_PATHS = (
     "/log",
     "/rum",
     "/events/batch",
+    "/telemetry",
 )
 
 Filter = Callable[[HarEntry], str | None]
@@ -226,9 +229,27 @@ def drop_websocket(entry: HarEntry) -> str | None:
     return Reason.WEBSOCKET if entry.is_websocket else None
 
 
-def drop_failed(entry: HarEntry) -> str | None:
-    """Requests that never got a response (status 0, blocked, aborted)."""
-    return Reason.FAILED if entry.status == 0 or entry.failed_reason else None
+# Failure texts (Chromium ``net::ERR_…``, Firefox ``NS_ERROR_…``) of requests the browser
+# refused to send: an extension, a content or mixed-content policy, CORS/ORB.  What the page
+# asked for never reached the server and may never reach it; an aborted or timed-out request
+# (a navigation moved on, the server was slow) did, and stays evidence of its route.
+_BLOCKED = re.compile(
+    r"BLOCKED|CSP|CORS|ORB\b|MIXED|INSECURE|UNSAFE|DISALLOWED|UNKNOWN_URL_SCHEME", re.IGNORECASE
+)
+
+
+def is_blocked(entry: HarEntry) -> bool:
+    """True when the browser refused to send the request (``net::ERR_BLOCKED_BY_CLIENT``)."""
+    return bool(entry.failed_reason) and _BLOCKED.search(entry.failed_reason) is not None
+
+
+def drop_blocked(entry: HarEntry) -> str | None:
+    """Requests the browser refused to send (blocked by an extension, a policy, CORS or ORB).
+
+    A request that got no answer otherwise (status 0: aborted by a navigation, cut off
+    while the server was slow) is kept: it shows the route and how the app calls it.
+    """
+    return Reason.BLOCKED if is_blocked(entry) else None
 
 
 def drop_preflight(entry: HarEntry) -> str | None:
@@ -247,8 +268,19 @@ def drop_tracker(entry: HarEntry) -> str | None:
 
 
 def drop_beacon(entry: HarEntry) -> str | None:
-    """``navigator.sendBeacon`` and ping requests."""
+    """``navigator.sendBeacon`` and ping requests.
+
+    A producer that does not say the resource type (Firefox) still shows a beacon: a POST
+    left unanswered (status 0) at a reporting path (``/analytics/ping``, ``/log``): a page
+    fires it and moves on, and nothing a user asks of the app is in it.
+    """
     if entry.resource_type in BEACON_TYPES:
+        return Reason.BEACON
+    if (
+        not entry.status
+        and entry.method == "POST"  # sendBeacon posts; a cut-off GET of /jobs/7/log is a read
+        and urlsplit(entry.url).path.rstrip("/").lower().endswith(BEACON_PATHS)
+    ):
         return Reason.BEACON
     return None
 
@@ -368,10 +400,11 @@ def drop_script_html(entry: HarEntry) -> str | None:
 
 
 def drop_empty_segment(entry: HarEntry) -> str | None:
-    """A 4xx answer to a path with an empty segment (``/runs//tasks``): the client left an id
-    out, so the path says nothing about a route (kept, its segments would shift one place)."""
+    """A 4xx answer (or none) to a path with an empty segment (``/runs//tasks``): the client
+    left an id out, so the path says nothing about a route (kept, its segments would shift
+    one place)."""
     path = urlsplit(entry.url).path
-    if 400 <= entry.status < 500 and "//" in path.strip("/"):
+    if (entry.status == 0 or 400 <= entry.status < 500) and "//" in path.strip("/"):
         return Reason.EMPTY_SEGMENT
     return None
 
@@ -386,7 +419,7 @@ def drop_redirect(entry: HarEntry) -> str | None:
 DEFAULT_FILTERS: tuple[Filter, ...] = (
     drop_websocket,
     drop_non_http,
-    drop_failed,
+    drop_blocked,
     drop_preflight,
     drop_tracker,
     drop_beacon,

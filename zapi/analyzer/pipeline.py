@@ -299,6 +299,9 @@ class Collector:
     hosts: dict[str, int] = field(default_factory=dict)
     api_hosts: dict[str, int] = field(default_factory=dict)
     page_hosts: dict[str, int] = field(default_factory=dict)
+    # hosts of kept requests that got no response (status 0): scoped like the others,
+    # but never first-party by their share of the traffic alone
+    unanswered_hosts: dict[str, int] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
     redactor: Redactor = field(default_factory=Redactor)
     compact_at: int = COMPACT_AT
@@ -345,11 +348,12 @@ class Collector:
             self._drop(reason, entry.url)
             return
         self.entries_kept += 1
-        self.api_hosts[host] = self.api_hosts.get(host, 0) + 1
+        tally = self.api_hosts if entry.status else self.unanswered_hosts
+        tally[host] = tally.get(host, 0) + 1
         self._collect(entry)
 
     def _note_page_hosts(self, entry: HarEntry) -> None:
-        if entry.resource_type == "document" and entry.status < 400:
+        if entry.resource_type == "document" and 0 < entry.status < 400:
             h = entry.host
             self.page_hosts[h] = self.page_hosts.get(h, 0) + 1
             return
@@ -549,6 +553,13 @@ class Collector:
                 bs.add_repeat(body.media, seen, body.size)
             else:
                 bs.add(body.media, body.value, structured, body.files, body.size)
+        label = self.options.ui_actions.get((entry.source, entry.index))
+        if label:
+            ev.ui_actions[label] = ev.ui_actions.get(label, 0) + 1
+        if not entry.status:
+            # No response was recorded (aborted, cut off): the request is evidence of the
+            # route and its inputs, but status 0 is no answer and says nothing of behaviour.
+            return
         rs = ev.responses.get(entry.status)
         if rs is None:
             rs = ev.responses[entry.status] = ResponseStats()
@@ -556,6 +567,8 @@ class Collector:
         for hname in ("location", "etag", "retry-after"):
             if entry.header(hname, response=True) is not None:
                 rs.headers[hname] = rs.headers.get(hname, 0) + 1
+        if entry.status == 405 and _allow_excludes(entry):
+            rs.headers["allow"] = rs.headers.get("allow", 0) + 1
         if resp.kind != BodyKind.NONE:
             rbs = rs.bodies.setdefault(resp.kind, BodyStats())
             rseen = (
@@ -570,9 +583,6 @@ class Collector:
             else:
                 rbs.add(resp.media, resp.value, resp.kind == BodyKind.JSON, [], resp.size)
         ev.signals.add(entry, body, resp, self.signals)
-        label = self.options.ui_actions.get((entry.source, entry.index))
-        if label:
-            ev.ui_actions[label] = ev.ui_actions.get(label, 0) + 1
 
     def compact(self) -> None:
         """Fold rare values into parameters with the templates learnt so far.
@@ -630,6 +640,7 @@ class Collector:
             (self.hosts, other.hosts),
             (self.api_hosts, other.api_hosts),
             (self.page_hosts, other.page_hosts),
+            (self.unanswered_hosts, other.unanswered_hosts),
         ):
             for h, n in o.items():
                 d[h] = d.get(h, 0) + n
@@ -668,10 +679,13 @@ class Collector:
         self.finished = True
         self.memo = BodyMemo()  # repeated-body evidence is of no use from here on
         opts = self.options
+        kept_hosts = dict(self.api_hosts)
+        for h, n in self.unanswered_hosts.items():
+            kept_hosts[h] = kept_hosts.get(h, 0) + n
         if opts.include_hosts:
-            first = set(self.api_hosts)
+            first = set(kept_hosts)
         else:
-            first = first_party_hosts(self.api_hosts, self.page_hosts)
+            first = first_party_hosts(kept_hosts, self.page_hosts)
             # A host carrying a large share of the API traffic is first-party too.
             if self.api_hosts:
                 top = max(self.api_hosts.values())
@@ -687,7 +701,7 @@ class Collector:
             sources=list(self.sources),
             signals=self.signals,
         )
-        third = {h: n for h, n in self.api_hosts.items() if h not in first}
+        third = {h: n for h, n in kept_hosts.items() if h not in first}
         for h, n in sorted(third.items()):
             analysis.dropped[Reason.THIRD_PARTY] = analysis.dropped.get(Reason.THIRD_PARTY, 0) + n
             ex = analysis.dropped_examples.setdefault(Reason.THIRD_PARTY, [])
@@ -699,7 +713,7 @@ class Collector:
             for k, n in sorted(self.observations.items())
             if urlsplit(k[0]).netloc in first
         ]
-        tries = build_templates(obs, opts.rules)
+        tries = _templates(obs, opts.rules)
         merged: dict[tuple[str, str, str, str], tuple[Template, OpEvidence]] = {}
         for (origin, method, norm, disc), ev in sorted(self.groups.items(), key=lambda kv: kv[0]):
             if urlsplit(origin).netloc not in first:
@@ -719,12 +733,27 @@ class Collector:
             else:
                 have[1].merge(ev)
         self.groups = {}  # consumed: the operations hold the evidence now
-        ops = [
-            Operation(
-                origin=o, method=m, template=t, evidence=ev, discriminator=d, protocol=ev.protocol
+        ops = []
+        for (o, m, _, d), (t, ev) in merged.items():
+            if _not_allowed(ev):
+                analysis.entries_kept -= ev.count
+                analysis.dropped[Reason.NOT_ALLOWED] = (
+                    analysis.dropped.get(Reason.NOT_ALLOWED, 0) + ev.count
+                )
+                ex = analysis.dropped_examples.setdefault(Reason.NOT_ALLOWED, [])
+                if len(ex) < MAX_EXAMPLES_PER_REASON:
+                    ex.append(f"{m} {self.redactor.url(o + ev.example_path)}")
+                continue
+            ops.append(
+                Operation(
+                    origin=o,
+                    method=m,
+                    template=t,
+                    evidence=ev,
+                    discriminator=d,
+                    protocol=ev.protocol,
+                )
             )
-            for (o, m, _, d), (t, ev) in merged.items()
-        ]
         ops.sort(key=lambda op: op.key)
         analysis.operations = ops
         analysis.auth_schemes = _auth_schemes(ops)
@@ -734,6 +763,58 @@ class Collector:
                 csrf[pair] = csrf.get(pair, 0) + n
         analysis.csrf = sorted(csrf)
         return analysis
+
+
+def _unanswered(ob: PathObservation) -> bool:
+    """An observation of requests that got no response (their signature's status is 0)."""
+    return ob.signature.startswith("0:")
+
+
+def _templates(obs: list[PathObservation], rules: Rules) -> dict[str, TemplateTrie]:
+    """Template the paths; requests with no response only add the routes answers do not show.
+
+    A request cut off before its answer says nothing of how its route behaves, and the
+    templating compares siblings by behaviour: beside an answered ``/runs/a/summary``, a
+    cut-off ``/runs/b/summary`` would look unlike it and split the route.  So the answered
+    paths are templated first; a cut-off path they already route (``/runs/{run}/summary``)
+    is left to that template, and only the others (a route no answer shows) join the tree.
+    """
+    silent = [ob for ob in obs if _unanswered(ob)]
+    if not silent:
+        return build_templates(obs, rules)
+    answered = [ob for ob in obs if not _unanswered(ob)]
+    first = build_templates(answered, rules)
+    new = []
+    for ob in silent:
+        trie = first.get(ob.origin)
+        if trie is None or trie.route(ob.segments) is None:
+            new.append(ob)
+    return build_templates(answered + new, rules) if new else first
+
+
+def _allow_excludes(entry: HarEntry) -> bool:
+    """A 405 whose ``Allow`` header lists the route's methods, and not this one."""
+    allow = entry.header("allow", response=True)
+    if allow is None:
+        return False
+    methods = {m.strip().upper() for m in allow.split(",")}
+    return entry.method not in methods
+
+
+def _not_allowed(ev: OpEvidence) -> bool:
+    """True when the server refused the method on this route and never served it.
+
+    ``405 Method Not Allowed`` with the ``Allow`` header RFC 9110 requires of it (listing
+    the methods the route has, not this one), or ``501 Not Implemented``, says the route
+    has no such operation, however often the UI sent it.  A 405 without ``Allow`` is some
+    API's own error (the classic petstore answers an invalid body with it), and one answer
+    below 400 for the same method and template (another value of a parameter) says the
+    route serves the method: the operation stays.
+    """
+    if any(s < 400 for s in ev.responses):
+        return False
+    refused = ev.responses.get(405)
+    return 501 in ev.responses or (refused is not None and refused.headers.get("allow", 0) > 0)
 
 
 def _auth_schemes(ops: list[Operation]) -> list[AuthScheme]:
