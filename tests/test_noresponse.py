@@ -137,6 +137,25 @@ class TestUnanswered:
         assert "GET /api/ads/config" not in _cards(result)
         assert result.analysis.dropped[Reason.BLOCKED] == 1
 
+    def test_playwright_failed_requests_read_as_unanswered(self, tmp_path: Path) -> None:
+        """Playwright's exports write status -1 and ``response._failureText``."""
+
+        def failed(method: str, path: str, text: str) -> dict[str, Any]:
+            e = _call(method, path, 0, body={"group_by": ["gpu"]} if method == "POST" else None)
+            e["response"]["status"] = -1
+            e["response"]["_failureText"] = text
+            return e
+
+        entries = [
+            *_listed(),
+            failed("POST", "/api/gpus/list", "net::ERR_ABORTED"),
+            failed("GET", "/api/ads/config", "net::ERR_BLOCKED_BY_CLIENT"),
+        ]
+        result = _analyze(tmp_path, entries)
+        cards = _cards(result)
+        assert "POST /api/gpus/list" in cards and "GET /api/ads/config" not in cards
+        assert result.analysis.dropped[Reason.BLOCKED] == 1
+
     def test_unanswered_third_party_calls_stay_out(self, tmp_path: Path) -> None:
         """Scoping still decides: another site's unanswered calls are third-party, even when
         they outnumber the app's own."""

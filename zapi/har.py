@@ -250,6 +250,8 @@ def _status(raw: Any) -> int | None:
         raw = int(raw.strip())
     if not isinstance(raw, int):
         return None
+    if raw == -1:  # Playwright's and Chrome's exports: the request got no response
+        return 0
     return raw if raw == 0 or 100 <= raw <= 599 else None
 
 
@@ -342,8 +344,9 @@ def entry_from_raw(raw: Any, source: str, index: int) -> HarEntry | SkippedEntry
         or url.startswith(("ws://", "wss://"))
     )
     failed = ""
-    if raw.get("_error") or resp.get("_error"):
-        failed = _str(raw.get("_error") or resp.get("_error"))
+    error = raw.get("_error") or resp.get("_error") or resp.get("_failureText")
+    if error:
+        failed = _str(error)
     req_enc = _encoding(post.get("encoding")) or _encoding(post.get("_encoding"))
     resp_enc = _encoding(content.get("encoding"))
     req_text, req_note = _body(_text(post.get("text")), req_enc, "request")
