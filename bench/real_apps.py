@@ -1,6 +1,6 @@
 """Real-app corpus: record sessions of real PyPI web apps and score zapi against their own OpenAPI.
 
-    python bench/real_apps.py [--apps piccolo_admin,superset] [--cache DIR] [--keep] [--json FILE]
+    python bench/real_apps.py [--apps piccolo_admin,dstack] [--cache DIR] [--keep] [--json FILE]
 
 For each app: install it from PyPI into its own venv under the cache (the only
 network use; skipped when already there), start it on a free 127.0.0.1 port
