@@ -6,6 +6,8 @@ import base64
 import json
 from typing import Any
 
+import httpx
+
 T0 = "2026-01-02T03:04:05.000Z"
 
 BEARER = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2VjcmV0LXNpZ25hdHVyZQ"
@@ -365,3 +367,45 @@ def shop_entries() -> list[dict[str, Any]]:
         )
     )
     return es
+
+
+def exchange_entry(response: httpx.Response) -> dict[str, Any]:
+    """A HAR entry of a real httpx exchange (what a browser would record of it)."""
+    req = response.request
+    entry: dict[str, Any] = {
+        "startedDateTime": "2024-01-01T00:00:00Z",
+        "time": 1,
+        "cache": {},
+        "timings": {"send": 0, "wait": 1, "receive": 0},
+        "request": {
+            "method": req.method,
+            "url": str(req.url),
+            "httpVersion": "HTTP/1.1",
+            "headers": [{"name": k, "value": v} for k, v in req.headers.multi_items()],
+            "queryString": [{"name": k, "value": v} for k, v in req.url.params.multi_items()],
+            "cookies": [],
+            "headersSize": -1,
+            "bodySize": len(req.content),
+        },
+        "response": {
+            "status": response.status_code,
+            "statusText": "",
+            "httpVersion": "HTTP/1.1",
+            "cookies": [],
+            "redirectURL": "",
+            "headers": [{"name": k, "value": v} for k, v in response.headers.multi_items()],
+            "content": {
+                "size": len(response.content),
+                "text": response.text,
+                "mimeType": response.headers.get("content-type", ""),
+            },
+            "headersSize": -1,
+            "bodySize": len(response.content),
+        },
+    }
+    if req.content:
+        entry["request"]["postData"] = {
+            "mimeType": req.headers.get("content-type", ""),
+            "text": req.content.decode(),
+        }
+    return entry

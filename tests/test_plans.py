@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from factories import exchange_entry
 
 from runtime import RetryPolicy, Runtime
 from runtime import open as open_runtime
@@ -168,54 +169,13 @@ def store_server() -> Iterator[tuple[str, FileStore]]:
         server.server_close()
 
 
-def _entry(response: httpx.Response) -> dict[str, Any]:
-    req = response.request
-    entry: dict[str, Any] = {
-        "startedDateTime": "2024-01-01T00:00:00Z",
-        "time": 1,
-        "cache": {},
-        "timings": {"send": 0, "wait": 1, "receive": 0},
-        "request": {
-            "method": req.method,
-            "url": str(req.url),
-            "httpVersion": "HTTP/1.1",
-            "headers": [{"name": k, "value": v} for k, v in req.headers.multi_items()],
-            "queryString": [{"name": k, "value": v} for k, v in req.url.params.multi_items()],
-            "cookies": [],
-            "headersSize": -1,
-            "bodySize": len(req.content),
-        },
-        "response": {
-            "status": response.status_code,
-            "statusText": "",
-            "httpVersion": "HTTP/1.1",
-            "cookies": [],
-            "redirectURL": "",
-            "headers": [{"name": k, "value": v} for k, v in response.headers.multi_items()],
-            "content": {
-                "size": len(response.content),
-                "text": response.text,
-                "mimeType": response.headers.get("content-type", ""),
-            },
-            "headersSize": -1,
-            "bodySize": len(response.content),
-        },
-    }
-    if req.content:
-        entry["request"]["postData"] = {
-            "mimeType": req.headers.get("content-type", ""),
-            "text": req.content.decode(),
-        }
-    return entry
-
-
 def _record(url: str, har: Path, *, varying_reads: bool = False) -> None:
     """A session on the file store (what a browser would record), written as a HAR."""
     entries: list[dict[str, Any]] = []
 
     def hook(response: httpx.Response) -> None:
         response.read()
-        entries.append(_entry(response))
+        entries.append(exchange_entry(response))
 
     with httpx.Client(base_url=url, event_hooks={"response": [hook]}) as c:
         for i in range(4):

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from factories import exchange_entry
 
 from runtime import Credentials, LoginSpec, RetryPolicy, Runtime
 from runtime import open as open_runtime
@@ -25,54 +26,13 @@ LOGIN = Credentials(
 )
 
 
-def _entry(response: httpx.Response) -> dict[str, Any]:
-    req = response.request
-    entry: dict[str, Any] = {
-        "startedDateTime": "2024-01-01T00:00:00Z",
-        "time": 1,
-        "cache": {},
-        "timings": {"send": 0, "wait": 1, "receive": 0},
-        "request": {
-            "method": req.method,
-            "url": str(req.url),
-            "httpVersion": "HTTP/1.1",
-            "headers": [{"name": k, "value": v} for k, v in req.headers.multi_items()],
-            "queryString": [{"name": k, "value": v} for k, v in req.url.params.multi_items()],
-            "cookies": [],
-            "headersSize": -1,
-            "bodySize": len(req.content),
-        },
-        "response": {
-            "status": response.status_code,
-            "statusText": "",
-            "httpVersion": "HTTP/1.1",
-            "cookies": [],
-            "redirectURL": "",
-            "headers": [{"name": k, "value": v} for k, v in response.headers.multi_items()],
-            "content": {
-                "size": len(response.content),
-                "text": response.text,
-                "mimeType": response.headers.get("content-type", ""),
-            },
-            "headersSize": -1,
-            "bodySize": len(response.content),
-        },
-    }
-    if req.content:
-        entry["request"]["postData"] = {
-            "mimeType": req.headers.get("content-type", ""),
-            "text": req.content.decode(),
-        }
-    return entry
-
-
 def record_erp_har(path: Path) -> None:
     """Real httpx exchanges with the sample, written as a HAR (what a browser would record)."""
     entries: list[dict[str, Any]] = []
 
     def hook(response: httpx.Response) -> None:
         response.read()
-        entries.append(_entry(response))
+        entries.append(exchange_entry(response))
 
     with (
         make_server() as server,
