@@ -15,7 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
-from test_runtime_integration import LOGIN, _entry, ledger, set_faults
+from factories import exchange_entry
+from test_runtime_integration import LOGIN, ledger, set_faults
 
 from runtime import RetryPolicy
 from runtime import open as open_runtime
@@ -33,7 +34,7 @@ def _record(url: str, har: Path) -> None:
     def hook(response: httpx.Response) -> None:
         response.read()
         response.request.read()
-        entries.append(_entry(response))
+        entries.append(exchange_entry(response))
 
     with httpx.Client(base_url=url, event_hooks={"response": [hook]}, timeout=10) as c:
         c.post("/login", data={"username": "alice", "password": "wonderland"})
