@@ -8,7 +8,7 @@ from typing import Any
 
 import runtime
 from runtime.executor import Runtime
-from runtime.settle import snapshot_identities
+from runtime.settle import ReconcileResult, snapshot_identities
 from runtime.verify import read_args
 from runtime.workflows.runner import (
     Landed,
@@ -81,14 +81,7 @@ class RuntimeRunner:
     ) -> Reconciled:
         """Ask the runtime's reconcile read whether the write landed."""
         prepared = self.runtime.prepare(tool, dict(args), idempotency_key=idempotency_key)
-        found = self.runtime.reconcile(tool, prepared)
-        if found.result == "landed":
-            return Landed(found.evidence)
-        if found.result == "not_landed":
-            return NotLanded()
-        raise OutcomeUnknown(
-            f"{tool}: reconcile could not tell: {found.detail}", tool=tool, reconcile=found.detail
-        )
+        return _verdict(tool, self.runtime.reconcile(tool, prepared))
 
     def snapshot(
         self, tool: str, args: Mapping[str, Any], *, idempotency_key: str | None = None
@@ -114,14 +107,7 @@ class RuntimeRunner:
     ) -> Reconciled:
         """Compare the list with ``before``: one new item landed, none did not."""
         prepared = self.runtime.prepare(tool, dict(args), idempotency_key=idempotency_key)
-        found = self.runtime.reconcile(tool, prepared, snapshot=before)
-        if found.result == "landed":
-            return Landed(found.evidence)
-        if found.result == "not_landed":
-            return NotLanded()
-        raise OutcomeUnknown(
-            f"{tool}: reconcile could not tell: {found.detail}", tool=tool, reconcile=found.detail
-        )
+        return _verdict(tool, self.runtime.reconcile(tool, prepared, snapshot=before))
 
     def read_back(
         self, tool: str, args: Mapping[str, Any], *, idempotency_key: str | None = None
@@ -245,3 +231,14 @@ def open_runtime_runner(
         tools, credentials=credentials, base_url=base_url, state=state if state is not None else ""
     )
     return RuntimeRunner(rt, credential=credential)
+
+
+def _verdict(tool: str, found: ReconcileResult) -> Reconciled:
+    """A reconcile read's result as the engine's settlement; unknown raises."""
+    if found.result == "landed":
+        return Landed(found.evidence)
+    if found.result == "not_landed":
+        return NotLanded()
+    raise OutcomeUnknown(
+        f"{tool}: reconcile could not tell: {found.detail}", tool=tool, reconcile=found.detail
+    )
