@@ -56,3 +56,102 @@ class TestBodyMemo:
         assert len(memo.kept) == BodyMemo.MAX_KEPT
         back = pickle.loads(pickle.dumps(memo))
         assert back.kept == {} and back.seen == set()
+
+
+# -- shared evidence: held by reference, folded when read ----------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from zapi.analyzer.schema_infer import SchemaStats  # noqa: E402
+
+_json_leaf = st.one_of(
+    st.none(), st.booleans(), st.integers(-5, 5), st.sampled_from(["a", "b", "2024-01-01", "x y"])
+)
+_json = st.recursive(
+    _json_leaf,
+    lambda kids: st.one_of(
+        st.lists(kids, max_size=4), st.dictionaries(st.sampled_from("abcdef"), kids, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+class TestSharedEvidence:
+    """Evidence of repeated bodies is shared, not copied, and reads as if added value by value."""
+
+    @settings(max_examples=60, deadline=None)
+    @given(
+        values=st.lists(_json, min_size=1, max_size=5),
+        picks=st.lists(st.tuples(st.integers(0, 4), st.integers(0, 2)), max_size=30),
+    )
+    def test_split_groups_with_shared_pieces_equal_plain_adds(
+        self, values: list[Any], picks: list[tuple[int, int]]
+    ) -> None:
+        """Bodies spread over three groups (some walked, some shared), merged: plain adds."""
+        pieces = []
+        for v in values:
+            s = SchemaStats()
+            s.add(v)
+            pieces.append(s)
+        plain = BodyStats()
+        groups = [BodyStats() for _ in range(3)]
+        for i, (which, group) in enumerate(picks):
+            v = values[which % len(values)]
+            plain.add("application/json", v, True, [], 10)
+            if i % 3 == 0:
+                groups[group].add("application/json", v, True, [], 10)
+            else:
+                groups[group].add_repeat("application/json", pieces[which % len(values)], 10)
+        merged = BodyStats()
+        for g in groups:
+            merged.merge(g)
+        if plain.schema is None:
+            assert merged.schema is None
+            return
+        assert merged.schema is not None
+        assert merged.schema.to_schema() == plain.schema.to_schema()
+        assert merged.count == plain.count
+
+    def test_many_distinct_pieces_stay_bounded_and_exact(self) -> None:
+        """Past MAX_SHARED distinct pieces the oldest are folded in; the result stays exact."""
+        plain, fast = BodyStats(), BodyStats()
+        for i in range(BodyStats.MAX_SHARED * 3):
+            value = {"id": i, "kind": ["a", "b", "c"][i % 3], f"f{i % 5}": i}
+            piece = SchemaStats()
+            piece.add(value)
+            for _ in range(1 + i % 4):
+                plain.add("application/json", value, True, [], 10)
+                fast.add_repeat("application/json", piece, 10)
+            assert len(fast.shared) <= BodyStats.MAX_SHARED
+        assert fast.schema is not None and plain.schema is not None
+        assert fast.schema.to_schema() == plain.schema.to_schema()
+
+    def test_a_borrowed_piece_is_copied_before_it_is_written(self) -> None:
+        """A group reading one shared piece in place never changes it for the others."""
+        piece = SchemaStats()
+        piece.add({"id": 1, "name": "a"})
+        before = piece.to_schema()
+        one, two = BodyStats(), BodyStats()
+        one.add_repeat("application/json", piece, 10)
+        two.add_repeat("application/json", piece, 10)
+        assert one.schema is piece  # read where it is: no copy
+        one.add("application/json", {"id": 2, "extra": True}, True, [], 10)
+        other = BodyStats()
+        other.add("application/json", {"zzz": 1}, True, [], 10)
+        two.merge(other)
+        assert piece.to_schema() == before
+        assert "extra" in (one.schema.to_schema()["properties"])  # type: ignore[union-attr]
+        assert "zzz" in (two.schema.to_schema()["properties"])  # type: ignore[union-attr]
+
+    @settings(max_examples=60, deadline=None)
+    @given(value=_json, times=st.integers(1, 6))
+    def test_merge_times_is_merging_that_many_times(self, value: Any, times: int) -> None:
+        piece = SchemaStats()
+        piece.add(value)
+        once = SchemaStats()
+        for _ in range(times):
+            once.merge(piece)
+        at_once = SchemaStats()
+        at_once.merge(piece, times)
+        assert at_once == once
+        assert piece.copy(times) == once

@@ -109,6 +109,25 @@ class TestNoTraceback:
         _, report = _analyze(tmp_path, [bad, *GOOD])
         assert "nests JSON deeper than" in report
 
+    def test_repeated_deep_body_is_skipped_each_time_under_its_own_side(
+        self, tmp_path: Path
+    ) -> None:
+        """Vetting is remembered per text: a deep body seen again, on the other side, still
+        skips its entry and says which side nested too deep."""
+        deep = "[" * 1500 + "]" * 1500  # large enough to be remembered
+        src = _write(
+            tmp_path,
+            [
+                entry("POST", f"{API}/api/deep", body=deep),
+                entry("GET", f"{API}/api/deep", resp=deep),
+                entry("POST", f"{API}/api/deep", body=deep),
+            ],
+        )
+        items = list(iter_har(src))
+        reasons = [i.reason for i in items if isinstance(i, SkippedEntry)]
+        assert len(reasons) == 3, items
+        assert [r.split()[0] for r in reasons] == ["request", "response", "request"], reasons
+
     def test_lone_surrogate(self, tmp_path: Path) -> None:
         """A lone surrogate in body JSON, a header and the URL does not break writing."""
         bad = entry(

@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 import ijson
 
 from zapi._har_stream import _ENDS, _STARTS, MAX_NESTING, _entry_objects, _TooDeep
+from zapi._memo import TextMemo
 from zapi.errors import HarError, HarParseError
 
 __all__ = [
@@ -268,6 +269,10 @@ _OPENS_JSON = re.compile(r"\s*[\[{]")
 _OPENS_JSON_BYTES = re.compile(rb"\s*[\[{]")
 
 
+# Vetting looks at every character of a body; recordings repeat large bodies.
+_VETTED: TextMemo[str, tuple[str, bool]] = TextMemo()
+
+
 def _body(text: str | None, encoding: str | None, what: str) -> tuple[str | None, str]:
     """Vet one body: ``(text kept, "")``, ``(None, note)`` or ``(None, "!" + skip reason)``.
 
@@ -278,6 +283,18 @@ def _body(text: str | None, encoding: str | None, what: str) -> tuple[str | None
         return None, ""
     if len(text) > MAX_BODY_CHARS:
         return None, f"{what} body of {len(text)} characters dropped (over {MAX_BODY_CHARS})"
+    if encoding is None and _VETTED.wanted(text):
+        vetted = _VETTED.get(text) or _VETTED.put(text, _vet(text, encoding))
+    else:
+        vetted = _vet(text, encoding)
+    kept, too_deep = vetted
+    if too_deep:
+        return None, f"!{what} body nests JSON deeper than {MAX_NESTING} levels"
+    return kept, ""
+
+
+def _vet(text: str, encoding: str | None) -> tuple[str, bool]:
+    """``(text with lone surrogate escapes replaced, whether its JSON nests too deep)``."""
     if "\\u" in text:
         text = _SURROGATE_ESCAPE.sub(_pair_or_replacement, text)
     # Only a body that opens as JSON is ever parsed as JSON (``bodies.decode_body``):
@@ -286,9 +303,7 @@ def _body(text: str | None, encoding: str | None, what: str) -> tuple[str | None
     if encoding and encoding.lower() == "base64":
         raw = _decode(text, encoding) or b""
         probe = raw.decode("utf-8", "replace") if _OPENS_JSON_BYTES.match(raw) else ""
-    if probe and json_too_deep(probe):
-        return None, f"!{what} body nests JSON deeper than {MAX_NESTING} levels"
-    return text, ""
+    return text, bool(probe) and json_too_deep(probe)
 
 
 def entry_from_raw(raw: Any, source: str, index: int) -> HarEntry | SkippedEntry:

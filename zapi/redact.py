@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from zapi._memo import TextMemo
 from zapi.shapes import classify
 
 __all__ = [
@@ -204,6 +205,18 @@ _VALUE_PATTERNS = (
     re.compile(r"\bAKIA[0-9A-Z]{16}\b"),  # AWS access key id
     re.compile(r"\bxox[abpr]-[A-Za-z0-9-]{10,}"),  # Slack
 )
+# What a text must contain for each of _VALUE_PATTERNS to match it (``None``: no cheap
+# test): most texts contain none, and a substring test costs far less than a search.
+_VALUE_NEEDLES: tuple[tuple[str, ...], ...] = (
+    ("-----BEGIN",),
+    ("eyJ",),
+    ("bearer", "basic", "token", "digest"),  # tested on the case-folded text
+    ("_live_", "_test_"),
+    ("gh",),
+    ("AKIA",),
+    ("xox",),
+)
+_LOWER_NEEDLES = 2  # the index of the entry tested case-insensitively
 # Secret values inside URLs anywhere in text: userinfo, and query values under secret keys.
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s?#@\"'<>]*@")
 _URL_SECRET_PARAM = re.compile(
@@ -359,6 +372,14 @@ class Redactor:
     counts: dict[str, int] = field(default_factory=dict, repr=False)
     # text -> text(text) while the known secrets stay the same (cleared when one is learnt)
     _texts: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    # property name -> (secret by name, auth-ish): names repeat across every schema
+    _names: dict[str, tuple[bool, bool]] = field(default_factory=dict, repr=False, compare=False)
+    # the same for longer texts (long examples repeat across every card), by size
+    _long_texts: TextMemo[str, str] = field(
+        default_factory=lambda: TextMemo(_TEXT_MEMO_LEN + 1, 4 * 2**20),
+        repr=False,
+        compare=False,
+    )
 
     # -- names and values ------------------------------------------------------
     def is_secret(self, name: str) -> bool:
@@ -383,6 +404,7 @@ class Redactor:
             self._known.add(value)
             self._known_re = None
             self._texts.clear()
+            self._long_texts.clear()
 
     def _count(self, what: str) -> None:
         self.counts[what] = self.counts.get(what, 0) + 1
@@ -411,14 +433,15 @@ class Redactor:
         """Scrub known secrets and secret-looking values out of free text."""
         if not self.enabled or not text:
             return text
+        if len(text) > _TEXT_MEMO_LEN:
+            return self._long_texts.get(text) or self._long_texts.put(text, self._scrub_text(text))
         done = self._texts.get(text)
         if done is not None:  # documents repeat their strings ("string", field names, examples)
             return done
         out = self._scrub_text(text)
-        if len(text) <= _TEXT_MEMO_LEN:
-            if len(self._texts) >= _TEXT_MEMO_MAX:
-                self._texts.clear()
-            self._texts[text] = out
+        if len(self._texts) >= _TEXT_MEMO_MAX:
+            self._texts.clear()
+        self._texts[text] = out
         return out
 
     def _scrub_text(self, text: str) -> str:
@@ -428,7 +451,14 @@ class Redactor:
                 alts = sorted(self._known, key=len, reverse=True)
                 self._known_re = re.compile("|".join(re.escape(a) for a in alts))
             out = self._known_re.sub(lambda m: marker_for(m.group(0)), out)
-        for pat in _VALUE_PATTERNS:
+        low = ""
+        for i, pat in enumerate(_VALUE_PATTERNS):
+            if i == _LOWER_NEEDLES:
+                low = low or out.casefold()  # as (?i) matches: "ſ" is an "s"
+                if not any(n in low for n in _VALUE_NEEDLES[i]):
+                    continue
+            elif not any(n in out for n in _VALUE_NEEDLES[i]):
+                continue
             out = pat.sub(lambda m: marker_for(m.group(0)), out)
         if "://" in out:
             out = _URL_USERINFO.sub(lambda m: m.group(1), out)
@@ -615,6 +645,7 @@ def _scrub(doc: Any, redactor: Redactor, secret: bool, depth: int) -> Any:
                 or (redactor.is_secret_pair(name) if pair else redactor.is_secret(name))
                 or _token_valued(name, doc)
             )
+        text = redactor.text
         for k, v in doc.items():
             if secret_here and k in _VALUE_KEYS:
                 kept = _strip_values(v)
@@ -631,13 +662,21 @@ def _scrub(doc: Any, redactor: Redactor, secret: bool, depth: int) -> Any:
             elif k == "schema" and secret_here:
                 out[k] = _scrub(v, redactor, True, depth + 1)
             elif depth < 400 and type(v) in _LEAF:  # what _scrub of it would give, sooner
-                out[k] = redactor.text(v) if type(v) is str else v
+                out[k] = text(v) if type(v) is str else v
             else:
                 inherit = k in ("items", "anyOf", "oneOf", "additionalProperties")
                 out[k] = _scrub(v, redactor, secret_here if inherit else False, depth + 1)
         return out
     if isinstance(doc, list):
-        return [_scrub(v, redactor, secret, depth + 1) for v in doc]
+        if depth >= 400:
+            return [_scrub(v, redactor, secret, depth + 1) for v in doc]
+        text = redactor.text
+        return [
+            (text(v) if type(v) is str else v)
+            if type(v) in _LEAF  # what _scrub of it would give, sooner
+            else _scrub(v, redactor, secret, depth + 1)
+            for v in doc
+        ]
     if isinstance(doc, str):
         return redactor.text(doc)
     return doc
@@ -658,9 +697,19 @@ def _token_valued(name: str, doc: dict[str, Any]) -> bool:
 
 def _prop_secret(name: str, schema: Any, redactor: Redactor) -> bool:
     """A property is secret by name (as a pair when it is a query/form/cookie input)."""
-    if redactor.is_secret(name):
+    known = redactor._names.get(name)
+    if known is None:
+        if len(redactor._names) >= _TEXT_MEMO_MAX:
+            redactor._names.clear()
+        known = redactor._names[name] = (redactor.is_secret(name), _auth_ish(name.lower()))
+    by_name, auth_ish = known
+    if by_name:
         return True
-    if isinstance(schema, dict) and _is_pair(schema) and redactor.is_secret_pair(name):
+    if not isinstance(schema, dict):
+        return False
+    if _is_pair(schema) and redactor.is_secret_pair(name):
         return True
     # A random-looking example under an auth-ish name is a credential whatever the name.
-    return isinstance(schema, dict) and _token_valued(name, schema)
+    if not auth_ish and not name.lower().startswith(("x-", "x_")):
+        return False  # what _token_valued gives, sooner
+    return _token_valued(name, schema)

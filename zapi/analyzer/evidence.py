@@ -72,42 +72,94 @@ class ParamStats:
 
 @dataclass
 class BodyStats:
-    """Evidence for request or response bodies of one media kind."""
+    """Evidence for request or response bodies of one media kind.
+
+    Schema evidence comes two ways: bodies walked value by value into the node
+    this accumulator owns, and the evidence of bodies seen before
+    (:class:`BodyMemo`), which is shared, not copied: it is held by reference
+    with the number of times it was seen, and folded into the owned node only
+    when :attr:`schema` is read (after streaming) or when more than
+    ``MAX_SHARED`` distinct pieces are held.  Folding is exact (counts add), so
+    the schema is what adding every body value by value gives.
+    """
+
+    MAX_SHARED = 8
 
     count: int = 0
     media: dict[str, int] = field(default_factory=dict)
-    schema: SchemaStats | None = None
+    own: SchemaStats | None = None
+    shared: list[list[Any]] = field(default_factory=list)  # [SchemaStats, times]; never mutated
+    borrowed: bool = False  # ``own`` is a shared piece, read in place until written to
     files: set[str] = field(default_factory=set)
     max_size: int = 0
+
+    @property
+    def schema(self) -> SchemaStats | None:
+        """The schema evidence of every body recorded (folds the shared pieces in)."""
+        if self.shared:
+            self._fold(0)
+        return self.own
+
+    def _fold(self, keep: int) -> None:
+        """Fold shared pieces into the owned node until ``keep`` are left."""
+        if not keep and self.own is None and len(self.shared) == 1 and self.shared[0][1] == 1:
+            # The only evidence is one body's, once: read it where it is (copied on write).
+            self.own, self.borrowed = self.shared.pop()[0], True
+            return
+        while len(self.shared) > keep:
+            stats, times = self.shared.pop()
+            if self.own is None:
+                self.own = stats.copy(times)
+            else:
+                self._owned().merge(stats, times)
+
+    def _owned(self) -> SchemaStats:
+        """The owned node, ready to be written to."""
+        if self.own is None:
+            self.own = SchemaStats()
+        elif self.borrowed:
+            self.own, self.borrowed = self.own.copy(), False
+        return self.own
+
+    def _share(self, stats: SchemaStats, times: int) -> None:
+        for held in self.shared:
+            if held[0] is stats:
+                held[1] += times
+                return
+        self.shared.append([stats, times])
+        if len(self.shared) > self.MAX_SHARED:
+            self._fold(self.MAX_SHARED // 2)
 
     def add(self, media: str, value: Any, structured: bool, files: list[str], size: int) -> None:
         """Record one body."""
         self.count += 1
         _add(self.media, media)
         if structured:
-            if self.schema is None:
-                self.schema = SchemaStats()
-            self.schema.add(value)
+            self._owned().add(value)
         self.files.update(files)
         self.max_size = max(self.max_size, size)
 
     def add_repeat(self, media: str, stats: SchemaStats, size: int) -> None:
-        """Record one structured body whose schema evidence ``stats`` was computed before."""
+        """Record one structured body whose schema evidence ``stats`` was computed before.
+
+        ``stats`` is held by reference: it must not change afterwards.
+        """
         self.count += 1
         _add(self.media, media)
-        if self.schema is None:
-            self.schema = SchemaStats()
-        self.schema.merge(stats)
+        self._share(stats, 1)
         self.max_size = max(self.max_size, size)
 
     def merge(self, other: BodyStats) -> None:
-        """Fold another accumulator in."""
+        """Fold another accumulator in (its shared pieces are shared by this one too)."""
         self.count += other.count
         _merge_counts(self.media, other.media)
-        if other.schema is not None:
-            if self.schema is None:
-                self.schema = SchemaStats()
-            self.schema.merge(other.schema)
+        if other.own is not None:
+            if self.own is None:
+                self.own, self.borrowed = other.own.copy(), False
+            else:
+                self._owned().merge(other.own)
+        for stats, times in other.shared:
+            self._share(stats, times)
         self.files |= other.files
         self.max_size = max(self.max_size, other.max_size)
 

@@ -176,16 +176,20 @@ class SchemaStats:
         else:
             formats[key] = formats.get(key, 0) + 1
 
-    def merge(self, other: SchemaStats) -> None:
-        """Fold ``other``'s evidence into this node (order-independent)."""
-        self.count += other.count
-        self.objects += other.objects
+    def merge(self, other: SchemaStats, times: int = 1) -> None:
+        """Fold ``other``'s evidence into this node (order-independent).
+
+        ``times`` folds it in that many times over (every tally is a count, so
+        that is what merging it ``times`` times gives, in one walk).
+        """
+        self.count += other.count * times
+        self.objects += other.objects * times
         if other.types:
-            self.types = _add_counts(self.types, other.types)
+            self.types = _add_counts(self.types, other.types, times)
         if other.formats:
-            self.formats = _add_counts(self.formats, other.formats)
+            self.formats = _add_counts(self.formats, other.formats, times)
         if other.key_shapes:
-            self.key_shapes = _add_counts(self.key_shapes, other.key_shapes)
+            self.key_shapes = _add_counts(self.key_shapes, other.key_shapes, times)
         self.overflow_props = self.overflow_props or other.overflow_props
         props = self.props
         if other.props and props is _NONE:
@@ -198,24 +202,24 @@ class SchemaStats:
                 key = "*"
                 mine = props.get(key)
             if mine is None:
-                props[key] = child.copy()
+                props[key] = child.copy(times)
             else:
-                mine.merge(child)
-            n = other.prop_counts.get(k, 0)
+                mine.merge(child, times)
+            n = other.prop_counts.get(k, 0) * times
             if n:
                 if self.prop_counts is _NONE:
                     self.prop_counts = {}
                 self.prop_counts[key] = self.prop_counts.get(key, 0) + n
         if other.items is not None:
             if self.items is None:
-                self.items = other.items.copy()
+                self.items = other.items.copy(times)
             else:
-                self.items.merge(other.items)
+                self.items.merge(other.items, times)
         if self.strings_overflow or other.strings_overflow:
             self.strings_overflow = True
             self.strings = _NONE
         elif other.strings:
-            self.strings = _add_counts(self.strings, other.strings)
+            self.strings = _add_counts(self.strings, other.strings, times)
             if len(self.strings) > _MAX_VALUES:
                 self.strings_overflow = True
                 self.strings = _NONE
@@ -227,13 +231,16 @@ class SchemaStats:
                 if okey < (self.example_key or _example_key(self.example)):
                     self.example, self.example_key = other.example, okey
 
-    def copy(self) -> SchemaStats:
+    def copy(self, times: int = 1) -> SchemaStats:
         """A deep copy: what merging this node into a new one gives, without the merging.
 
         Merging into an empty node adds every count to nothing; copying the tallies
         gives the same node (same keys in the same order, the caps already applied)
         several times faster, which is what repeated bodies and new groups cost.
+        ``times`` scales every count, as ``merge(self, times)`` into a new node would.
         """
+        if times != 1:
+            return self._scaled(times)
         props = self.props
         return SchemaStats(
             count=self.count,
@@ -247,6 +254,25 @@ class SchemaStats:
             strings_overflow=self.strings_overflow,
             formats=self.formats.copy() if self.formats else _NONE,
             key_shapes=self.key_shapes.copy() if self.key_shapes else _NONE,
+            example=self.example,
+            example_key=self.example_key,
+        )
+
+    def _scaled(self, times: int) -> SchemaStats:
+        """A deep copy with every count multiplied by ``times``."""
+        props = self.props
+        return SchemaStats(
+            count=self.count * times,
+            types=_times(self.types, times),
+            props={k: v._scaled(times) for k, v in props.items()} if props else _NONE,
+            prop_counts=_times(self.prop_counts, times),
+            objects=self.objects * times,
+            overflow_props=self.overflow_props,
+            items=self.items._scaled(times) if self.items is not None else None,
+            strings=_times(self.strings, times),
+            strings_overflow=self.strings_overflow,
+            formats=_times(self.formats, times),
+            key_shapes=_times(self.key_shapes, times),
             example=self.example,
             example_key=self.example_key,
         )
@@ -376,8 +402,21 @@ def _key_shape(key: str) -> str:
     return "id" if is_id_shape(classify(key)) else "name"
 
 
-def _add_counts(into: dict[str, int], other: dict[str, int]) -> dict[str, int]:
-    """``into`` with ``other``'s counts added (a new dict when ``into`` is the shared empty one)."""
+def _times(counts: dict[Any, int], times: int) -> dict[Any, int]:
+    return {k: n * times for k, n in counts.items()} if counts else _NONE
+
+
+def _add_counts(into: dict[str, int], other: dict[str, int], times: int = 1) -> dict[str, int]:
+    """``into`` with ``other``'s counts (times ``times``) added.
+
+    A new dict when ``into`` is the shared empty one.
+    """
+    if times != 1:
+        if into is _NONE:
+            return {k: n * times for k, n in other.items()}
+        for k, n in other.items():
+            into[k] = into.get(k, 0) + n * times
+        return into
     if into is _NONE:
         return dict(other)
     for k, n in other.items():
