@@ -20,7 +20,7 @@ def _page(n: int, status: str) -> dict[str, Any]:
 
 
 class TestBodyMemo:
-    """A body seen again costs a merge, and the evidence is exactly what adding gives."""
+    """A large body seen again costs a lookup, and the evidence is exactly what adding gives."""
 
     def test_same_evidence_as_adding(self) -> None:
         """Repeats (in any order) through the memo equal plain adds, and the memo was used."""
@@ -32,30 +32,47 @@ class TestBodyMemo:
             plain.add("application/json", body, True, [], len(raw))
         memo = BodyMemo()
         fast = BodyStats()
-        for raw, body in zip(raws, bodies, strict=True):
-            seen = memo.evidence(raw, body)
-            if seen is None:
-                fast.add("application/json", body, True, [], len(raw))
-            else:
-                fast.add_repeat("application/json", seen, len(raw))
-        assert memo.kept, "no body was recognised as a repeat"
+        decoded = []
+        for raw in raws:
+            d = memo.decode(raw, "application/json")
+            decoded.append(d)
+            fast.add_repeat("application/json", d.evidence(), len(raw))
+        assert len(memo) == len(set(raws)), "each distinct body is decoded once"
+        assert decoded[0] is decoded[2] is decoded[3], "a repeat is the same decoding"
         assert fast.count == plain.count and fast.media == plain.media
         assert fast.schema is not None and plain.schema is not None
         assert fast.schema == plain.schema
         assert fast.schema.to_schema() == plain.schema.to_schema()
 
+    def test_media_type_is_part_of_the_key(self) -> None:
+        """The same bytes declared as JSON and as something else decode apart."""
+        raw = json.dumps(_page(1, "x")).encode()
+        memo = BodyMemo()
+        as_json = memo.decode(raw, "application/json")
+        as_text = memo.decode(raw + b"x", "application/json")  # no longer valid JSON
+        assert as_json.body.kind == "json" and as_text.body.kind == "text"
+        assert memo.decode(raw, "text/plain") is not as_json
+
+    def test_small_bodies_and_form_params_are_not_remembered(self) -> None:
+        memo = BodyMemo()
+        small = b'{"id": 1}'
+        assert memo.decode(small, "application/json") is not memo.decode(small, "application/json")
+        assert len(memo) == 0
+
     def test_memo_is_bounded_and_not_pickled(self) -> None:
-        """At most MAX_KEPT bodies' evidence is kept; a pickled memo arrives empty."""
+        """At most BUDGET bytes of bodies are remembered; a pickled memo arrives empty."""
         import pickle
 
         memo = BodyMemo()
-        for i in range(BodyMemo.MAX_KEPT + 10):
-            raw = json.dumps(_page(i, "x")).encode()
-            memo.evidence(raw, _page(i, "x"))
-            memo.evidence(raw, _page(i, "x"))
-        assert len(memo.kept) == BodyMemo.MAX_KEPT
+        size = 0
+        for i in range(1000):
+            raw = json.dumps(_page(i, "x" * 40)).encode()
+            size += len(raw)
+            memo.decode(raw, "application/json")
+        assert size > BodyMemo.BUDGET
+        assert 0 < memo._by_raw._held <= BodyMemo.BUDGET
         back = pickle.loads(pickle.dumps(memo))
-        assert back.kept == {} and back.seen == set()
+        assert len(back) == 0
 
 
 # -- shared evidence: held by reference, folded when read ----------------------------
@@ -155,3 +172,43 @@ class TestSharedEvidence:
         at_once.merge(piece, times)
         assert at_once == once
         assert piece.copy(times) == once
+
+
+class TestMemoisedAnalysis:
+    """Decoding once changes nothing the analysis says: same cards as decoding every body."""
+
+    @staticmethod
+    def _capture() -> list[dict[str, Any]]:
+        from tests.factories import entry
+
+        api = "http://127.0.0.1:9/api"
+        listing = {
+            "items": [{"id": f"it-{i}", "name": f"Item {i}", "tags": ["a"]} for i in range(60)]
+        }
+        big_item = {"id": "it-3", "name": "Item 3", "notes": "n" * 3000}
+        out = []
+        for round_ in range(4):
+            out.append(entry("GET", f"{api}/items", resp=listing))
+            out.append(entry("GET", f"{api}/items/it-{round_}", resp=big_item))
+            out.append(entry("PUT", f"{api}/items/it-{round_}", body=big_item, resp=big_item))
+            out.append(entry("POST", f"{api}/items", body=big_item, resp=big_item, status=201))
+            out.append(entry("GET", f"{api}/archive", resp=listing))  # same bytes, other route
+        return out
+
+    def test_same_cards_with_and_without_the_memo(self, tmp_path: Any, monkeypatch: Any) -> None:
+        from tests.factories import har
+        from zapi.api import analyze
+
+        src = tmp_path / "c.har"
+        src.write_text(json.dumps(har(self._capture())), encoding="utf-8")
+        memo_out = tmp_path / "memo"
+        analyze([str(src)], str(memo_out), workers=1)
+        monkeypatch.setattr(BodyMemo, "MIN_SIZE", 10**9)  # nothing is large: every body parsed
+        plain_out = tmp_path / "plain"
+        analyze([str(src)], str(plain_out), workers=1)
+        names = sorted(p.name for p in (memo_out / "cards").iterdir())
+        assert names == sorted(p.name for p in (plain_out / "cards").iterdir())
+        assert len(names) >= 4
+        for n in names:
+            assert (memo_out / "cards" / n).read_text() == (plain_out / "cards" / n).read_text(), n
+        assert (memo_out / "openapi.json").read_text() == (plain_out / "openapi.json").read_text()

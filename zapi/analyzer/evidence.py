@@ -8,14 +8,15 @@ combines to the same result in any order.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from zapi._memo import TextMemo
+from zapi.analyzer.bodies import Body, decode_body
 from zapi.analyzer.schema_infer import SchemaStats
 from zapi.analyzer.signals import OpSignals
 
-__all__ = ["BodyMemo", "BodyStats", "OpEvidence", "ParamStats", "ResponseStats"]
+__all__ = ["BodyMemo", "BodyStats", "Decoded", "OpEvidence", "ParamStats", "ResponseStats"]
 
 _MAX_VALUES = 32
 _MAX_ENTRIES = 12
@@ -164,49 +165,68 @@ class BodyStats:
         self.max_size = max(self.max_size, other.max_size)
 
 
-class BodyMemo:
-    """Schema evidence of bodies seen more than once, so a repeat costs a merge, not a walk.
+@dataclass(slots=True, eq=False)
+class Decoded:
+    """A body decoded once, with what the passes drew from it (each filled in when asked).
 
-    Recordings repeat the same large responses (a page polled, a list fetched after
-    each edit: 834 JSON bodies, 104 distinct, in one real capture).  Evidence merges
-    exactly, so folding in a body's own :class:`SchemaStats` gives what adding the
-    value again gives.  The first time a body is seen only its digest is kept; from
-    the second time on its evidence is kept too (bounded: the oldest is forgotten).
-    Not pickled: a worker's memo is of no use to the process that merges its results.
+    Shared by every entry that carried the same bytes: nothing may change ``body.value``.
     """
 
-    MIN_SIZE = 2048  # smaller bodies are cheap to walk again
-    MAX_KEPT = 96  # evidence kept for this many distinct repeated bodies
-    MAX_SEEN = 50_000  # digests of bodies seen once
+    body: Body
+    sig: str | None = None  # the observation signature of its shape
+    named: list[str] | None = None  # its id/name/key values
+    scalars: set[str] | None = None  # its short scalar values (echo evidence)
+    piece: SchemaStats | None = None  # its schema evidence, on its own
+
+    def evidence(self) -> SchemaStats:
+        """The body's own schema evidence (held by reference by every group it lands in)."""
+        if self.piece is None:
+            piece = SchemaStats()
+            piece.add(self.body.value)
+            self.piece = piece
+        return self.piece
+
+
+class BodyMemo:
+    """Large bodies decoded once: a repeat costs a lookup, not a parse and a walk.
+
+    Recordings repeat the same large responses (a page polled, a list fetched after
+    each edit: 1,244 JSON bodies, 112 distinct texts, in one public capture).  A body
+    of ``MIN_SIZE`` bytes or more is parsed once per media type, and what the passes
+    draw from it (signature, named values, scalars, schema evidence: evidence merges
+    exactly, so folding in a body's own :class:`SchemaStats` ``n`` times gives what
+    adding the value ``n`` times gives) is kept with it.  At most ``BUDGET`` bytes of
+    bodies are remembered (parsed, a body takes several times its size), the least
+    recently seen forgotten first.  Not pickled: a worker's memo is of no use to the
+    process that merges its results.
+    """
+
+    MIN_SIZE = 2048  # smaller bodies are cheap to parse and walk again
+    BUDGET = 4 * 2**20
 
     def __init__(self) -> None:
-        self.seen: set[bytes] = set()
-        self.kept: dict[bytes, SchemaStats] = {}
+        self._by_raw: TextMemo[bytes, dict[str, Decoded]] = TextMemo(self.MIN_SIZE, self.BUDGET)
 
     def __getstate__(self) -> dict[str, Any]:
         return {}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.seen = set()
-        self.kept = {}
+        self.__init__()  # type: ignore[misc]
 
-    def evidence(self, raw: bytes, value: Any) -> SchemaStats | None:
-        """The evidence of a repeated body, or ``None`` the first time (add it directly)."""
-        digest = hashlib.blake2b(raw, digest_size=16).digest()
-        stats = self.kept.get(digest)
-        if stats is not None:
-            return stats
-        if digest not in self.seen:
-            if len(self.seen) >= self.MAX_SEEN:
-                self.seen.clear()
-            self.seen.add(digest)
-            return None
-        stats = SchemaStats()
-        stats.add(value)
-        if len(self.kept) >= self.MAX_KEPT:
-            del self.kept[next(iter(self.kept))]
-        self.kept[digest] = stats
-        return stats
+    def __len__(self) -> int:
+        return len(self._by_raw._items)
+
+    def decode(self, raw: bytes | None, mime: str, params: list[Any] | None = None) -> Decoded:
+        """``decode_body(raw, mime, params)``, remembered for large bodies without ``params``."""
+        if raw is None or params or not self._by_raw.wanted(raw):
+            return Decoded(decode_body(raw, mime, params))
+        by_mime = self._by_raw.get(raw)
+        if by_mime is None:
+            by_mime = self._by_raw.put(raw, {})
+        hit = by_mime.get(mime)
+        if hit is None:
+            hit = by_mime[mime] = Decoded(decode_body(raw, mime))
+        return hit
 
 
 @dataclass

@@ -20,8 +20,15 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from zapi.analyzer import auth as authmod
-from zapi.analyzer.bodies import Body, BodyKind, decode_body
-from zapi.analyzer.evidence import BodyMemo, BodyStats, OpEvidence, ParamStats, ResponseStats
+from zapi.analyzer.bodies import Body, BodyKind
+from zapi.analyzer.evidence import (
+    BodyMemo,
+    BodyStats,
+    Decoded,
+    OpEvidence,
+    ParamStats,
+    ResponseStats,
+)
 from zapi.analyzer.filters import DEFAULT_FILTERS, Filter, Reason, drop_reason, first_party_hosts
 from zapi.analyzer.model import Analysis, AuthScheme, Operation
 from zapi.analyzer.paths import (
@@ -208,7 +215,7 @@ def wire_segment(segment: str) -> str:
 
 
 def _echoed_positions(
-    raw: tuple[str, ...], norm: tuple[str, ...], resp: Body, req: Body
+    raw: tuple[str, ...], norm: tuple[str, ...], resp: Decoded, req: Decoded
 ) -> tuple[int, ...]:
     """Positions of word-like path segments whose value the bodies repeat (``/items/A-1`` →
     ``{"sku": "A-1"}``): evidence that the segment is an identifier, not a route word."""
@@ -219,10 +226,14 @@ def _echoed_positions(
     ]
     if not weak:
         return ()
-    values: set[str] = set()
-    for body in (resp, req):
-        if body.kind == BodyKind.JSON:
-            _scalars(body.value, values)
+    if resp.scalars is None:
+        resp.scalars = set()
+        if resp.body.kind == BodyKind.JSON:
+            _scalars(resp.body.value, resp.scalars)
+    values = resp.scalars
+    if req.body.kind == BodyKind.JSON:
+        values = set(values)  # the response's are shared: add the request's to a copy
+        _scalars(req.body.value, values)
     return tuple(i for i in weak if raw[i] in values or unquote(raw[i]) in values)
 
 
@@ -381,13 +392,15 @@ class Collector:
         if learned is not None:
             norm = learned.fold(norm)
         req_raw = entry.request_body()
-        req_body = decode_body(
+        req = self.memo.decode(
             req_raw, entry.request_mime or entry.header("content-type") or "", entry.request_params
         )
+        req_body = req.body
         resp_raw = entry.response_body()
-        resp_body = decode_body(
+        resp = self.memo.decode(
             resp_raw, entry.response_mime or entry.header("content-type", response=True) or ""
         )
+        resp_body = resp.body
         splits: list[tuple[str, str, Body]] = [("", "rest", req_body)]
         ops = split_operations(
             entry.method, entry.query, req_body.value, req_body.kind == BodyKind.JSON
@@ -403,13 +416,11 @@ class Collector:
             ]
         query = entry.query
         qkeys = ",".join(sorted({k for k, _ in query}))
-        sig = f"{entry.status // 100}:{_body_sig(resp_body)}|q:{qkeys}"
-        self._note_named(norm, resp_body, req_body)
-        echoed = (
-            _echoed_positions(raw_segs, norm, resp_body, req_body)
-            if len(norm) == len(raw_segs)
-            else ()
-        )
+        if resp.sig is None:
+            resp.sig = _body_sig(resp_body)
+        sig = f"{entry.status // 100}:{resp.sig}|q:{qkeys}"
+        self._note_named(norm, resp, req)
+        echoed = _echoed_positions(raw_segs, norm, resp, req) if len(norm) == len(raw_segs) else ()
         if echoed:
             sig += "|e:" + ",".join(map(str, echoed))
         for disc, protocol, body in splits:
@@ -424,18 +435,22 @@ class Collector:
                     discriminator=disc,
                     protocol=protocol,
                 )
-            self._fill(ev, entry, raw_segs, norm, query, body, resp_body, (req_raw, resp_raw))
+            whole = req if body is req_body else None  # not one operation of a batch
+            self._fill(ev, entry, raw_segs, norm, query, body, resp, whole)
             if len(self.groups) >= self.compact_at:
                 self.compact()
             if protocol == "graphql" and isinstance(body.value, dict):
                 ev.graphql_kind = ev.graphql_kind or graphql_kind(body.value.get("query"))
 
-    def _note_named(self, norm: tuple[str, ...], *bodies: Body) -> None:
+    def _note_named(self, norm: tuple[str, ...], *bodies: Decoded) -> None:
         """Remember the id/name/key values of the bodies, with the (normalised) path."""
         found: list[str] = []
-        for body in bodies:
-            if body.kind == BodyKind.JSON:
-                _named_values(body.value, found)
+        for d in bodies:
+            if d.named is None:
+                d.named = []
+                if d.body.kind == BodyKind.JSON:
+                    _named_values(d.body.value, d.named)
+            found += d.named
         if not found:
             return
         where = sys.intern("/" + "/".join(norm))  # ids are placeholders: paths repeat
@@ -495,11 +510,12 @@ class Collector:
         norm: tuple[str, ...],
         query: list[tuple[str, str]],
         body: Body,
-        resp: Body,
-        raw: tuple[bytes | None, bytes | None],
+        decoded: Decoded,
+        req: Decoded | None,
     ) -> None:
+        """Add one request to a group (``req``: its decoded body when ``body`` is all of it)."""
         ev.count += 1
-        req_raw, resp_raw = raw
+        resp = decoded.body
         if raw_segs and entry.url.split("?", 1)[0].endswith("/"):
             ev.trailing_slash += 1
         ev.note_entry(entry.source, entry.index)
@@ -541,16 +557,8 @@ class Collector:
         if body.kind != BodyKind.NONE:
             structured = body.kind in (BodyKind.JSON, BodyKind.FORM, BodyKind.MULTIPART)
             bs = ev.request_bodies.setdefault(body.kind, BodyStats())
-            seen = (
-                self.memo.evidence(req_raw, body.value)
-                if body.kind == BodyKind.JSON
-                and req_raw is not None
-                and body.size >= BodyMemo.MIN_SIZE
-                and body.size == len(req_raw)  # the whole body, not one operation of a batch
-                else None
-            )
-            if seen is not None:
-                bs.add_repeat(body.media, seen, body.size)
+            if body.kind == BodyKind.JSON and body.size >= BodyMemo.MIN_SIZE and req is not None:
+                bs.add_repeat(body.media, req.evidence(), body.size)
             else:
                 bs.add(body.media, body.value, structured, body.files, body.size)
         label = self.options.ui_actions.get((entry.source, entry.index))
@@ -571,15 +579,8 @@ class Collector:
             rs.headers["allow"] = rs.headers.get("allow", 0) + 1
         if resp.kind != BodyKind.NONE:
             rbs = rs.bodies.setdefault(resp.kind, BodyStats())
-            rseen = (
-                self.memo.evidence(resp_raw, resp.value)
-                if resp.kind == BodyKind.JSON
-                and resp_raw is not None
-                and resp.size >= BodyMemo.MIN_SIZE
-                else None
-            )
-            if rseen is not None:
-                rbs.add_repeat(resp.media, rseen, resp.size)
+            if resp.kind == BodyKind.JSON and resp.size >= BodyMemo.MIN_SIZE:
+                rbs.add_repeat(resp.media, decoded.evidence(), resp.size)
             else:
                 rbs.add(resp.media, resp.value, resp.kind == BodyKind.JSON, [], resp.size)
         ev.signals.add(entry, body, resp, self.signals)
