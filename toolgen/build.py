@@ -24,6 +24,7 @@ from toolgen.login import login_info
 from toolgen.naming import tool_names
 from toolgen.plans import attach_plans
 from toolgen.safety import Decision, decide_safety
+from zapi._beside import map_beside
 from zapi.analyzer.bodies import BodyKind
 from zapi.analyzer.evidence import OpEvidence
 from zapi.analyzer.model import Analysis, Operation
@@ -261,11 +262,18 @@ def _card(op: Operation, name: str, plan: _Plan) -> ToolCard:
     )
 
 
-def build_cards(analysis: Analysis, redactor: Redactor | None = None) -> list[ToolCard]:
-    """One tool card per operation, names unique and stable, secrets scrubbed."""
+def build_cards(
+    analysis: Analysis, redactor: Redactor | None = None, *, parallel: bool = False
+) -> list[ToolCard]:
+    """One tool card per operation, names unique and stable, secrets scrubbed.
+
+    With ``parallel``, the per-operation work (schemas from the evidence, then the
+    scrubbing of each card) is shared with a forked second process where one can
+    be used (``zapi._beside``); the cards are the same either way.
+    """
     red = redactor or Redactor()
     facts = CaptureFacts.of(analysis)
-    plans = [_plan(op, analysis, facts) for op in analysis.operations]
+    plans = map_beside(lambda op: _plan(op, analysis, facts), analysis.operations, enabled=parallel)
     hints = [
         "login"
         if p.login is not None
@@ -282,8 +290,7 @@ def build_cards(analysis: Analysis, redactor: Redactor | None = None) -> list[To
         for op, name, plan in zip(analysis.operations, names, plans, strict=True)
     ]
     raw = attach_plans(raw, analysis.operations)  # verification/reconcile: toolgen/plans.py
-    cards = []
-    for card in raw:
-        data = scrub_document(card.model_dump(mode="json"), red)
-        cards.append(ToolCard.model_validate(data))
-    return cards
+    scrubbed = map_beside(
+        lambda card: scrub_document(card.model_dump(mode="json"), red), raw, enabled=parallel
+    )
+    return [ToolCard.model_validate(data) for data in scrubbed]

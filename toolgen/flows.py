@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
-import os
 import re
-import sys
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from toolgen.cards import ToolCard
+from zapi._beside import beside
 from zapi.analyzer.flows import Endpoint, FlowGraph, linkable, trace_flows
 from zapi.har import HarEntry, SkippedEntry, expand_paths, iter_har_files
 from zapi.redact import is_marker
@@ -170,58 +166,26 @@ def attach_flows(
     return _with_hints(cards, graph), graph
 
 
-FLOWS_FORK_MIN_BYTES = 4 << 20  # below this, a second process costs more than it saves
-
-
 def attach_flows_beside(
-    paths: Sequence[str], cards: Sequence[ToolCard]
+    paths: Sequence[str], cards: Sequence[ToolCard], *, enabled: bool = True
 ) -> Callable[[], tuple[list[ToolCard], FlowGraph]]:
     """Start :func:`attach_flows` in a second process; call the result to get its answer.
 
     The flows pass reads the capture again; run beside the OpenAPI build and
     validation (which do not read ``inputs_from``) it costs no wall time of its own.
-    A second process is used only on Linux (fork: nothing to pickle on the way in),
-    with two or more cores, a capture of ``FLOWS_FORK_MIN_BYTES`` or more, and no
-    other thread running (forking a threaded process can deadlock).  Otherwise, or
-    when the process fails for any reason, the pass runs here when called, so errors
-    (an unreadable HAR) are raised exactly as :func:`attach_flows` raises them.
+    ``zapi._beside`` says when a second process is used; otherwise (or with
+    ``enabled`` false), or when that process fails for any reason, the pass runs here
+    when called, so errors (an unreadable HAR) are raised exactly as
+    :func:`attach_flows` raises them.
     """
     files = expand_paths(list(paths))
-    size = sum(os.path.getsize(f) for f in files if os.path.exists(f))
-    if (
-        not sys.platform.startswith("linux")
-        or (os.cpu_count() or 1) < 2
-        or size < FLOWS_FORK_MIN_BYTES
-        or threading.active_count() > 1
-    ):
-        return lambda: attach_flows(paths, cards)
-    ctx = mp.get_context("fork")
-    receive, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_flows_child, args=(send, files, cards), daemon=True)
-    proc.start()
-    send.close()
+    graph = beside(lambda: flows_for(iter_har_files(files), cards), enabled=enabled)
 
     def finish() -> tuple[list[ToolCard], FlowGraph]:
-        graph: FlowGraph | None = None
-        try:
-            graph = FlowGraph.model_validate_json(receive.recv_bytes())
-        except (EOFError, OSError, ValueError):
-            graph = None
-        finally:
-            receive.close()
-            proc.join()
-        if graph is None:
-            return attach_flows(paths, cards)
-        return _with_hints(cards, graph), graph
+        got = graph()
+        return _with_hints(cards, got), got
 
     return finish
-
-
-def _flows_child(send: Any, files: list[str], cards: Sequence[ToolCard]) -> None:
-    try:
-        send.send_bytes(flows_for(iter_har_files(files), cards).model_dump_json().encode())
-    finally:
-        send.close()
 
 
 def _with_hints(cards: Sequence[ToolCard], graph: FlowGraph) -> list[ToolCard]:

@@ -27,6 +27,7 @@ __all__ = [
     "openapi_path",
     "scheme_id",
     "validate_openapi",
+    "validation_error",
     "write_openapi",
 ]
 
@@ -249,6 +250,15 @@ def validate_openapi(doc: dict[str, Any], *, full: bool | None = None) -> None:
             if err is not None:
                 inner = "/".join(str(p) for p in err.absolute_path)
                 raise _invalid(at + ("/" + inner if inner else ""), err.message)
+
+
+def validation_error(doc: dict[str, Any]) -> str | None:
+    """What :func:`validate_openapi` says is wrong with ``doc``, or ``None`` when it is valid."""
+    try:
+        validate_openapi(doc)
+    except SpecValidationError as exc:
+        return str(exc)
+    return None
 
 
 def _validate_whole(doc: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from zapi._gc import paused_gc
 from zapi.analyzer.model import Analysis
 from zapi.analyzer.paths import Rules
 from zapi.analyzer.pipeline import AnalyzeOptions, Collector
@@ -135,6 +136,14 @@ def _read_sidecar(har_path: str) -> dict[tuple[str, int], str]:
     return out
 
 
+# Below this, a second process costs more than it saves (starting it, sending answers back).
+BESIDE_MIN_BYTES = 4 << 20
+
+
+def _capture_bytes(paths: Sequence[str]) -> int:
+    return sum(os.path.getsize(f) for f in expand_paths(list(paths)) if os.path.exists(f))
+
+
 def collect(
     paths: Sequence[str],
     options: AnalyzeOptions,
@@ -194,6 +203,7 @@ def collect(
     return col
 
 
+@paused_gc()  # zapi/_gc.py: a quarter of the run went to collecting nothing
 def analyze(
     paths: Sequence[str],
     out_dir: str,
@@ -213,9 +223,10 @@ def analyze(
         SpecValidationError: the OpenAPI document would be invalid; nothing is written.
     """
     from toolgen.build import build_cards
-    from toolgen.flows import attach_flows, attach_flows_beside, flows_markdown
-    from toolgen.openapi import build_openapi, dump_json, validate_openapi
+    from toolgen.flows import attach_flows_beside, flows_markdown
+    from toolgen.openapi import build_openapi, dump_json, validate_openapi, validation_error
     from toolgen.report import render_report
+    from zapi._beside import beside
     from zapi.files import atomic_write
 
     if not paths:
@@ -229,24 +240,24 @@ def analyze(
     analysis = col.finish()
     if not analysis.operations:
         raise AnalysisError(_nothing_found(analysis, options))
-    cards = build_cards(analysis, redactor)
+    # Large captures share the per-operation work with a second process (zapi._beside);
+    # the outputs are the same whatever runs where.
+    parallel = workers != 1 and _capture_bytes(paths) >= BESIDE_MIN_BYTES
+    cards = build_cards(analysis, redactor, parallel=parallel)
     # flows (inputs_from hints, OUT/flows.json) read the capture again, beside the
     # OpenAPI build and validation, which do not depend on them
-    if workers == 1:
-        cards, flow_graph = attach_flows(paths, cards)
-        flows = None
-    else:
-        flows = attach_flows_beside(paths, cards)
+    flows = attach_flows_beside(paths, cards, enabled=parallel)
     doc = build_openapi(cards, analysis)
+    checked = beside(lambda: validation_error(doc), enabled=parallel)
+    doc_text = dump_json(doc)
     try:
-        validate_openapi(doc)  # before anything is written
+        if checked() is not None:
+            validate_openapi(doc)  # raises the error here, with its full detail
     except SpecValidationError:
-        if flows is not None:
-            with contextlib.suppress(ZapiError):
-                flows()  # reap the second process; the invalid document is the error
+        with contextlib.suppress(ZapiError):
+            flows()  # reap the second process; the invalid document is the error
         raise
-    if flows is not None:
-        cards, flow_graph = flows()
+    cards, flow_graph = flows()
     report = render_report(analysis, cards, redactor) + flows_markdown(flow_graph)
     cards_dir = os.path.join(out_dir, "cards")
     os.makedirs(cards_dir, exist_ok=True)
@@ -260,7 +271,7 @@ def analyze(
         atomic_write(p, c.dump())
         card_paths.append(p)
     openapi_path = os.path.join(out_dir, "openapi.json")
-    atomic_write(openapi_path, dump_json(doc))
+    atomic_write(openapi_path, doc_text)
     atomic_write(os.path.join(out_dir, "flows.json"), flow_graph.dump())
     report_path = os.path.join(out_dir, "report.md")
     atomic_write(report_path, report)
