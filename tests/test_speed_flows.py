@@ -29,15 +29,16 @@ MULTICORE_LINUX = sys.platform.startswith("linux") and (os.cpu_count() or 1) >= 
 
 
 def _traced_children(monkeypatch: pytest.MonkeyPatch, marker: Path) -> None:
-    """Every forked child writes its pid to ``marker`` (one line each), then works."""
-    child = beside_mod._child
+    """Every forked child writes its kind and pid to ``marker`` (a line each), then works."""
+    for name in ("_child", "_standby_child"):
+        child = getattr(beside_mod, name)
 
-    def traced(*args: Any) -> None:
-        with marker.open("a", encoding="utf-8") as fh:
-            fh.write(f"{os.getpid()}\n")
-        child(*args)
+        def traced(*args: Any, _child: Any = child, _name: str = name) -> None:
+            with marker.open("a", encoding="utf-8") as fh:
+                fh.write(f"{_name}:{os.getpid()}\n")
+            _child(*args)
 
-    monkeypatch.setattr(beside_mod, "_child", traced)
+        monkeypatch.setattr(beside_mod, name, traced)
 
 
 @pytest.mark.skipif(
@@ -55,9 +56,11 @@ def test_work_beside_equals_work_in_line(tmp_path: Path, monkeypatch: pytest.Mon
     _traced_children(monkeypatch, marker)
     monkeypatch.setattr(api_mod, "BESIDE_MIN_BYTES", 0)
     analyze([str(path)], str(tmp_path / "beside"))
-    pids = marker.read_text(encoding="utf-8").split()
-    # plans, scrubbing, flows and validation: four children, none of them this process
-    assert len(pids) == 4 and str(os.getpid()) not in pids, pids
+    lines = marker.read_text(encoding="utf-8").split()
+    kinds = sorted(line.split(":")[0] for line in lines)
+    # schemas and scrubbing shared, flows and validation on standby; none is this process
+    assert kinds == ["_child", "_child", "_standby_child", "_standby_child"], lines
+    assert str(os.getpid()) not in {line.split(":")[1] for line in lines}
     inline, beside = _outputs(tmp_path / "inline"), _outputs(tmp_path / "beside")
     assert json.loads(inline["flows.json"])["edges"]  # the capture has flows to compare
     assert beside == inline
@@ -76,8 +79,71 @@ def test_a_failed_second_process_falls_back_to_the_work_in_line(
 
     monkeypatch.setattr(api_mod, "BESIDE_MIN_BYTES", 0)
     monkeypatch.setattr(beside_mod, "_child", broken)
+    monkeypatch.setattr(beside_mod, "_standby_child", broken)
     analyze([str(path)], str(tmp_path / "beside"))
     assert _outputs(tmp_path / "beside") == _outputs(tmp_path / "inline")
+
+
+def test_an_invalid_document_is_refused_when_validated_beside(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The validation on standby says no: the error is raised here and nothing is written."""
+    from zapi.errors import SpecValidationError
+
+    path = tmp_path / "shop.har"
+    path.write_text(json.dumps(har(shop_entries())), encoding="utf-8")
+    import toolgen.openapi as openapi_mod
+
+    real = openapi_mod.build_openapi
+
+    def broken_doc(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        doc = real(*args, **kwargs)
+        doc["paths"] = {"no-leading-slash": {}}  # invalid: path keys start with '/'
+        return doc
+
+    monkeypatch.setattr(api_mod, "BESIDE_MIN_BYTES", 0)
+    monkeypatch.setattr(openapi_mod, "build_openapi", broken_doc)
+    out = tmp_path / "out"
+    with pytest.raises(SpecValidationError):
+        analyze([str(path)], str(out))
+    assert not (out / "openapi.json").exists() and not (out / "cards").exists()
+
+
+class TestStandby:
+    """A process on standby prepares now and answers a message later, or the work runs here."""
+
+    def test_prepared_in_the_child_answered_after_the_message(self, tmp_path: Path) -> None:
+        if not MULTICORE_LINUX or threading.active_count() > 1:
+            pytest.skip("no second process here: covered by the in-line test")
+        marker = tmp_path / "prepared"
+
+        def prepare() -> int:
+            marker.write_text(str(os.getpid()), encoding="utf-8")
+            return 40
+
+        s = beside_mod.Standby(prepare, lambda ready, msg: (ready + msg, os.getpid()))
+        answer = s.send(2)
+        value, pid = answer()
+        assert value == 42 and pid != os.getpid()
+        assert marker.read_text(encoding="utf-8") == str(pid)
+        s.close()
+
+    def test_disabled_runs_prepare_and_work_here(self) -> None:
+        s = beside_mod.Standby(
+            lambda: 1, lambda ready, msg: (ready, msg, os.getpid()), enabled=False
+        )
+        assert s.send("x")() == (1, "x", os.getpid())
+        s.close()
+
+    def test_closed_without_a_message_stops_the_child(self) -> None:
+        if not MULTICORE_LINUX or threading.active_count() > 1:
+            pytest.skip("no second process here")
+        import time
+
+        s = beside_mod.Standby(lambda: time.sleep(30), lambda ready, msg: msg)
+        started = time.monotonic()
+        s.close()  # terminates the child still preparing
+        assert time.monotonic() - started < 10
 
 
 class TestMapBeside:

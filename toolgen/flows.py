@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from toolgen.cards import ToolCard
-from zapi._beside import beside
-from zapi.analyzer.flows import Endpoint, FlowGraph, linkable, trace_flows
+from zapi._beside import Standby, beside
+from zapi.analyzer.flows import (
+    BodyLinks,
+    Endpoint,
+    FlowGraph,
+    FlowTracer,
+    linkable,
+    trace_flows,
+)
 from zapi.har import HarEntry, SkippedEntry, expand_paths, iter_har_files
 from zapi.redact import is_marker
 
 __all__ = [
     "CardMatcher",
+    "flows_early",
     "attach_flows",
     "attach_flows_beside",
     "flows_for",
     "flows_markdown",
     "inputs_from",
     "mermaid",
+    "send_cards",
 ]
 
 HINT_MIN_CONFIDENCE = 0.5
@@ -186,6 +197,64 @@ def attach_flows_beside(
         return _with_hints(cards, got), got
 
     return finish
+
+
+_Read = tuple[FlowTracer, list[tuple[HarEntry | SkippedEntry, BodyLinks | None]]]
+
+
+def flows_early(paths: Sequence[str], *, enabled: bool = True) -> Standby[_Read, Any, Any]:
+    """The flows pass started before the cards exist, in a process on standby.
+
+    Most of the pass needs no card: reading the capture and indexing what each
+    response body leaves (:meth:`FlowTracer.body_links`).  The child does that while
+    the main process collects and builds the cards, keeping each entry without its
+    response body (so: for captures that fit in memory; :func:`attach_flows_beside`
+    is the one for any size), then traces the flows with the cards it is sent.
+    Send the cards with :func:`send_cards`.
+    """
+    files = expand_paths(list(paths))
+    return Standby(lambda: _read_for_flows(files), _trace_read, enabled=enabled)
+
+
+def send_cards(
+    standby: Standby[_Read, Any, Any], cards: Sequence[ToolCard]
+) -> Callable[[], tuple[list[ToolCard], FlowGraph]]:
+    """Give :func:`flows_early`'s process the cards; call the result for ``(cards, graph)``.
+
+    Only what matching entries to cards reads goes over (names, routes, bindings): the
+    schemas stay behind.
+    """
+    light = [
+        c.model_copy(update={"input_schema": {}, "output_schema": {}, "error_schemas": {}})
+        for c in cards
+    ]
+    graph = standby.send(light)
+
+    def finish() -> tuple[list[ToolCard], FlowGraph]:
+        got: FlowGraph = graph()
+        return _with_hints(cards, got), got
+
+    return finish
+
+
+def _read_for_flows(files: list[str]) -> _Read:
+    tracer = FlowTracer(lambda e: None)
+    items: list[tuple[HarEntry | SkippedEntry, BodyLinks | None]] = []
+    for item in iter_har_files(files):
+        if isinstance(item, HarEntry):
+            links = tracer.body_links(item)
+            items.append((dataclasses.replace(item, response_text_raw=None), links))
+        else:
+            items.append((item, None))
+    return tracer, items
+
+
+def _trace_read(read: _Read, cards: Sequence[ToolCard]) -> FlowGraph:
+    tracer, items = read
+    tracer.classify_with(CardMatcher(cards))
+    for item, links in items:
+        tracer.feed(item, links)
+    return tracer.graph()
 
 
 def _with_hints(cards: Sequence[ToolCard], graph: FlowGraph) -> list[ToolCard]:

@@ -8,15 +8,10 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from jsonschema.validators import validator_for
-from openapi_schema_validator import OAS31_BASE_DIALECT_ID, oas31_format_checker
-from openapi_spec_validator import validate
-from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
-from referencing.exceptions import Unresolvable
-
 from toolgen._components import factor_schemas
 from toolgen._jsontext import dumps_indented
 from toolgen.cards import ToolCard
+from zapi._beside import Standby
 from zapi.analyzer.model import Analysis, AuthScheme
 from zapi.errors import SpecValidationError
 from zapi.files import atomic_write
@@ -28,6 +23,7 @@ __all__ = [
     "scheme_id",
     "validate_openapi",
     "validation_error",
+    "validation_standby",
     "write_openapi",
 ]
 
@@ -231,6 +227,13 @@ def validate_openapi(doc: dict[str, Any], *, full: bool | None = None) -> None:
     if full or (full is None and _node_count(schemas) <= FULL_VALIDATION_NODES):
         _validate_whole(doc)
         return
+    _validate_parts(skeleton, schemas, doc)
+
+
+def _validate_parts(
+    skeleton: dict[str, Any], schemas: list[tuple[str, Any]], doc: dict[str, Any]
+) -> None:
+    """The skeleton by the validator, then every distinct schema node (see above)."""
     _validate_whole(skeleton)
     names = set(doc.get("components", {}).get("schemas", {}))
     check = _dialect_checker()
@@ -261,7 +264,28 @@ def validation_error(doc: dict[str, Any]) -> str | None:
     return None
 
 
+def validation_standby(*, enabled: bool = True) -> Standby[None, dict[str, Any], str | None]:
+    """:func:`validation_error` in a process on standby (``zapi._beside.Standby``).
+
+    Loading the validator (its imports, its crawled schema registries: 0.5 s) needs no
+    document, so the child does it while the analysis runs; ``send(doc)`` returns a
+    call for the document's :func:`validation_error`.
+    """
+    return Standby(_load_validator, lambda _, doc: validation_error(doc), enabled=enabled)
+
+
+def _load_validator() -> None:
+    _spec_validator()
+    _dialect_checker()
+
+
 def _validate_whole(doc: dict[str, Any]) -> None:
+    # The validator and its schema stack load when first needed (0.12 s of imports): on
+    # a large capture that is in the process validating beside the main one.
+    from openapi_spec_validator import validate  # noqa: PLC0415
+    from openapi_spec_validator.validation.exceptions import OpenAPIValidationError  # noqa: PLC0415
+    from referencing.exceptions import Unresolvable  # noqa: PLC0415
+
     try:
         validate(doc, cls=_spec_validator())
     except OpenAPIValidationError as exc:
@@ -372,6 +396,9 @@ def _dialect_checker() -> Any:
     the OpenAPI schema registry) for every schema it checks, and ``referencing``
     re-crawls the registry on every ``$dynamicRef``: most of its time on big documents.
     """
+    from jsonschema.validators import validator_for  # noqa: PLC0415
+    from openapi_schema_validator import OAS31_BASE_DIALECT_ID, oas31_format_checker  # noqa: PLC0415
+
     cls: Any = validator_for({"$schema": OAS31_BASE_DIALECT_ID})
     meta_cls: Any = validator_for(cls.META_SCHEMA, default=cls)
     from openapi_schema_validator._specifications import REGISTRY  # noqa: PLC0415
@@ -383,6 +410,7 @@ def _dialect_checker() -> Any:
 def _spec_validator() -> Any:
     """openapi-spec-validator's 3.1 validator with crawled registries (same rules, faster)."""
     from jsonschema.exceptions import SchemaError  # noqa: PLC0415
+    from jsonschema.validators import validator_for  # noqa: PLC0415
     from jsonschema_specifications import REGISTRY  # type: ignore[import-untyped]  # noqa: PLC0415
     from openapi_spec_validator.schemas import (  # noqa: PLC0415
         get_validator_backend,
@@ -424,7 +452,13 @@ def _pointer(*parts: str) -> str:
 def _split_schemas(
     doc: dict[str, Any],
 ) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
-    """The document with body, response and component schemas as ``{}``, and those schemas."""
+    """The document with body, response and component schemas as ``{}``, and those schemas.
+
+    Every replaced schema is the same ``{}`` object: the validator checks a schema
+    against the dialect once per object, so the skeleton costs one check, not one per
+    parameter, body, response and component (half of its time on a large capture).
+    """
+    empty: dict[str, Any] = {}
     schemas: list[tuple[str, Any]] = []
     paths: dict[str, Any] = {}
     for path, item in doc.get("paths", {}).items():
@@ -440,7 +474,7 @@ def _split_schemas(
                     if isinstance(prm, dict) and "schema" in prm:
                         where = _pointer("paths", path, method, "parameters", str(i), "schema")
                         schemas.append((where, prm["schema"]))
-                        prm = {**prm, "schema": {}}
+                        prm = {**prm, "schema": empty}
                     new_op["parameters"].append(prm)
             if "requestBody" in op:
                 body = dict(op["requestBody"])
@@ -449,7 +483,7 @@ def _split_schemas(
                     if "schema" in mt:
                         where = _pointer("paths", path, method, "requestBody", "content", media)
                         schemas.append((where + "/schema", mt["schema"]))
-                        mt = {**mt, "schema": {}}
+                        mt = {**mt, "schema": empty}
                     body["content"][media] = mt
                 new_op["requestBody"] = body
             responses: dict[str, Any] = {}
@@ -463,7 +497,7 @@ def _split_schemas(
                             schemas.append(
                                 (where + _pointer("content", media, "schema"), mt["schema"])
                             )
-                            mt = {**mt, "schema": {}}
+                            mt = {**mt, "schema": empty}
                         new_resp["content"][media] = mt
                 responses[status] = new_resp
             new_op["responses"] = responses
@@ -474,7 +508,7 @@ def _split_schemas(
     if "schemas" in comps:
         for name, sch in comps["schemas"].items():
             schemas.append((_pointer("components", "schemas", name), sch))
-        skeleton["components"] = {**comps, "schemas": {n: {} for n in comps["schemas"]}}
+        skeleton["components"] = {**comps, "schemas": {n: empty for n in comps["schemas"]}}
     return skeleton, schemas
 
 

@@ -20,12 +20,14 @@ import pickle
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
-__all__ = ["beside", "can_fork", "map_beside"]
+__all__ = ["Standby", "beside", "can_fork", "map_beside"]
 
 T = TypeVar("T")
 U = TypeVar("U")
+P = TypeVar("P")
+M = TypeVar("M")
 
 
 def can_fork() -> bool:
@@ -101,3 +103,88 @@ def map_beside(fn: Callable[[T], U], items: Sequence[T], *, enabled: bool = True
         if i < len(rest):
             out.append(rest[i])
     return out
+
+
+class Standby(Generic[P, M, T]):
+    """A forked process started now: it runs ``prepare()``, then waits for a message.
+
+    For work whose larger part needs nothing but what exists now (read the capture,
+    load a validator) and whose rest needs something made later (the cards, the
+    document): ``prepare`` runs beside everything the main process does meanwhile;
+    :meth:`send` hands the child the message (pickled) and returns a call for
+    ``work(prepared, message)``, its answer.  Whenever the child cannot be used or
+    fails, the answer call runs ``work(prepare(), message)`` here.  :meth:`close`
+    stops the child (call it when no message will be sent).
+    """
+
+    def __init__(
+        self, prepare: Callable[[], P], work: Callable[[P, M], T], *, enabled: bool = True
+    ) -> None:
+        self._prepare = prepare
+        self._work = work
+        self._conn: Any = None
+        self._proc: Any = None
+        self._answered = False
+        if not enabled or not can_fork():
+            return
+        ctx = mp.get_context("fork")
+        here, there = ctx.Pipe(duplex=True)
+        self._proc = ctx.Process(target=_standby_child, args=(there, prepare, work), daemon=True)
+        self._proc.start()
+        there.close()
+        self._conn = here
+
+    def send(self, message: M) -> Callable[[], T]:
+        """Give the child ``message``; call the result for the answer."""
+        sent = False
+        if self._conn is not None:
+            try:
+                self._conn.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+                sent = True
+            except Exception:  # noqa: BLE001 -- not picklable, child gone: work here
+                self.close()
+
+        def answer() -> T:
+            if sent and self._conn is not None:
+                data: bytes | None
+                try:
+                    data = self._conn.recv_bytes()
+                except (EOFError, OSError):
+                    data = None
+                self._answered = True
+                self.close()
+                if data is not None:
+                    try:
+                        result: T = pickle.loads(data)
+                    except Exception:  # noqa: BLE001 -- any doubt: do the work here
+                        pass
+                    else:
+                        return result
+            return self._work(self._prepare(), message)
+
+        return answer
+
+    def close(self) -> None:
+        """Stop the child (still at work when no answer was taken) and reap it."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._proc is not None:
+            if self._proc.is_alive() and not self._answered:
+                self._proc.terminate()
+            self._proc.join()
+            self._proc = None
+
+
+def _standby_child(conn: Any, prepare: Callable[[], Any], work: Callable[[Any, Any], Any]) -> None:
+    try:
+        ready = prepare()
+        message = pickle.loads(conn.recv_bytes())
+        data = pickle.dumps(work(ready, message), protocol=pickle.HIGHEST_PROTOCOL)
+    except BaseException:  # noqa: BLE001 -- the parent redoes the work and raises it
+        conn.close()
+        return
+    try:
+        conn.send_bytes(data)
+    finally:
+        conn.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -15,7 +14,7 @@ from zapi._gc import paused_gc
 from zapi.analyzer.model import Analysis
 from zapi.analyzer.paths import Rules
 from zapi.analyzer.pipeline import AnalyzeOptions, Collector
-from zapi.errors import AnalysisError, SpecValidationError, ZapiError
+from zapi.errors import AnalysisError
 from zapi.files import load_model
 from zapi.har import HarReader, expand_paths
 from zapi.redact import Redactor
@@ -138,6 +137,9 @@ def _read_sidecar(har_path: str) -> dict[tuple[str, int], str]:
 
 # Below this, a second process costs more than it saves (starting it, sending answers back).
 BESIDE_MIN_BYTES = 4 << 20
+# Up to this, the flows pass keeps the capture's entries (less their response bodies) in
+# memory, so it can read them before the cards exist (``toolgen.flows.FlowsEarly``).
+EARLY_FLOWS_MAX_BYTES = 64 << 20
 
 
 def _capture_bytes(paths: Sequence[str]) -> int:
@@ -223,10 +225,8 @@ def analyze(
         SpecValidationError: the OpenAPI document would be invalid; nothing is written.
     """
     from toolgen.build import build_cards
-    from toolgen.flows import attach_flows_beside, flows_markdown
-    from toolgen.openapi import build_openapi, dump_json, validate_openapi, validation_error
-    from toolgen.report import render_report
-    from zapi._beside import beside
+    from toolgen.flows import attach_flows_beside, flows_early, send_cards
+    from toolgen.openapi import validation_standby
     from zapi.files import atomic_write
 
     if not paths:
@@ -236,47 +236,88 @@ def analyze(
         include_hosts=tuple(include_hosts), exclude_hosts=tuple(exclude_hosts), rules=rules_obj
     )
     redactor = Redactor(enabled=redact)
-    col = collect(paths, options, progress, redactor, workers=workers)
-    analysis = col.finish()
-    if not analysis.operations:
-        raise AnalysisError(_nothing_found(analysis, options))
-    # Large captures share the per-operation work with a second process (zapi._beside);
-    # the outputs are the same whatever runs where.
-    parallel = workers != 1 and _capture_bytes(paths) >= BESIDE_MIN_BYTES
-    cards = build_cards(analysis, redactor, parallel=parallel)
-    # flows (inputs_from hints, OUT/flows.json) read the capture again, beside the
-    # OpenAPI build and validation, which do not depend on them
-    flows = attach_flows_beside(paths, cards, enabled=parallel)
-    doc = build_openapi(cards, analysis)
-    checked = beside(lambda: validation_error(doc), enabled=parallel)
-    doc_text = dump_json(doc)
+    # Large captures share work with forked processes (zapi._beside); the outputs are the
+    # same whatever runs where.  Two start now, beside the collection, and wait for what
+    # they need: the flows pass reads the capture (on a capture that fits in memory) and
+    # waits for the cards; the validator loads and waits for the document.
+    size = _capture_bytes(paths)
+    parallel = workers != 1 and size >= BESIDE_MIN_BYTES
+    early = flows_early(paths) if parallel and size < EARLY_FLOWS_MAX_BYTES else None
+    checker = validation_standby(enabled=parallel)
     try:
-        if checked() is not None:
-            validate_openapi(doc)  # raises the error here, with its full detail
-    except SpecValidationError:
-        with contextlib.suppress(ZapiError):
-            flows()  # reap the second process; the invalid document is the error
-        raise
-    cards, flow_graph = flows()
-    report = render_report(analysis, cards, redactor) + flows_markdown(flow_graph)
+        col = collect(paths, options, progress, redactor, workers=workers)
+        analysis = col.finish()
+        if not analysis.operations:
+            raise AnalysisError(_nothing_found(analysis, options))
+        cards = build_cards(analysis, redactor, parallel=parallel)
+        # flows (inputs_from hints, OUT/flows.json) go on beside the OpenAPI build and
+        # validation, which do not depend on them
+        flows = (
+            send_cards(early, cards)
+            if early is not None
+            else attach_flows_beside(paths, cards, enabled=parallel)
+        )
+        out = _documents(analysis, cards, flows, redactor, checker.send)
+    finally:
+        checker.close()
+        if early is not None:
+            early.close()
     cards_dir = os.path.join(out_dir, "cards")
     os.makedirs(cards_dir, exist_ok=True)
-    keep = {f"{c.name}.json" for c in cards}
+    keep = {f"{c.name}.json" for c in out.cards}
     for stale in os.listdir(cards_dir):
         if stale.endswith(".json") and stale not in keep:
             os.unlink(os.path.join(cards_dir, stale))
     card_paths = []
-    for c in cards:
+    for c, text in zip(out.cards, out.card_texts, strict=True):
         p = os.path.join(cards_dir, f"{c.name}.json")
-        atomic_write(p, c.dump())
+        atomic_write(p, text)
         card_paths.append(p)
     openapi_path = os.path.join(out_dir, "openapi.json")
-    atomic_write(openapi_path, doc_text)
-    atomic_write(os.path.join(out_dir, "flows.json"), flow_graph.dump())
+    atomic_write(openapi_path, out.openapi)
+    atomic_write(os.path.join(out_dir, "flows.json"), out.flows)
     report_path = os.path.join(out_dir, "report.md")
-    atomic_write(report_path, report)
-    unused = unmatched_rules(rules_obj, [c.path for c in cards])
+    atomic_write(report_path, out.report)
+    unused = unmatched_rules(rules_obj, [c.path for c in out.cards])
     return AnalyzeResult(analysis, out_dir, openapi_path, report_path, card_paths, unused)
+
+
+@dataclass
+class _Documents:
+    """Everything ``analyze`` writes, as text, checked before any of it is written."""
+
+    cards: list[Any]  # ToolCard, with their flow hints
+    card_texts: list[str]
+    openapi: str
+    flows: str
+    report: str
+
+
+def _documents(
+    analysis: Analysis,
+    cards: list[Any],
+    flows: Callable[[], tuple[list[Any], Any]],
+    redactor: Redactor,
+    check: Callable[[dict[str, Any]], Callable[[], str | None]],
+) -> _Documents:
+    """The OpenAPI document, the cards with their flow hints and the report, as text.
+
+    ``check(doc)`` starts the document's validation (``validation_error``) and returns
+    a call for its answer, asked for only once everything else is ready.
+    """
+    from toolgen.flows import flows_markdown
+    from toolgen.openapi import build_openapi, dump_json, validate_openapi
+    from toolgen.report import render_report
+
+    doc = build_openapi(cards, analysis)
+    checked = check(doc)
+    doc_text = dump_json(doc)
+    cards, graph = flows()
+    texts = [c.dump() for c in cards]
+    report = render_report(analysis, cards, redactor) + flows_markdown(graph)
+    if checked() is not None:
+        validate_openapi(doc)  # raises the error here, with its full detail
+    return _Documents(cards, texts, doc_text, graph.dump(), report)
 
 
 def _nothing_found(a: Analysis, options: AnalyzeOptions) -> str:

@@ -34,6 +34,7 @@ from zapi.har import HarEntry, SkippedEntry
 from zapi.redact import is_marker, is_secret_name
 
 __all__ = [
+    "BodyLinks",
     "Endpoint",
     "FlowEdge",
     "FlowGraph",
@@ -276,6 +277,8 @@ def _cookie_names(header: str) -> list[tuple[str, str]]:
 
 
 _BodyValues = tuple[list[tuple[str, str]], dict[str, str]]  # (key, field) links, role -> field
+# What a response body leaves: (key, field) links, then (role, field) in order.
+BodyLinks = tuple[list[tuple[str, str]], list[tuple[str, str]]]
 _MEMO_MIN = 2048  # smaller bodies are cheap to walk again
 _MEMO_MAX = 32  # distinct large bodies whose values are kept (least recently used go)
 
@@ -302,6 +305,10 @@ class FlowTracer:
         self.linked = 0
         self.forgotten = 0
         self._memo: dict[bytes, _BodyValues] = {}  # large JSON bodies' values, by digest
+
+    def classify_with(self, classify: Classify) -> None:
+        """Classify the entries fed from now on with ``classify``."""
+        self._classify = classify
 
     # -- index -----------------------------------------------------------
     def _remember(self, key: str | None, node: str, output: str) -> None:
@@ -346,7 +353,7 @@ class FlowTracer:
             self._memo[digest] = values
         return values
 
-    def _index_response(self, e: HarEntry, node: str) -> None:
+    def _index_response(self, e: HarEntry, node: str, body_links: BodyLinks | None) -> None:
         for name, value in e.response_headers:
             low = name.lower()
             if low == "set-cookie":
@@ -360,31 +367,48 @@ class FlowTracer:
                     self._remember(linkable(seg), node, "header:Location")
             elif low not in _SKIP_HEADERS and (low.startswith("x-") or low == "etag"):
                 self._remember(linkable(value), node, f"header:{name}")
+        if body_links is not None:
+            links, roles = body_links
+            for key, where in links:
+                self._remember(key, node, where)
+            for role, where in roles:
+                self._roles[role] = (node, where)
+
+    def body_links(self, e: HarEntry) -> BodyLinks | None:
+        """The linkable values of ``e``'s response body and the fields that play a role.
+
+        What the response body leaves in the index, without knowing the entry's node:
+        this part needs no card, so it can be done before the cards exist
+        (``toolgen.flows.FlowsEarly``) and handed to :meth:`feed` later.
+        """
         body = e.response_body()
         values = self._json_values(body, e.response_mime)
         if values is not None:
-            links, roles = values
-            for key, where in links:
-                self._remember(key, node, where)
-            for role, where in roles.items():
-                self._roles[role] = (node, where)
-            return
-        if body and "html" in e.response_mime.lower() and len(body) <= MAX_BODY:
-            text = body.decode("utf-8", "replace")
-            n = 0
-            for m in _HTML_ATTR.finditer(text):
-                where = f"html:{m.group(1).lower()}[{m.group(2)}]"
-                self._remember(linkable(m.group(3)), node, where)
-                if _CSRF.search(m.group(2)):
-                    self._roles["csrf"] = (node, where)
-                n += 1
-                if n > MAX_LEAVES:
-                    break
-            for m in _HTML_DATA.finditer(text):
-                self._remember(linkable(m.group(2)), node, f"html:data-{m.group(1).lower()}")
-                n += 1
-                if n > MAX_LEAVES:
-                    break
+            return values[0], list(values[1].items())
+        if not (body and "html" in e.response_mime.lower() and len(body) <= MAX_BODY):
+            return None
+        text = body.decode("utf-8", "replace")
+        links: list[tuple[str, str]] = []
+        roles: list[tuple[str, str]] = []
+        n = 0
+        for m in _HTML_ATTR.finditer(text):
+            where = f"html:{m.group(1).lower()}[{m.group(2)}]"
+            key = linkable(m.group(3))
+            if key is not None:
+                links.append((key, where))
+            if _CSRF.search(m.group(2)):
+                roles.append(("csrf", where))
+            n += 1
+            if n > MAX_LEAVES:
+                break
+        for m in _HTML_DATA.finditer(text):
+            key = linkable(m.group(2))
+            if key is not None:
+                links.append((key, f"html:data-{m.group(1).lower()}"))
+            n += 1
+            if n > MAX_LEAVES:
+                break
+        return links, roles
 
     # -- requests --------------------------------------------------------
     def _link(self, node: str, key: str | None, where: str, role: Role = "value") -> None:
@@ -490,8 +514,14 @@ class FlowTracer:
             self.linked += 1
 
     # -- driving -----------------------------------------------------------
-    def feed(self, item: HarEntry | SkippedEntry) -> None:
-        """Consume one entry's request values, then remember its response values."""
+    def feed(
+        self, item: HarEntry | SkippedEntry, body_links: BodyLinks | None | bool = True
+    ) -> None:
+        """Consume one entry's request values, then remember its response values.
+
+        ``body_links``: what :meth:`body_links` gave for this entry, when it was asked
+        before (``True``: ask now).
+        """
         if not isinstance(item, HarEntry):
             return
         self.entries += 1
@@ -501,7 +531,8 @@ class FlowTracer:
         kind, calls = self._nodes.get(ep.node, (ep.kind, 0))
         self._nodes[ep.node] = (kind, calls + 1)
         self._consume(item, ep)
-        self._index_response(item, ep.node)
+        links = self.body_links(item) if body_links is True else body_links
+        self._index_response(item, ep.node, links or None)
 
     def graph(self) -> FlowGraph:
         """The edges so far, strongest first within each consumer."""
