@@ -20,7 +20,7 @@ import pickle
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 __all__ = ["Standby", "beside", "can_fork", "map_beside"]
 
@@ -54,36 +54,39 @@ def beside(fn: Callable[[], T], *, enabled: bool = True) -> Callable[[], T]:
     send.close()
 
     def answer() -> T:
-        data: bytes | None = None
         try:
-            data = receive.recv_bytes()
-        except (EOFError, OSError):
-            data = None
+            got, result = _receive(receive)
         finally:
             receive.close()
             proc.join()
-        if data is not None:
-            try:
-                result: T = pickle.loads(data)
-            except Exception:  # noqa: BLE001 -- any doubt: do the work here
-                pass
-            else:
-                return result
-        return fn()  # the child failed: the same work here, errors raised as they are
+        return result if got else fn()  # the child failed: the same work here
 
     return answer
 
 
-def _child(send: Any, fn: Callable[[], Any]) -> None:
+def _receive(conn: Any) -> tuple[bool, Any]:
+    """``(True, the child's answer)``, or ``(False, None)`` on any doubt (no answer, bad data)."""
+    try:
+        return True, pickle.loads(conn.recv_bytes())
+    except Exception:  # noqa: BLE001 -- EOF, a closed pipe, an answer that does not unpickle
+        return False, None
+
+
+def _answer(conn: Any, fn: Callable[[], Any]) -> None:
+    """Send ``fn()``'s pickled answer; on any error send nothing (the parent redoes the work)."""
     try:
         data = pickle.dumps(fn(), protocol=pickle.HIGHEST_PROTOCOL)
     except BaseException:  # noqa: BLE001 -- the parent redoes the work and raises it
-        send.close()
+        conn.close()
         return
     try:
-        send.send_bytes(data)
+        conn.send_bytes(data)
     finally:
-        send.close()
+        conn.close()
+
+
+def _child(send: Any, fn: Callable[[], Any]) -> None:
+    _answer(send, fn)
 
 
 def map_beside(fn: Callable[[T], U], items: Sequence[T], *, enabled: bool = True) -> list[U]:
@@ -146,20 +149,11 @@ class Standby(Generic[P, M, T]):
 
         def answer() -> T:
             if sent and self._conn is not None:
-                data: bytes | None
-                try:
-                    data = self._conn.recv_bytes()
-                except (EOFError, OSError):
-                    data = None
+                got, result = _receive(self._conn)
                 self._answered = True
                 self.close()
-                if data is not None:
-                    try:
-                        result: T = pickle.loads(data)
-                    except Exception:  # noqa: BLE001 -- any doubt: do the work here
-                        pass
-                    else:
-                        return result
+                if got:
+                    return cast(T, result)
             return self._work(self._prepare(), message)
 
         return answer
@@ -177,14 +171,4 @@ class Standby(Generic[P, M, T]):
 
 
 def _standby_child(conn: Any, prepare: Callable[[], Any], work: Callable[[Any, Any], Any]) -> None:
-    try:
-        ready = prepare()
-        message = pickle.loads(conn.recv_bytes())
-        data = pickle.dumps(work(ready, message), protocol=pickle.HIGHEST_PROTOCOL)
-    except BaseException:  # noqa: BLE001 -- the parent redoes the work and raises it
-        conn.close()
-        return
-    try:
-        conn.send_bytes(data)
-    finally:
-        conn.close()
+    _answer(conn, lambda: work(prepare(), pickle.loads(conn.recv_bytes())))
