@@ -49,3 +49,26 @@ def test_corners_where_orjson_differs(value: Any, ensure_ascii: bool) -> None:
             dumps_indented(value, ensure_ascii=ensure_ascii)
         return
     assert dumps_indented(value, ensure_ascii=ensure_ascii) == want
+
+
+def test_card_texts_made_beside_the_scrubbing_are_what_dump_writes(tmp_path: Any) -> None:
+    """The text made from the scrubbed data equals the validated card's own dump, secrets
+    and all (the shop capture carries planted credentials the scrubbing removes)."""
+    from factories import PLANTED, shop_entries
+    from factories import har as make_har
+
+    from toolgen.build import build_cards_with_texts
+    from zapi.analyzer.pipeline import AnalyzeOptions
+    from zapi.api import collect, load_rules
+    from zapi.redact import Redactor
+
+    path = tmp_path / "shop.har"
+    path.write_text(json.dumps(make_har(shop_entries())), encoding="utf-8")
+    red = Redactor()
+    opts = AnalyzeOptions(rules=load_rules(None))
+    analysis = collect([str(path)], opts, None, red, workers=1).finish()
+    built = build_cards_with_texts(analysis, red)
+    assert len(built) >= 5
+    for card, text in built:
+        assert text == card.dump(), card.name
+        assert not any(secret in text for secret in PLANTED), card.name

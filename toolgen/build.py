@@ -10,6 +10,7 @@ from toolgen.cards import (
     Login,
     Provenance,
     ToolCard,
+    card_text,
 )
 from toolgen.inputs import (
     CaptureFacts,
@@ -30,7 +31,7 @@ from zapi.analyzer.evidence import OpEvidence
 from zapi.analyzer.model import Analysis, Operation
 from zapi.redact import Redactor, scrub_document
 
-__all__ = ["build_cards", "param_schema", "path_param_schema"]
+__all__ = ["build_cards", "build_cards_with_texts", "param_schema", "path_param_schema"]
 
 _CLIENT_ID_NAMES = (
     "client_ref",
@@ -271,6 +272,23 @@ def build_cards(
     scrubbing of each card) is shared with a forked second process where one can
     be used (``zapi._beside``); the cards are the same either way.
     """
+    return [card for card, _ in _build(analysis, redactor, parallel=parallel, texts=False)]
+
+
+def build_cards_with_texts(
+    analysis: Analysis, redactor: Redactor | None = None, *, parallel: bool = False
+) -> list[tuple[ToolCard, str]]:
+    """:func:`build_cards`, each card with the text its :meth:`~ToolCard.dump` gives.
+
+    The text is made where the card is scrubbed (in the second process, for half of
+    them, with ``parallel``), from the same data the card is validated from.
+    """
+    return [(card, text or "") for card, text in _build(analysis, redactor, parallel, True)]
+
+
+def _build(
+    analysis: Analysis, redactor: Redactor | None, parallel: bool, texts: bool
+) -> list[tuple[ToolCard, str | None]]:
     red = redactor or Redactor()
     facts = CaptureFacts.of(analysis)
     plans = map_beside(lambda op: _plan(op, analysis, facts), analysis.operations, enabled=parallel)
@@ -290,7 +308,10 @@ def build_cards(
         for op, name, plan in zip(analysis.operations, names, plans, strict=True)
     ]
     raw = attach_plans(raw, analysis.operations)  # verification/reconcile: toolgen/plans.py
-    scrubbed = map_beside(
-        lambda card: scrub_document(card.model_dump(mode="json"), red), raw, enabled=parallel
-    )
-    return [ToolCard.model_validate(data) for data in scrubbed]
+
+    def finished(card: ToolCard) -> tuple[dict[str, Any], str | None]:
+        data = scrub_document(card.model_dump(mode="json"), red)
+        return data, card_text(data) if texts else None
+
+    done = map_beside(finished, raw, enabled=parallel)
+    return [(ToolCard.model_validate(data), text) for data, text in done]

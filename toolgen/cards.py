@@ -22,6 +22,7 @@ __all__ = [
     "Reconcile",
     "ToolCard",
     "Verification",
+    "card_text",
     "load_card",
     "load_cards",
 ]
@@ -259,7 +260,7 @@ class ToolCard(_Model):
 
     def dump(self) -> str:
         """Deterministic JSON text of the card."""
-        return dumps_indented(self.model_dump(mode="json")) + "\n"
+        return card_text(self.model_dump(mode="json"))
 
     @property
     def is_write(self) -> bool:
@@ -300,3 +301,8 @@ def load_cards(folder: str | os.PathLike[str]) -> dict[str, ToolCard]:
     if not out:
         raise ToolCardError(f"{cards_dir}: holds no tool cards; run zapi analyze first", path=base)
     return out
+
+
+def card_text(data: dict[str, Any]) -> str:
+    """What :meth:`ToolCard.dump` writes for a card whose ``model_dump(mode="json")`` is data."""
+    return dumps_indented(data) + "\n"

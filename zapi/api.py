@@ -224,7 +224,7 @@ def analyze(
         AnalysisError: no API operation was found (says what was seen), or bad rules.
         SpecValidationError: the OpenAPI document would be invalid; nothing is written.
     """
-    from toolgen.build import build_cards
+    from toolgen.build import build_cards_with_texts
     from toolgen.flows import attach_flows_beside, flows_early, send_cards
     from toolgen.openapi import validation_standby
     from zapi.files import atomic_write
@@ -249,7 +249,8 @@ def analyze(
         analysis = col.finish()
         if not analysis.operations:
             raise AnalysisError(_nothing_found(analysis, options))
-        cards = build_cards(analysis, redactor, parallel=parallel)
+        built = build_cards_with_texts(analysis, redactor, parallel=parallel)
+        cards = [card for card, _ in built]
         # flows (inputs_from hints, OUT/flows.json) go on beside the OpenAPI build and
         # validation, which do not depend on them
         flows = (
@@ -257,7 +258,8 @@ def analyze(
             if early is not None
             else attach_flows_beside(paths, cards, enabled=parallel)
         )
-        out = _documents(analysis, cards, flows, redactor, checker.send)
+        texts = {id(card): text for card, text in built}
+        out = _documents(analysis, cards, flows, redactor, checker.send, texts)
     finally:
         checker.close()
         if early is not None:
@@ -299,11 +301,14 @@ def _documents(
     flows: Callable[[], tuple[list[Any], Any]],
     redactor: Redactor,
     check: Callable[[dict[str, Any]], Callable[[], str | None]],
+    texts: dict[int, str],
 ) -> _Documents:
     """The OpenAPI document, the cards with their flow hints and the report, as text.
 
     ``check(doc)`` starts the document's validation (``validation_error``) and returns
-    a call for its answer, asked for only once everything else is ready.
+    a call for its answer, asked for only once everything else is ready.  ``texts``:
+    the cards' texts by card identity; a card the flows gave hints is a new card,
+    dumped here.
     """
     from toolgen.flows import flows_markdown
     from toolgen.openapi import build_openapi, dump_json, validate_openapi
@@ -313,11 +318,11 @@ def _documents(
     checked = check(doc)
     doc_text = dump_json(doc)
     cards, graph = flows()
-    texts = [c.dump() for c in cards]
+    card_texts = [texts.get(id(c)) or c.dump() for c in cards]
     report = render_report(analysis, cards, redactor) + flows_markdown(graph)
     if checked() is not None:
         validate_openapi(doc)  # raises the error here, with its full detail
-    return _Documents(cards, texts, doc_text, graph.dump(), report)
+    return _Documents(cards, card_texts, doc_text, graph.dump(), report)
 
 
 def _nothing_found(a: Analysis, options: AnalyzeOptions) -> str:
