@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from zapi.redact import Redactor, is_marker, scrub_document
 
 
@@ -134,3 +136,79 @@ def test_text_memo_keeps_within_its_budget() -> None:
     assert memo._held <= 100
     assert memo.get("text0049") == 49 and memo.get("text0000") is None
     assert memo.get("abc") is None and not memo.wanted("abc")  # too short to be worth it
+
+
+_doc_keys = st.sampled_from(
+    [
+        "name",
+        "in",
+        "location",
+        "value",
+        "examples",
+        "enum",
+        "schema",
+        "properties",
+        "items",
+        "anyOf",
+        "type",
+        "description",
+        "password",
+        "api_key",
+        "title",
+    ]
+)
+_doc_leaves = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 999999),
+    st.sampled_from(
+        [
+            "query",
+            "header",
+            "body",
+            "password",
+            "token",
+            "Bearer abcdefgh12345678",
+            "plain",
+            "Zk29sLq81mXp0Wn4Rt7Y",
+            "x-api-key",
+            "https://u:p@example.com/?token=abc123def",
+        ]
+    ),
+)
+# Parameter-like objects, so secret names with recorded values come up often.
+_params = st.fixed_dictionaries(
+    {
+        "name": st.sampled_from(["password", "api_key", "code", "title", "X-Token", "sig"]),
+        "in": st.sampled_from(["query", "header", "body", "cookie", "path"]),
+    },
+    optional={
+        "value": _doc_leaves,
+        "examples": st.lists(_doc_leaves, max_size=3),
+        "schema": st.fixed_dictionaries(
+            {"type": st.just("string")}, optional={"enum": st.lists(_doc_leaves, max_size=2)}
+        ),
+    },
+)
+_docs = st.recursive(
+    st.one_of(_doc_leaves, _params),
+    lambda kids: st.one_of(
+        st.lists(kids, max_size=4), st.dictionaries(_doc_keys, kids, max_size=5)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_docs)
+def test_scrubbing_in_place_gives_what_the_copy_gives(doc: Any) -> None:
+    import copy
+
+    r = Redactor()
+    r.learn("plain-secret-value")
+    expected = scrub_document(copy.deepcopy(doc), r)
+    mine = copy.deepcopy(doc)
+    got = scrub_document(mine, r, in_place=True)
+    assert got == expected
+    if isinstance(doc, dict | list):
+        assert got is mine  # changed where it was, not rebuilt

@@ -310,7 +310,7 @@ def _build(
     raw = attach_plans(raw, analysis.operations)  # verification/reconcile: toolgen/plans.py
 
     def finished(card: ToolCard) -> tuple[dict[str, Any], str | None]:
-        data = scrub_document(card.model_dump(mode="json"), red)
+        data = scrub_document(card.model_dump(mode="json"), red, in_place=True)
         return data, card_text(data) if texts else None
 
     done = map_beside(finished, raw, enabled=parallel)

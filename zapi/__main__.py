@@ -1,7 +1,5 @@
 """``python -m zapi``: the command line."""
 
-import sys
+from zapi.cli import run
 
-from zapi.cli import main
-
-sys.exit(main())
+run()

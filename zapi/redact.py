@@ -610,16 +610,24 @@ def _strip_values(v: Any) -> Any:
     return v
 
 
-def scrub_document(doc: Any, redactor: Redactor, *, _secret: bool = False) -> Any:
+def scrub_document(
+    doc: Any, redactor: Redactor, *, _secret: bool = False, in_place: bool = False
+) -> Any:
     """Return a copy of a schema-bearing document (card, OpenAPI) with no secret in it.
 
     Under a property, parameter, header or fixed value whose name is secret,
     string example/enum/default/const values are removed (other types stay);
     every other string runs through ``redactor.text``.  Query and form names are
     judged as pairs (``code``, ``key``, ``sig`` are secret there).
+
+    With ``in_place``, the document's own dicts and lists are changed instead of
+    copied (the same result, without building a second document): for a document
+    nobody else holds, in which no dict or list appears twice (``model_dump`` output).
     """
     if not redactor.enabled:
         return doc
+    if in_place:
+        return _scrub_into(doc, redactor, _secret, 0)
     return _scrub(doc, redactor, _secret, 0)
 
 
@@ -631,20 +639,23 @@ def _is_pair(doc: dict[str, Any]) -> bool:
 _LEAF = frozenset({str, int, float, bool, type(None)})  # exact types: subclasses take the long way
 
 
+def _secret_here(doc: dict[str, Any], redactor: Redactor, secret: bool) -> bool:
+    """Whether a document node's recorded values are secret (inherited, or by its own name)."""
+    name = doc.get("name") if isinstance(doc.get("name"), str) else None
+    if secret or name is None or not ("in" in doc or "location" in doc):
+        return secret
+    pair = _is_pair(doc)
+    return (redactor.is_secret_pair(name) if pair else redactor.is_secret(name)) or _token_valued(
+        name, doc
+    )
+
+
 def _scrub(doc: Any, redactor: Redactor, secret: bool, depth: int) -> Any:
     if depth > 400:
         return None  # documents we build never nest this deep
     if isinstance(doc, dict):
         out: dict[str, Any] = {}
-        name = doc.get("name") if isinstance(doc.get("name"), str) else None
-        secret_here = secret
-        if name is not None and ("in" in doc or "location" in doc):
-            pair = _is_pair(doc)
-            secret_here = (
-                secret_here
-                or (redactor.is_secret_pair(name) if pair else redactor.is_secret(name))
-                or _token_valued(name, doc)
-            )
+        secret_here = _secret_here(doc, redactor, secret)
         text = redactor.text
         for k, v in doc.items():
             if secret_here and k in _VALUE_KEYS:
@@ -677,6 +688,50 @@ def _scrub(doc: Any, redactor: Redactor, secret: bool, depth: int) -> Any:
             else _scrub(v, redactor, secret, depth + 1)
             for v in doc
         ]
+    if isinstance(doc, str):
+        return redactor.text(doc)
+    return doc
+
+
+def _scrub_into(doc: Any, redactor: Redactor, secret: bool, depth: int) -> Any:
+    """:func:`_scrub`, changing ``doc``'s dicts and lists in place; returns the result."""
+    if depth > 400:
+        return None
+    if isinstance(doc, dict):
+        secret_here = _secret_here(doc, redactor, secret)
+        text = redactor.text
+        for k, v in list(doc.items()):
+            if secret_here and k in _VALUE_KEYS:
+                kept = _strip_values(v)
+                if kept is None or kept == []:
+                    if k == "value":
+                        doc[k] = None
+                    else:
+                        del doc[k]
+                    continue
+                doc[k] = kept
+            elif k == "properties" and isinstance(v, dict):
+                for pk, pv in list(v.items()):
+                    secret_prop = _prop_secret(str(pk), pv, redactor)
+                    v[pk] = _scrub_into(pv, redactor, secret_prop, depth + 1)
+            elif k == "schema" and secret_here:
+                doc[k] = _scrub_into(v, redactor, True, depth + 1)
+            elif depth < 400 and type(v) in _LEAF:
+                if type(v) is str:
+                    doc[k] = text(v)
+            else:
+                inherit = k in ("items", "anyOf", "oneOf", "additionalProperties")
+                doc[k] = _scrub_into(v, redactor, secret_here if inherit else False, depth + 1)
+        return doc
+    if isinstance(doc, list):
+        text = redactor.text
+        for i, v in enumerate(doc):
+            if depth < 400 and type(v) in _LEAF:
+                if type(v) is str:
+                    doc[i] = text(v)
+            else:
+                doc[i] = _scrub_into(v, redactor, secret, depth + 1)
+        return doc
     if isinstance(doc, str):
         return redactor.text(doc)
     return doc

@@ -280,7 +280,11 @@ _BodyValues = tuple[list[tuple[str, str]], dict[str, str]]  # (key, field) links
 # What a response body leaves: (key, field) links, then (role, field) in order.
 BodyLinks = tuple[list[tuple[str, str]], list[tuple[str, str]]]
 _MEMO_MIN = 2048  # smaller bodies are cheap to walk again
-_MEMO_MAX = 32  # distinct large bodies whose values are kept (least recently used go)
+# Values of large bodies kept, least recently used forgotten first: at most this many links
+# in all (a link is a short key and a field name; bitbucket's 63 distinct large bodies
+# hold 14k), so the memo covers the bodies a capture repeats without a fixed count of them
+# (32 bodies thrashed on bitbucket: 382 walks where 63 do).
+_MEMO_LINKS = 200_000
 
 
 class FlowTracer:
@@ -305,6 +309,7 @@ class FlowTracer:
         self.linked = 0
         self.forgotten = 0
         self._memo: dict[bytes, _BodyValues] = {}  # large JSON bodies' values, by digest
+        self._memo_links = 0
 
     def classify_with(self, classify: Classify) -> None:
         """Classify the entries fed from now on with ``classify``."""
@@ -348,9 +353,11 @@ class FlowTracer:
                 roles[role] = where
         values = (links, roles)
         if digest is not None:
-            if len(self._memo) >= _MEMO_MAX:
-                del self._memo[next(iter(self._memo))]
             self._memo[digest] = values
+            self._memo_links += len(links) + 1
+            while self._memo_links > _MEMO_LINKS:
+                old = self._memo.pop(next(iter(self._memo)))
+                self._memo_links -= len(old[0]) + 1
         return values
 
     def _index_response(self, e: HarEntry, node: str, body_links: BodyLinks | None) -> None:

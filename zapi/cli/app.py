@@ -10,6 +10,7 @@ command may return one and :func:`main` passes it on.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -20,7 +21,7 @@ from zapi.cli.codes import ExitCode
 from zapi.cli.extras import missing_dependency_message
 from zapi.errors import ScopeDenied, ZapiError
 
-__all__ = ["COMMANDS", "cli", "main"]
+__all__ = ["COMMANDS", "cli", "main", "run"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -88,6 +89,7 @@ def analyze(
             redact=not no_redact,
             progress=report,
         )
+    _exit_without_freeing()  # the outputs are written; what remains is to say so
     for rule in result.unmatched_rules:
         click.echo(f"note: rule '{rule}' matched no path in the capture", err=True)
     if as_json:
@@ -98,6 +100,17 @@ def analyze(
         f"{len(result.card_paths)} tools from {a.entries_kept} API calls "
         f"({a.entries_read} entries, {sum(a.dropped.values())} dropped) -> {result.out_dir}"
     )
+
+
+# Set by a command that is done and whose process holds only what it built (an analysis:
+# millions of objects): ``run`` then ends the process without freeing them one by one,
+# as mypy does (a tenth of the wall time of analysing a 22 MB capture).
+_FAST_EXIT = False
+
+
+def _exit_without_freeing() -> None:
+    global _FAST_EXIT
+    _FAST_EXIT = True
 
 
 COMMANDS: list[click.Command] = [
@@ -153,5 +166,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return int(rv) if isinstance(rv, int) else ExitCode.OK
 
 
+def run() -> None:
+    """The ``zapi`` program (console script, ``python -m zapi``): run the CLI and exit."""
+    code = main()
+    if _FAST_EXIT:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)  # every file is written and closed; no child process is left
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
