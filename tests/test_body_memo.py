@@ -212,3 +212,41 @@ class TestMemoisedAnalysis:
         for n in names:
             assert (memo_out / "cards" / n).read_text() == (plain_out / "cards" / n).read_text(), n
         assert (memo_out / "openapi.json").read_text() == (plain_out / "openapi.json").read_text()
+
+
+class TestLazyEvidence:
+    """A large body's evidence is walked when its group is folded, and never lost."""
+
+    def test_folding_walks_the_bodies_once_and_matches_plain_adds(self) -> None:
+        memo = BodyMemo()
+        bodies = [_page(n % 2, "open") for n in range(5)]
+        plain, lazy = BodyStats(), BodyStats()
+        for b in bodies:
+            raw = json.dumps(b).encode()
+            plain.add("application/json", b, True, [], len(raw))
+            lazy.add_repeat("application/json", memo.decode(raw, "application/json"), len(raw))
+        assert lazy.unread_bytes() > 0  # nothing walked while streaming
+        assert lazy.schema is not None and plain.schema is not None
+        assert lazy.schema.to_schema() == plain.schema.to_schema()
+        assert lazy.unread_bytes() == 0
+
+    def test_a_forgotten_body_keeps_its_evidence_and_drops_its_value(self) -> None:
+        """Past the memo's budget the oldest bodies are released: evidence kept, value gone."""
+        import pickle
+
+        memo = BodyMemo()
+        first_raw = json.dumps(_page(0, "x" * 40)).encode()
+        first = memo.decode(first_raw, "application/json")
+        group = BodyStats()
+        group.add_repeat("application/json", first, len(first_raw))
+        for i in range(1, 1000):  # well past the budget
+            memo.decode(json.dumps(_page(i, "x" * 40)).encode(), "application/json")
+        assert first.body.value is None and first.piece is not None
+        expected = BodyStats()
+        expected.add("application/json", _page(0, "x" * 40), True, [], len(first_raw))
+        assert group.schema is not None and expected.schema is not None
+        assert group.schema.to_schema() == expected.schema.to_schema()
+        # a worker's groups travel with evidence, not values
+        live = memo.decode(json.dumps(_page(5000, "y")).encode(), "application/json")
+        back = pickle.loads(pickle.dumps(live))
+        assert back.body.value is None and back.piece is not None

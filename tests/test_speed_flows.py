@@ -170,3 +170,14 @@ class TestMapBeside:
     def test_disabled_runs_in_line(self) -> None:
         out = beside_mod.map_beside(lambda x: os.getpid(), [1, 2, 3], enabled=False)
         assert out == [os.getpid()] * 3
+
+
+def test_weighted_halves_balance_and_keep_order() -> None:
+    weights = [100, 1, 1, 1, 50, 48, 2, 3]
+    mine, theirs = beside_mod._halves(len(weights), weights)
+    assert sorted(mine + theirs) == list(range(len(weights)))
+    assert mine == sorted(mine) and theirs == sorted(theirs)
+    loads = sum(weights[i] for i in mine), sum(weights[i] for i in theirs)
+    assert abs(loads[0] - loads[1]) <= 10, loads
+    out = beside_mod.map_beside(lambda x: x * 2, weights, weights=weights)
+    assert out == [w * 2 for w in weights]

@@ -72,3 +72,24 @@ def test_card_texts_made_beside_the_scrubbing_are_what_dump_writes(tmp_path: Any
     for card, text in built:
         assert text == card.dump(), card.name
         assert not any(secret in text for secret in PLANTED), card.name
+
+
+def test_names_from_listings_found_beforehand_are_the_names(tmp_path: Any) -> None:
+    """``tool_names`` given each operation's listing verdict names exactly as without it."""
+    from factories import har as make_har
+    from factories import shop_entries
+
+    from toolgen.naming import answers_a_listing, tool_names
+    from zapi.analyzer.pipeline import AnalyzeOptions
+    from zapi.api import collect, load_rules
+    from zapi.redact import Redactor
+
+    path = tmp_path / "shop.har"
+    path.write_text(json.dumps(make_har(shop_entries())), encoding="utf-8")
+    ops = collect([str(path)], AnalyzeOptions(rules=load_rules(None)), None, Redactor(), workers=1)
+    analysis = ops.finish()
+    listings = [answers_a_listing(op) for op in analysis.operations]
+    assert any(listings) and not all(listings)
+    assert tool_names(analysis.operations, None, listings) == tool_names(analysis.operations)
+    flipped = [not x for x in listings]  # the verdicts are what decides: flipping them shows
+    assert tool_names(analysis.operations, None, flipped) != tool_names(analysis.operations)

@@ -22,7 +22,7 @@ from toolgen.inputs import (
 from toolgen.inputs import body_schema as body_schema
 from toolgen.inputs import dominant_body as _dominant
 from toolgen.login import login_info
-from toolgen.naming import tool_names
+from toolgen.naming import answers_a_listing, tool_names
 from toolgen.plans import attach_plans
 from toolgen.safety import Decision, decide_safety
 from zapi._beside import map_beside
@@ -179,6 +179,18 @@ class _Plan:
     login: Login | None
     decision: Decision
     csrf: dict[str, str] | None
+    listing: bool  # every 2xx answer a listing (naming.answers_a_listing)
+
+
+def _expected_work(op: Operation) -> float:
+    """About what :func:`_plan` costs for ``op``: the bodies still to walk, then a little
+    for each body and each operation (for sharing operations out evenly)."""
+    ev = op.evidence
+    stats = [
+        *ev.request_bodies.values(),
+        *(b for r in ev.responses.values() for b in r.bodies.values()),
+    ]
+    return 500 + sum(b.unread_bytes() + 2000 * (len(b.shared) + (b.own is not None)) for b in stats)
 
 
 def _plan(op: Operation, analysis: Analysis, facts: CaptureFacts) -> _Plan:
@@ -203,7 +215,8 @@ def _plan(op: Operation, analysis: Analysis, facts: CaptureFacts) -> _Plan:
                     "enum": sorted(decision.per_value),
                     "x-action-safety": dict(sorted(decision.per_value.items())),
                 }
-    return _Plan(inputs, output, login, decision, _csrf(op.evidence, inputs.csrf_fields, analysis))
+    csrf = _csrf(op.evidence, inputs.csrf_fields, analysis)
+    return _Plan(inputs, output, login, decision, csrf, answers_a_listing(op))
 
 
 def _card(op: Operation, name: str, plan: _Plan) -> ToolCard:
@@ -291,7 +304,12 @@ def _build(
 ) -> list[tuple[ToolCard, str | None]]:
     red = redactor or Redactor()
     facts = CaptureFacts.of(analysis)
-    plans = map_beside(lambda op: _plan(op, analysis, facts), analysis.operations, enabled=parallel)
+    plans = map_beside(
+        lambda op: _plan(op, analysis, facts),
+        analysis.operations,
+        enabled=parallel,
+        weights=[_expected_work(op) for op in analysis.operations],
+    )
     hints = [
         "login"
         if p.login is not None
@@ -302,7 +320,7 @@ def _build(
         else ""
         for p in plans
     ]
-    names = tool_names(analysis.operations, hints)
+    names = tool_names(analysis.operations, hints, [p.listing for p in plans])
     raw = [
         _card(op, name, plan)
         for op, name, plan in zip(analysis.operations, names, plans, strict=True)

@@ -10,7 +10,7 @@ from zapi.analyzer.model import Operation
 from zapi.analyzer.paths import singular
 from zapi.analyzer.protocols import tool_prefix
 
-__all__ = ["arg_name", "plural", "tool_names"]
+__all__ = ["answers_a_listing", "arg_name", "plural", "tool_names"]
 
 _EXT = re.compile(r"\.(do|php|aspx?|jsp|cgi|action|json|xml|html?|csv)$", re.I)
 _SKIP = re.compile(r"^(api|rest|v\d+(\.\d+)?|\d+)$", re.I)
@@ -203,7 +203,13 @@ def _read_candidate(op: Operation, depth: int) -> str:
     return "_".join(["query", *res, last]) if res else f"query_{last}"
 
 
-def _candidate(op: Operation, depth: int, hint: str = "", collection: bool = False) -> str:
+def _candidate(
+    op: Operation,
+    depth: int,
+    hint: str = "",
+    collection: bool = False,
+    listing: bool | None = None,
+) -> str:
     if op.protocol in ("graphql", "jsonrpc") and op.discriminator:
         return f"{tool_prefix(op.protocol)}_{_snake(op.discriminator)}"
     if hint == "login":
@@ -233,7 +239,10 @@ def _candidate(op: Operation, depth: int, hint: str = "", collection: bool = Fal
     if m in ("GET", "HEAD"):
         if ends_param:
             verb, noun = "get", singular(last)
-        elif collection or ((_paged(op) or _answers_a_listing(op)) and not _under_plural(segs)):
+        elif collection or (
+            (_paged(op) or (answers_a_listing(op) if listing is None else listing))
+            and not _under_plural(segs)
+        ):
             # /board/ beside /board/{id}, paged, or answered with a listing: the list of
             # boards (a word right under a plural, /runs/nightly, may be one item's value)
             verb, noun = "list", plural(last)
@@ -258,7 +267,7 @@ def _paged(op: Operation) -> bool:
     return bool(_PAGE_KEYS & {q.lower().strip("_$") for q in op.evidence.query})
 
 
-def _answers_a_listing(op: Operation) -> bool:
+def answers_a_listing(op: Operation) -> bool:
     """Every 2xx JSON answer is a listing: objects in an array or in an envelope.
 
     The envelope is an object with no id of its own holding exactly one array of
@@ -294,7 +303,9 @@ def _clean(name: str) -> str:
     return name[:64]
 
 
-def tool_names(ops: list[Operation], hints: list[str] | None = None) -> list[str]:
+def tool_names(
+    ops: list[Operation], hints: list[str] | None = None, listings: list[bool] | None = None
+) -> list[str]:
     """Names for the operations, in order: shortest unambiguous, deterministic.
 
     Args:
@@ -302,6 +313,8 @@ def tool_names(ops: list[Operation], hints: list[str] | None = None) -> list[str
         hints: per operation, ``"read"`` (a read that is not a GET: named by its
             read word, never ``create_``), ``"login"``, ``"action"`` (one route whose
             query/body value selects the action: ``run_ui_action``) or ``""``.
+        listings: per operation, :func:`answers_a_listing`, when it was found before
+            (it reads the response schemas; ``build_cards`` finds it beside the rest).
 
     Linear in the number of operations: only clashing names are recomputed at a
     greater depth, and the last-resort numbering keeps one counter per name.
@@ -321,7 +334,8 @@ def tool_names(ops: list[Operation], hints: list[str] | None = None) -> list[str
         got = memo.get(key)
         if got is None:
             listed = (op.origin, op.template.path.rstrip("/")) in parents
-            got = memo[key] = _clean(_candidate(op, d, hs[i], listed))
+            known = listings[i] if listings is not None else None
+            got = memo[key] = _clean(_candidate(op, d, hs[i], listed, known))
         return got
 
     depth = [1] * len(ops)

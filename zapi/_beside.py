@@ -89,23 +89,43 @@ def _child(send: Any, fn: Callable[[], Any]) -> None:
     _answer(send, fn)
 
 
-def map_beside(fn: Callable[[T], U], items: Sequence[T], *, enabled: bool = True) -> list[U]:
-    """``[fn(x) for x in items]``, every other item computed in a forked process.
+def map_beside(
+    fn: Callable[[T], U],
+    items: Sequence[T],
+    *,
+    enabled: bool = True,
+    weights: Sequence[float] | None = None,
+) -> list[U]:
+    """``[fn(x) for x in items]``, part of the items computed in a forked process.
 
-    Alternate items, not halves, go to the child: costs that cluster in a stretch
-    of the list (the operations of one large resource) split evenly.
+    Without ``weights``, alternate items go to the child: costs that cluster in a
+    stretch of the list (the operations of one large resource) split evenly.  With
+    ``weights`` (the expected cost of each item), the items are shared so each
+    process gets about half of the total: the heaviest first, each to the lighter side.
     """
     if not enabled or len(items) < 2 or not can_fork():
         return [fn(x) for x in items]
-    odd = beside(lambda: [fn(x) for x in items[1::2]])
-    even = [fn(x) for x in items[0::2]]
-    rest = odd()
-    out: list[U] = []
-    for i, x in enumerate(even):
-        out.append(x)
-        if i < len(rest):
-            out.append(rest[i])
+    mine, theirs = _halves(len(items), weights)
+    there = beside(lambda: [fn(items[i]) for i in theirs])
+    out: list[Any] = [None] * len(items)
+    for i in mine:
+        out[i] = fn(items[i])
+    for i, value in zip(theirs, there(), strict=True):
+        out[i] = value
     return out
+
+
+def _halves(n: int, weights: Sequence[float] | None) -> tuple[list[int], list[int]]:
+    """Two sets of indexes, each in order: alternate ones, or about equal total weight."""
+    if weights is None:
+        return list(range(0, n, 2)), list(range(1, n, 2))
+    sides: tuple[list[int], list[int]] = ([], [])
+    loads = [0.0, 0.0]
+    for i in sorted(range(n), key=lambda j: (-weights[j], j)):
+        side = 0 if loads[0] <= loads[1] else 1
+        sides[side].append(i)
+        loads[side] += weights[i]
+    return sorted(sides[0]), sorted(sides[1])
 
 
 class Standby(Generic[P, M, T]):

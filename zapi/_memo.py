@@ -12,7 +12,8 @@ of keys, forgetting the least recently used first.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Generic, TypeVar
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 __all__ = ["TextMemo"]
 
@@ -23,9 +24,15 @@ V = TypeVar("V")
 class TextMemo(Generic[K, V]):
     """Results by text, for texts of at least ``min_size`` characters, within a size budget."""
 
-    def __init__(self, min_size: int = 2048, budget: int = 16 * 2**20) -> None:
+    def __init__(
+        self,
+        min_size: int = 2048,
+        budget: int = 16 * 2**20,
+        on_evict: Callable[[V], None] | None = None,
+    ) -> None:
         self.min_size = min_size
         self.budget = budget
+        self.on_evict = on_evict  # told of each result forgotten
         self._items: OrderedDict[K, V] = OrderedDict()
         self._held = 0
 
@@ -47,8 +54,10 @@ class TextMemo(Generic[K, V]):
         self._items[key] = value
         self._held += len(key)
         while self._held > self.budget:
-            old, _ = self._items.popitem(last=False)
+            old, gone = self._items.popitem(last=False)
             self._held -= len(old)
+            if self.on_evict is not None:
+                self.on_evict(gone)
         return value
 
     def clear(self) -> None:
@@ -56,8 +65,9 @@ class TextMemo(Generic[K, V]):
         self._items.clear()
         self._held = 0
 
-    def __getstate__(self) -> dict[str, int]:
-        return {"min_size": self.min_size, "budget": self.budget}  # a memo is not evidence
+    def __getstate__(self) -> dict[str, Any]:
+        # a memo is not evidence: it travels empty
+        return {"min_size": self.min_size, "budget": self.budget, "on_evict": self.on_evict}
 
-    def __setstate__(self, state: dict[str, int]) -> None:
-        self.__init__(state["min_size"], state["budget"])  # type: ignore[misc]
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["min_size"], state["budget"], state["on_evict"])  # type: ignore[misc]

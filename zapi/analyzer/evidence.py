@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zapi._memo import TextMemo
-from zapi.analyzer.bodies import Body, decode_body
+from zapi.analyzer.bodies import Body, BodyKind, decode_body
 from zapi.analyzer.schema_infer import SchemaStats
 from zapi.analyzer.signals import OpSignals
 
@@ -89,7 +89,8 @@ class BodyStats:
     count: int = 0
     media: dict[str, int] = field(default_factory=dict)
     own: SchemaStats | None = None
-    shared: list[list[Any]] = field(default_factory=list)  # [SchemaStats, times]; never mutated
+    # [SchemaStats or Decoded, times]: evidence held by reference, never mutated
+    shared: list[list[Any]] = field(default_factory=list)
     borrowed: bool = False  # ``own`` is a shared piece, read in place until written to
     files: set[str] = field(default_factory=set)
     max_size: int = 0
@@ -105,10 +106,11 @@ class BodyStats:
         """Fold shared pieces into the owned node until ``keep`` are left."""
         if not keep and self.own is None and len(self.shared) == 1 and self.shared[0][1] == 1:
             # The only evidence is one body's, once: read it where it is (copied on write).
-            self.own, self.borrowed = self.shared.pop()[0], True
+            self.own, self.borrowed = _piece(self.shared.pop()[0]), True
             return
         while len(self.shared) > keep:
-            stats, times = self.shared.pop()
+            held, times = self.shared.pop()
+            stats = _piece(held)
             if self.own is None:
                 self.own = stats.copy(times)
             else:
@@ -122,7 +124,13 @@ class BodyStats:
             self.own, self.borrowed = self.own.copy(), False
         return self.own
 
-    def _share(self, stats: SchemaStats, times: int) -> None:
+    def unread_bytes(self) -> int:
+        """Bytes of bodies whose evidence is still to be walked (what folding will cost)."""
+        return sum(
+            h.body.size for h, _ in self.shared if isinstance(h, Decoded) and h.piece is None
+        )
+
+    def _share(self, stats: SchemaStats | Decoded, times: int) -> None:
         for held in self.shared:
             if held[0] is stats:
                 held[1] += times
@@ -140,10 +148,12 @@ class BodyStats:
         self.files.update(files)
         self.max_size = max(self.max_size, size)
 
-    def add_repeat(self, media: str, stats: SchemaStats, size: int) -> None:
-        """Record one structured body whose schema evidence ``stats`` was computed before.
+    def add_repeat(self, media: str, stats: SchemaStats | Decoded, size: int) -> None:
+        """Record one structured body whose schema evidence is ``stats`` (or will be).
 
-        ``stats`` is held by reference: it must not change afterwards.
+        ``stats`` is held by reference: it must not change afterwards.  A
+        :class:`Decoded` body is walked for its evidence only when this accumulator
+        is folded (after streaming, where the work is shared out: ``build_cards``).
         """
         self.count += 1
         _add(self.media, media)
@@ -186,6 +196,29 @@ class Decoded:
             self.piece = piece
         return self.piece
 
+    def release(self) -> None:
+        """Keep the evidence, let the decoded value go (no entry will read it again)."""
+        if self.body.kind == BodyKind.JSON:
+            self.evidence()
+        self.body = Body(self.body.kind, None, self.body.media, self.body.files, self.body.size)
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        # A worker's groups travel with the evidence, not with the decoded values.
+        self.release()
+        return (self.body, self.sig, self.named, self.scalars, self.piece)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self.body, self.sig, self.named, self.scalars, self.piece = state
+
+
+def _piece(held: SchemaStats | Decoded) -> SchemaStats:
+    return held.evidence() if isinstance(held, Decoded) else held
+
+
+def _release_all(decoded: dict[str, Decoded]) -> None:
+    for d in decoded.values():
+        d.release()
+
 
 class BodyMemo:
     """Large bodies decoded once: a repeat costs a lookup, not a parse and a walk.
@@ -205,7 +238,9 @@ class BodyMemo:
     BUDGET = 4 * 2**20
 
     def __init__(self) -> None:
-        self._by_raw: TextMemo[bytes, dict[str, Decoded]] = TextMemo(self.MIN_SIZE, self.BUDGET)
+        self._by_raw: TextMemo[bytes, dict[str, Decoded]] = TextMemo(
+            self.MIN_SIZE, self.BUDGET, on_evict=_release_all
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         return {}

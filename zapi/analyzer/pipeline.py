@@ -558,7 +558,7 @@ class Collector:
             structured = body.kind in (BodyKind.JSON, BodyKind.FORM, BodyKind.MULTIPART)
             bs = ev.request_bodies.setdefault(body.kind, BodyStats())
             if body.kind == BodyKind.JSON and body.size >= BodyMemo.MIN_SIZE and req is not None:
-                bs.add_repeat(body.media, req.evidence(), body.size)
+                bs.add_repeat(body.media, req, body.size)
             else:
                 bs.add(body.media, body.value, structured, body.files, body.size)
         label = self.options.ui_actions.get((entry.source, entry.index))
@@ -580,7 +580,7 @@ class Collector:
         if resp.kind != BodyKind.NONE:
             rbs = rs.bodies.setdefault(resp.kind, BodyStats())
             if resp.kind == BodyKind.JSON and resp.size >= BodyMemo.MIN_SIZE:
-                rbs.add_repeat(resp.media, decoded.evidence(), resp.size)
+                rbs.add_repeat(resp.media, decoded, resp.size)  # walked when folded
             else:
                 rbs.add(resp.media, resp.value, resp.kind == BodyKind.JSON, [], resp.size)
         ev.signals.add(entry, body, resp, self.signals)
