@@ -205,3 +205,24 @@ class TestPieces:
             assert a == b
             assert pa["samples"] == pb["samples"]
             assert sum(pa["sources"].values()) == sum(pb["sources"].values())
+
+
+def test_entry_density_tells_many_small_entries_from_large_bodies(tmp_path: Path) -> None:
+    """The sampler behind the choice of two readers for mid-size captures."""
+    from factories import entry, har
+
+    from zapi.analyzer.parallel import DENSE_ENTRIES_PER_MIB, entries_per_mib
+
+    small = [entry("GET", f"http://127.0.0.1:9/api/items/{i}", resp={"id": i}) for i in range(6000)]
+    big_body = {"rows": [{"id": i, "text": "x" * 200} for i in range(400)]}
+    large = [entry("GET", f"http://127.0.0.1:9/api/pages/{i}", resp=big_body) for i in range(60)]
+    dense, sparse = tmp_path / "dense.har", tmp_path / "sparse.har"
+    dense.write_text(json.dumps(har(small)), encoding="utf-8")
+    sparse.write_text(json.dumps(har(large)), encoding="utf-8")
+    assert entries_per_mib([str(dense)]) >= DENSE_ENTRIES_PER_MIB
+    assert entries_per_mib([str(sparse)]) < DENSE_ENTRIES_PER_MIB
+    # a request key inside a body string is escaped and does not count
+    quoted = [entry("POST", "http://127.0.0.1:9/api/x", body={"note": '"request": 1' * 5000})]
+    path = tmp_path / "quoted.har"
+    path.write_text(json.dumps(har(quoted)), encoding="utf-8")
+    assert entries_per_mib([str(path)]) < 50

@@ -163,8 +163,9 @@ def collect(
             operations found so far).
         redactor: the redactor for examples kept while reading.
         workers: processes to read with; ``None`` picks 2 on a multi-core machine
-            for captures over ``PARALLEL_MIN_BYTES`` and 1 otherwise.  The result
-            is the same for any value.
+            for captures over ``PARALLEL_MIN_BYTES``, or over ``DENSE_MIN_BYTES`` when
+            they are many small entries (``parallel.entries_per_mib``), and 1
+            otherwise.  The result is the same for any value.
     """
     files = expand_paths(list(paths))
     ui: dict[tuple[str, int], str] = dict(options.ui_actions)
@@ -180,9 +181,17 @@ def collect(
     redactor = redactor or Redactor()
     total = sum(os.path.getsize(f) for f in files if os.path.exists(f))
     if workers is None:
-        from zapi.analyzer.parallel import PARALLEL_MIN_BYTES
+        from zapi.analyzer.parallel import (
+            DENSE_ENTRIES_PER_MIB,
+            DENSE_MIN_BYTES,
+            PARALLEL_MIN_BYTES,
+            entries_per_mib,
+        )
 
-        workers = min(2, os.cpu_count() or 1) if total > PARALLEL_MIN_BYTES else 1
+        split = total > PARALLEL_MIN_BYTES or (
+            total >= DENSE_MIN_BYTES and entries_per_mib(files) >= DENSE_ENTRIES_PER_MIB
+        )
+        workers = min(2, os.cpu_count() or 1) if split else 1
     if workers > 1 and all(os.path.exists(f) for f in files):
         from zapi.analyzer.parallel import collect_parallel
 
