@@ -24,9 +24,9 @@ from zapi.redact import is_marker
 
 __all__ = [
     "CardMatcher",
-    "flows_early",
     "attach_flows",
     "attach_flows_beside",
+    "flows_early",
     "flows_for",
     "flows_markdown",
     "inputs_from",

@@ -138,7 +138,7 @@ def _read_sidecar(har_path: str) -> dict[tuple[str, int], str]:
 # Below this, a second process costs more than it saves (starting it, sending answers back).
 BESIDE_MIN_BYTES = 4 << 20
 # Up to this, the flows pass keeps the capture's entries (less their response bodies) in
-# memory, so it can read them before the cards exist (``toolgen.flows.FlowsEarly``).
+# memory, so it can read them before the cards exist (``toolgen.flows.flows_early``).
 EARLY_FLOWS_MAX_BYTES = 64 << 20
 
 

@@ -386,7 +386,7 @@ class FlowTracer:
 
         What the response body leaves in the index, without knowing the entry's node:
         this part needs no card, so it can be done before the cards exist
-        (``toolgen.flows.FlowsEarly``) and handed to :meth:`feed` later.
+        (``toolgen.flows.flows_early``) and handed to :meth:`feed` later.
         """
         body = e.response_body()
         values = self._json_values(body, e.response_mime)
