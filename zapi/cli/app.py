@@ -9,6 +9,7 @@ command may return one and :func:`main` passes it on.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -170,8 +171,9 @@ def run() -> None:
     """The ``zapi`` program (console script, ``python -m zapi``): run the CLI and exit."""
     code = main()
     if _FAST_EXIT:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError):  # a reader that went away (| head)
+                stream.flush()
         os._exit(code)  # every file is written and closed; no child process is left
     sys.exit(code)
 
