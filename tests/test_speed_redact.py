@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from zapi.redact import Redactor, is_marker, scrub_document
+from zapi.redact import Redactor, is_marker
+from zapi.scrub import scrub_document
 
 
 def test_a_secret_learnt_later_is_scrubbed_from_a_text_seen_before() -> None:

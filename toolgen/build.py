@@ -29,7 +29,8 @@ from zapi._beside import map_beside
 from zapi.analyzer.bodies import BodyKind
 from zapi.analyzer.evidence import OpEvidence
 from zapi.analyzer.model import Analysis, Operation
-from zapi.redact import Redactor, scrub_document
+from zapi.redact import Redactor
+from zapi.scrub import scrub_document
 
 __all__ = ["build_cards", "build_cards_with_texts", "param_schema", "path_param_schema"]
 

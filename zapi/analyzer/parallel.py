@@ -80,6 +80,8 @@ def entries_per_mib(files: Sequence[str]) -> float:
         except OSError:
             continue
     return seen / (read / 2**20) if read else 0.0
+
+
 _SCAN_LIMIT = 64 * 2**20  # how far past the wanted offset to look for a cut
 _CHUNK = 2**20
 _CUT = re.compile(rb'\}[ \t\r\n]*,[ \t\r\n]*(\{)[ \t\r\n]*"[A-Za-z_$][A-Za-z0-9_$]*"[ \t\r\n]*:')
