@@ -181,3 +181,17 @@ def test_weighted_halves_balance_and_keep_order() -> None:
     assert abs(loads[0] - loads[1]) <= 10, loads
     out = beside_mod.map_beside(lambda x: x * 2, weights, weights=weights)
     assert out == [w * 2 for w in weights]
+
+
+def test_an_error_here_still_reaps_the_child() -> None:
+    """An item failing in this process raises here, and no child is left behind."""
+    import multiprocessing as mp
+
+    def boom(x: int) -> str:
+        if x == 0:  # index 0 is always this process's (alternate items: even ones stay)
+            raise KeyError("item 0")
+        return "x" * 200_000  # more than a pipe holds: an unreaped child would wait to send
+
+    with pytest.raises(KeyError):
+        beside_mod.map_beside(boom, list(range(6)))
+    assert not mp.active_children()

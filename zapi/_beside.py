@@ -108,8 +108,12 @@ def map_beside(
     mine, theirs = _halves(len(items), weights)
     there = beside(lambda: [fn(items[i]) for i in theirs])
     out: list[Any] = [None] * len(items)
-    for i in mine:
-        out[i] = fn(items[i])
+    try:
+        for i in mine:
+            out[i] = fn(items[i])
+    except BaseException:
+        there()  # reap the child (its answer is of no use now), then raise what happened here
+        raise
     for i, value in zip(theirs, there(), strict=True):
         out[i] = value
     return out

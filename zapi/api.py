@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -323,9 +324,14 @@ def _documents(
     from toolgen.openapi import build_openapi, dump_json, validate_openapi
     from toolgen.report import render_report
 
-    doc = build_openapi(cards, analysis)
-    checked = check(doc)
-    doc_text = dump_json(doc)
+    try:
+        doc = build_openapi(cards, analysis)
+        checked = check(doc)
+        doc_text = dump_json(doc)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            flows()  # reap the flows pass's process; what went wrong here is the error
+        raise
     cards, graph = flows()
     card_texts = [texts.get(id(c)) or c.dump() for c in cards]
     report = render_report(analysis, cards, redactor) + flows_markdown(graph)
