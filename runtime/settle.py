@@ -320,17 +320,26 @@ def _old_location(
     )
 
 
+def _read_list(
+    plan: Reconcile, args: Mapping[str, Any], read: Reader
+) -> tuple[Any, ReconcileResult | None]:
+    """The plan's list read with this call's arguments, or why it could not be read."""
+    rargs = read_args(plan.args, dict(args), None, patterns=plan.patterns)
+    if rargs is None:
+        return None, ReconcileResult(result="unknown", detail="reconcile arguments are missing")
+    try:
+        return read(plan.tool, rargs), None
+    except ExecutionError as exc:
+        return None, ReconcileResult(result="unknown", detail=f"{plan.tool} failed: {exc.code}")
+
+
 def _reconcile_list(card: ToolCard, args: Mapping[str, Any], read: Reader) -> ReconcileResult:
     """Look for this call's item in the card's list read, matched by a client-generated id."""
     plan = card.reconcile
     assert plan is not None
-    rargs = read_args(plan.args, dict(args), None, patterns=plan.patterns)
-    if rargs is None:
-        return ReconcileResult(result="unknown", detail="reconcile arguments are missing")
-    try:
-        seen = read(plan.tool, rargs)
-    except ExecutionError as exc:
-        return ReconcileResult(result="unknown", detail=f"{plan.tool} failed: {exc.code}")
+    seen, failed = _read_list(plan, args, read)
+    if failed is not None:
+        return failed
     items = resolve_pointer(seen, plan.items_pointer)
     if isinstance(items, dict):
         items = [items]
@@ -387,13 +396,9 @@ def _reconcile_snapshot(
             result="unknown",
             detail=f"{plan.tool} was not read before the send: nothing to compare the list with",
         )
-    rargs = read_args(plan.args, dict(args), None, patterns=plan.patterns)
-    if rargs is None:
-        return ReconcileResult(result="unknown", detail="reconcile arguments are missing")
-    try:
-        seen = read(plan.tool, rargs)
-    except ExecutionError as exc:
-        return ReconcileResult(result="unknown", detail=f"{plan.tool} failed: {exc.code}")
+    seen, failed = _read_list(plan, args, read)
+    if failed is not None:
+        return failed
     items = _listed(seen, plan.items_pointer)
     if items is None:
         return ReconcileResult(
